@@ -1,0 +1,264 @@
+// Package tasks is reqfleet's job model: the request job in the shape of
+// requests' keyword arguments, the task envelope carried through the queue,
+// the outcomes (responses and exceptions) and the Redis key names shared by
+// the enqueuer and the worker. It imports nothing else of reqfleet.
+package tasks
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// MaxIDLen bounds a job id, in bytes.
+const MaxIDLen = 512
+
+// Job is one HTTP request, as the keyword arguments of requests.request:
+// a Python user's dicts for requests_toolbelt's threaded.map decode as they
+// are. ID and Meta are reqfleet's own: ID names the job in its outcome
+// (generated when absent) and Meta is carried to the outcome untouched.
+type Job struct {
+	ID             string            `json:"id,omitempty"`
+	Method         string            `json:"method"`
+	URL            string            `json:"url"`
+	Params         *Pairs            `json:"params,omitempty"`
+	Headers        map[string]string `json:"headers,omitempty"`
+	Data           *Pairs            `json:"data,omitempty"`
+	JSON           json.RawMessage   `json:"json,omitempty"`
+	Cookies        map[string]string `json:"cookies,omitempty"`
+	Auth           *Auth             `json:"auth,omitempty"`
+	Timeout        *Timeout          `json:"timeout,omitempty"`
+	AllowRedirects *bool             `json:"allow_redirects,omitempty"`
+	Meta           json.RawMessage   `json:"meta,omitempty"`
+}
+
+// FollowRedirects reports allow_redirects, which defaults to true.
+func (j *Job) FollowRedirects() bool { return j.AllowRedirects == nil || *j.AllowRedirects }
+
+// unsupported names requests' keyword arguments that reqfleet does not take,
+// with what to do instead.
+var unsupported = map[string]string{
+	"files":   "multipart uploads are not supported; send the body as data",
+	"stream":  "bodies are always read, up to the worker's --max-body",
+	"verify":  "TLS verification is the worker's setting (--insecure)",
+	"cert":    "client certificates are not supported",
+	"proxies": "the proxy is the worker's setting (--proxy)",
+	"hooks":   "hooks cannot be sent through a queue",
+}
+
+type fieldDecoder func(j *Job, raw json.RawMessage) error
+
+var decoders = map[string]fieldDecoder{
+	"id":              decodeID,
+	"method":          decodeMethod,
+	"url":             decodeURL,
+	"params":          func(j *Job, raw json.RawMessage) (err error) { j.Params, err = decodePairs("params", raw); return },
+	"headers":         decodeHeaders,
+	"data":            func(j *Job, raw json.RawMessage) (err error) { j.Data, err = decodePairs("data", raw); return },
+	"json":            func(j *Job, raw json.RawMessage) error { j.JSON = slices.Clone(raw); return nil },
+	"cookies":         decodeCookies,
+	"auth":            func(j *Job, raw json.RawMessage) (err error) { j.Auth, err = decodeAuth(raw); return },
+	"timeout":         func(j *Job, raw json.RawMessage) (err error) { j.Timeout, err = decodeTimeout(raw); return },
+	"allow_redirects": decodeAllowRedirects,
+	"meta":            func(j *Job, raw json.RawMessage) error { j.Meta = slices.Clone(raw); return nil },
+}
+
+// DecodeJob parses one job. Unknown keys, wrong types and a missing url are
+// errors that wrap ErrUnknownField, ErrType, ErrValue or ErrRequired in a
+// *FieldError. A null value means the field is absent, as None does in
+// requests. The URL itself is not checked here: a URL that requests would
+// refuse when sending becomes an exception when the job runs.
+func DecodeJob(data []byte) (Job, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(data, &fields); err != nil {
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) || !json.Valid(data) {
+			return Job{}, syntaxError(err)
+		}
+		return Job{}, ErrNotObject
+	}
+	if fields == nil {
+		return Job{}, ErrNotObject
+	}
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys) // report the same first error every time
+	var j Job
+	for _, k := range keys {
+		dec, ok := decoders[k]
+		if !ok {
+			if hint, ok := unsupported[k]; ok {
+				return Job{}, fieldErr(k, ErrUnknownField, "%s", hint)
+			}
+			return Job{}, fieldErr(k, ErrUnknownField, "a job takes %s", fieldList())
+		}
+		raw := fields[k]
+		if firstByte(raw) == 'n' { // null: absent
+			continue
+		}
+		if err := dec(&j, raw); err != nil {
+			return Job{}, err
+		}
+	}
+	if j.URL == "" {
+		return Job{}, fieldErr("url", ErrRequired, "every job needs a url")
+	}
+	if j.Method == "" {
+		j.Method = "GET"
+	}
+	return j, nil
+}
+
+func syntaxError(err error) error {
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) {
+		return &SyntaxError{Offset: syn.Offset, Msg: syn.Error()}
+	}
+	return &SyntaxError{Msg: err.Error()}
+}
+
+// SyntaxError is JSON that does not parse; it wraps ErrSyntax.
+type SyntaxError struct {
+	Offset int64 // byte offset where parsing failed, when known
+	Msg    string
+}
+
+func (e *SyntaxError) Error() string { return ErrSyntax.Error() + ": " + e.Msg }
+func (e *SyntaxError) Unwrap() error { return ErrSyntax }
+
+func fieldList() string {
+	keys := make([]string, 0, len(decoders))
+	for k := range decoders {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return strings.Join(keys, ", ")
+}
+
+func decodeString(field string, raw json.RawMessage) (string, error) {
+	var s string
+	if firstByte(raw) != '"' || json.Unmarshal(raw, &s) != nil {
+		return "", fieldErr(field, ErrType, "must be a string")
+	}
+	return s, nil
+}
+
+func decodeID(j *Job, raw json.RawMessage) error {
+	s, err := decodeString("id", raw)
+	if err != nil {
+		return err
+	}
+	if s == "" || len(s) > MaxIDLen || !utf8.ValidString(s) || strings.ContainsFunc(s, isControl) {
+		return fieldErr("id", ErrValue, "must be 1 to %d bytes of printable UTF-8", MaxIDLen)
+	}
+	j.ID = s
+	return nil
+}
+
+func decodeMethod(j *Job, raw json.RawMessage) error {
+	s, err := decodeString("method", raw)
+	if err != nil {
+		return err
+	}
+	if s == "" || !isToken(s) {
+		return fieldErr("method", ErrValue, "%q is not an HTTP method", s)
+	}
+	j.Method = strings.ToUpper(s)
+	return nil
+}
+
+func decodeURL(j *Job, raw json.RawMessage) error {
+	s, err := decodeString("url", raw)
+	if err != nil {
+		return err
+	}
+	// requests strips leading white space; an empty url is no url.
+	j.URL = strings.TrimLeft(s, " \t\r\n")
+	return nil
+}
+
+func decodeHeaders(j *Job, raw json.RawMessage) error {
+	m, err := decodeStringMap("headers", raw)
+	if err != nil {
+		return err
+	}
+	for k, v := range m {
+		if !isToken(k) {
+			return fieldErr("headers", ErrValue, "%q is not a valid header name", k)
+		}
+		if strings.ContainsAny(v, "\r\n\x00") {
+			return fieldErr("headers."+k, ErrValue, "a header value must not contain CR, LF or NUL")
+		}
+	}
+	j.Headers = m
+	return nil
+}
+
+func decodeCookies(j *Job, raw json.RawMessage) error {
+	m, err := decodeStringMap("cookies", raw)
+	if err != nil {
+		return err
+	}
+	for k, v := range m {
+		if k == "" || !isToken(k) {
+			return fieldErr("cookies", ErrValue, "%q is not a valid cookie name", k)
+		}
+		if strings.ContainsAny(v, "\r\n\x00;") {
+			return fieldErr("cookies."+k, ErrValue, "a cookie value must not contain CR, LF, NUL or ';'")
+		}
+	}
+	j.Cookies = m
+	return nil
+}
+
+func decodeStringMap(field string, raw json.RawMessage) (map[string]string, error) {
+	if firstByte(raw) != '{' {
+		return nil, fieldErr(field, ErrType, "must be an object of strings")
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fieldErr(field, ErrType, "must be an object of strings")
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		s, err := decodeString(field+"."+k, v)
+		if err != nil {
+			return nil, err
+		}
+		out[k] = s
+	}
+	return out, nil
+}
+
+func decodeAllowRedirects(j *Job, raw json.RawMessage) error {
+	var b bool
+	if err := json.Unmarshal(bytes.TrimSpace(raw), &b); err != nil {
+		return fieldErr("allow_redirects", ErrType, "must be true or false")
+	}
+	j.AllowRedirects = &b
+	return nil
+}
+
+// isToken reports whether s is an RFC 9110 token (header names, methods).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }

@@ -1,0 +1,110 @@
+package tasks
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Exception types, named as requests names its exceptions, plus reqfleet's
+// own WorkerLost (the job's worker died and asynq gave up on it) and
+// InvalidJob (a queued payload that is not a job).
+const (
+	ConnectionError      = "ConnectionError"
+	ConnectTimeout       = "ConnectTimeout"
+	ReadTimeout          = "ReadTimeout"
+	TotalTimeout         = "Timeout" // the job's total deadline passed
+	TooManyRedirects     = "TooManyRedirects"
+	MissingSchema        = "MissingSchema"
+	InvalidURL           = "InvalidURL"
+	InvalidSchema        = "InvalidSchema"
+	InvalidHeader        = "InvalidHeader"
+	SSLError             = "SSLError"
+	ProxyError           = "ProxyError"
+	ChunkedEncodingError = "ChunkedEncodingError"
+	ContentDecodingError = "ContentDecodingError"
+	WorkerLost           = "WorkerLost"
+	InvalidJob           = "InvalidJob"
+)
+
+// Outcome is what a job ends as: a *Response or an *Exception.
+type Outcome interface {
+	Kind() string // "response" or "exception"
+	Key() (batch, id string, attempt int)
+}
+
+// Redirect is one response of a redirect chain, oldest first.
+type Redirect struct {
+	StatusCode int               `json:"status_code"`
+	Reason     string            `json:"reason"`
+	URL        string            `json:"url"`
+	Headers    map[string]string `json:"headers,omitempty"`
+}
+
+// Response is a job that got an HTTP response, whatever its status.
+type Response struct {
+	ID           string            `json:"id"`
+	Batch        string            `json:"batch"`
+	Request      Job               `json:"request"`
+	StatusCode   int               `json:"status_code"`
+	Reason       string            `json:"reason"`
+	Headers      map[string]string `json:"headers"`
+	URL          string            `json:"url"`
+	History      []Redirect        `json:"history,omitempty"`
+	Body         string            `json:"body"`
+	BodyEncoding string            `json:"body_encoding,omitempty"` // "base64" when the body is not UTF-8
+	Truncated    bool              `json:"truncated,omitempty"`     // the body was cut at the worker's --max-body
+	ElapsedMS    float64           `json:"elapsed_ms"`              // from sending to the response's headers, as requests' elapsed
+	Attempt      int               `json:"attempt"`
+	Worker       string            `json:"worker"`
+	FinishedAt   time.Time         `json:"finished_at"`
+}
+
+// ExceptionInfo names what went wrong, as requests' exception class and message.
+type ExceptionInfo struct {
+	Type    string `json:"type"`
+	Message string `json:"message"`
+}
+
+// Exception is a job that got no HTTP response.
+type Exception struct {
+	ID         string        `json:"id"`
+	Batch      string        `json:"batch"`
+	Request    Job           `json:"request"`
+	Exception  ExceptionInfo `json:"exception"`
+	Attempt    int           `json:"attempt"`
+	Worker     string        `json:"worker"`
+	FinishedAt time.Time     `json:"finished_at"`
+}
+
+func (r *Response) Kind() string                          { return "response" }
+func (r *Response) Key() (batch, id string, attempt int)  { return r.Batch, r.ID, r.Attempt }
+func (e *Exception) Kind() string                         { return "exception" }
+func (e *Exception) Key() (batch, id string, attempt int) { return e.Batch, e.ID, e.Attempt }
+
+// DecodeException parses one entry of an exceptions list.
+func DecodeException(line []byte) (Exception, error) {
+	var e Exception
+	if err := json.Unmarshal(line, &e); err != nil {
+		return Exception{}, syntaxError(err)
+	}
+	return e, nil
+}
+
+// DecodeResponse parses one entry of a results list.
+func DecodeResponse(line []byte) (Response, error) {
+	var r Response
+	if err := json.Unmarshal(line, &r); err != nil {
+		return Response{}, syntaxError(err)
+	}
+	return r, nil
+}
+
+// UnmarshalJSON reads a job inside an outcome with DecodeJob's rules.
+func (j *Job) UnmarshalJSON(data []byte) error {
+	v, err := DecodeJob(data)
+	if err != nil {
+		return err
+	}
+	*j = v
+	return nil
+}
