@@ -1,0 +1,99 @@
+package outcomes
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/reqfleet/reqfleet/tasks"
+)
+
+// BatchStatus is a batch's progress.
+type BatchStatus struct {
+	ID         string    `json:"batch"`
+	Accepted   int64     `json:"accepted"` // jobs enqueued so far
+	Total      int64     `json:"total"`    // jobs enqueued in all, once sealed
+	Sealed     bool      `json:"sealed"`   // the enqueuer has finished
+	Done       int64     `json:"done"`     // outcomes recorded
+	Responses  int64     `json:"responses"`
+	Exceptions int64     `json:"exceptions"`
+	Created    time.Time `json:"created"`
+}
+
+// Complete reports whether every job of the batch has its outcome.
+func (b BatchStatus) Complete() bool { return b.Sealed && b.Done >= b.Total }
+
+// Expected is the number of jobs the batch holds as far as is known.
+func (b BatchStatus) Expected() int64 {
+	if b.Sealed {
+		return b.Total
+	}
+	return b.Accepted
+}
+
+// Batch reads a batch's status; ErrNoBatch if Redis has no such batch.
+func (r *Reader) Batch(ctx context.Context, id string) (BatchStatus, error) {
+	m, err := r.rdb.HGetAll(ctx, tasks.BatchKey(r.queue, id)).Result()
+	if err != nil {
+		return BatchStatus{}, fmt.Errorf("read batch %s: %w", id, err)
+	}
+	if len(m) == 0 {
+		return BatchStatus{}, fmt.Errorf("%w %q in queue %q", ErrNoBatch, id, r.queue)
+	}
+	num := func(k string) int64 { n, _ := strconv.ParseInt(m[k], 10, 64); return n }
+	return BatchStatus{
+		ID:         id,
+		Accepted:   num(tasks.BatchAccepted),
+		Total:      num(tasks.BatchTotal),
+		Sealed:     m[tasks.BatchSealed] == "1",
+		Done:       num(tasks.BatchDone),
+		Responses:  num(tasks.BatchResponses),
+		Exceptions: num(tasks.BatchExceptions),
+		Created:    time.UnixMilli(num(tasks.BatchCreated)).UTC(),
+	}, nil
+}
+
+// Wait polls the batch every interval (default 100ms) until it is complete or
+// ctx ends, calling progress (if not nil) with each status read.
+func (r *Reader) Wait(ctx context.Context, id string, every time.Duration, progress func(BatchStatus)) (BatchStatus, error) {
+	if every <= 0 {
+		every = 100 * time.Millisecond
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		st, err := r.Batch(ctx, id)
+		if err != nil {
+			return st, err
+		}
+		if progress != nil {
+			progress(st)
+		}
+		if st.Complete() {
+			return st, nil
+		}
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return st, fmt.Errorf("wait for batch %s: %w", id, ctx.Err())
+		}
+	}
+}
+
+// Batches lists up to limit batches of the queue, newest first.
+func (r *Reader) Batches(ctx context.Context, limit int64) ([]BatchStatus, error) {
+	ids, err := r.rdb.ZRevRange(ctx, tasks.BatchesKey(r.queue), 0, limit-1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list batches: %w", err)
+	}
+	out := make([]BatchStatus, 0, len(ids))
+	for _, id := range ids {
+		st, err := r.Batch(ctx, id)
+		if err != nil {
+			continue // expired
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}

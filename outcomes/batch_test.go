@@ -1,0 +1,69 @@
+package outcomes
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/reqfleet/reqfleet/tasks"
+)
+
+func TestBatchStatusAndWait(t *testing.T) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient) {
+		ctx := context.Background()
+		r := newReader(t, rdb)
+		if _, err := r.Batch(ctx, "nope"); !errors.Is(err, ErrNoBatch) {
+			t.Fatalf("missing batch: err = %v, want ErrNoBatch", err)
+		}
+		key := tasks.BatchKey("q1", "B")
+		created := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+		rdb.HSet(ctx, key, tasks.BatchCreated, created.UnixMilli(), tasks.BatchAccepted, 3)
+		rdb.ZAdd(ctx, tasks.BatchesKey("q1"), redis.Z{Score: float64(created.UnixMilli()), Member: "B"})
+
+		st, err := r.Batch(ctx, "B")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Complete() || st.Expected() != 3 || !st.Created.Equal(created) {
+			t.Fatalf("open batch: %+v", st)
+		}
+
+		progress := make(chan BatchStatus, 100)
+		waited := make(chan error, 1)
+		go func() {
+			_, err := r.Wait(ctx, "B", 2*time.Millisecond, func(s BatchStatus) { progress <- s })
+			waited <- err
+		}()
+		<-progress // Wait is polling
+		rdb.HSet(ctx, key, tasks.BatchDone, 3, tasks.BatchResponses, 2, tasks.BatchExceptions, 1)
+		<-progress
+		select {
+		case err := <-waited:
+			t.Fatalf("Wait returned %v before the batch was sealed", err)
+		default:
+		}
+		rdb.HSet(ctx, key, tasks.BatchTotal, 3, tasks.BatchSealed, 1)
+		if err := <-waited; err != nil {
+			t.Fatal(err)
+		}
+		list, err := r.Batches(ctx, 10)
+		if err != nil || len(list) != 1 || !list[0].Complete() || list[0].Responses != 2 || list[0].Exceptions != 1 {
+			t.Fatalf("Batches = %+v, %v", list, err)
+		}
+	})
+}
+
+func TestWaitEndsWithContext(t *testing.T) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient) {
+		r := newReader(t, rdb)
+		rdb.HSet(context.Background(), tasks.BatchKey("q1", "B"), tasks.BatchAccepted, 1)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := r.Wait(ctx, "B", time.Millisecond, nil); !errors.Is(err, context.Canceled) {
+			t.Fatalf("err = %v, want context.Canceled", err)
+		}
+	})
+}
