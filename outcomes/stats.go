@@ -2,7 +2,7 @@ package outcomes
 
 import (
 	"context"
-		"fmt"
+	"fmt"
 	"slices"
 	"time"
 

@@ -25,8 +25,17 @@ func (a Auth) String() string { return fmt.Sprintf("[%s %s]", a.User, redacted) 
 func (a Auth) GoString() string {
 	return fmt.Sprintf("tasks.Auth{User:%q, Password:%q}", a.User, redacted)
 }
-func (a Auth) LogValue() slog.Value       { return slog.StringValue(a.String()) }
-func (a Auth) Format(f fmt.State, _ rune) { fmt.Fprint(f, a.String()) }
+func (a Auth) LogValue() slog.Value { return slog.StringValue(a.String()) }
+
+// Format prints String for every verb, and GoString for %#v: fmt calls a
+// Formatter rather than a GoStringer, so Format must choose.
+func (a Auth) Format(f fmt.State, verb rune) {
+	if verb == 'v' && f.Flag('#') {
+		fmt.Fprint(f, a.GoString())
+		return
+	}
+	fmt.Fprint(f, a.String())
+}
 
 func decodeAuth(raw json.RawMessage) (*Auth, error) {
 	var pair []json.RawMessage

@@ -1,6 +1,7 @@
 package tasks
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 )
@@ -42,4 +43,44 @@ func (e *FieldError) Unwrap() error { return e.Err }
 
 func fieldErr(field string, err error, format string, args ...any) *FieldError {
 	return &FieldError{Field: field, Err: err, Detail: fmt.Sprintf(format, args...)}
+}
+
+// decodeError turns an error of json.Unmarshal into one that wraps a
+// sentinel: syntax errors wrap ErrSyntax, wrong types ErrType (or
+// ErrNotObject for the whole value), and errors of this package's own
+// decoders (a job inside a task or an outcome) keep theirs.
+func decodeError(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return syntaxError(err)
+	case errors.As(err, &typ):
+		if typ.Field == "" {
+			return ErrNotObject
+		}
+		return fieldErr(typ.Field, ErrType, "must be %s, not %s", typ.Type, typ.Value)
+	}
+	for _, s := range []error{ErrSyntax, ErrNotObject, ErrUnknownField, ErrRequired, ErrType, ErrValue} {
+		if errors.Is(err, s) {
+			return err
+		}
+	}
+	return fmt.Errorf("%w: %w", ErrValue, err)
+}
+
+// decodeObject unmarshals a JSON object into v, with decodeError's errors.
+// Any other JSON value (null included) is ErrNotObject.
+func decodeObject(data []byte, v any) error {
+	if firstByte(data) != '{' {
+		if !json.Valid(data) {
+			var x any
+			return syntaxError(json.Unmarshal(data, &x))
+		}
+		return ErrNotObject
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return decodeError(err)
+	}
+	return nil
 }

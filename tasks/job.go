@@ -8,8 +8,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"log/slog"
+	"reflect"
 	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -58,12 +61,22 @@ var decoders = map[string]fieldDecoder{
 	"params":          func(j *Job, raw json.RawMessage) (err error) { j.Params, err = decodePairs("params", raw); return },
 	"headers":         decodeHeaders,
 	"data":            func(j *Job, raw json.RawMessage) (err error) { j.Data, err = decodePairs("data", raw); return },
-	"json":            func(j *Job, raw json.RawMessage) error { j.JSON = slices.Clone(raw); return nil },
+	"json":            func(j *Job, raw json.RawMessage) error { j.JSON = compact(raw); return nil },
 	"cookies":         decodeCookies,
 	"auth":            func(j *Job, raw json.RawMessage) (err error) { j.Auth, err = decodeAuth(raw); return },
 	"timeout":         func(j *Job, raw json.RawMessage) (err error) { j.Timeout, err = decodeTimeout(raw); return },
 	"allow_redirects": decodeAllowRedirects,
-	"meta":            func(j *Job, raw json.RawMessage) error { j.Meta = slices.Clone(raw); return nil },
+	"meta":            func(j *Job, raw json.RawMessage) error { j.Meta = compact(raw); return nil },
+}
+
+// compact returns a compacted copy of a valid JSON value, as json.Marshal
+// writes it back, so a job survives a round trip unchanged.
+func compact(raw json.RawMessage) json.RawMessage {
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return slices.Clone(raw)
+	}
+	return b.Bytes()
 }
 
 // DecodeJob parses one job. Unknown keys, wrong types and a missing url are
@@ -83,13 +96,8 @@ func DecodeJob(data []byte) (Job, error) {
 	if fields == nil {
 		return Job{}, ErrNotObject
 	}
-	keys := make([]string, 0, len(fields))
-	for k := range fields {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys) // report the same first error every time
 	var j Job
-	for _, k := range keys {
+	for _, k := range sortedKeys(fields) { // report the same first error every time
 		dec, ok := decoders[k]
 		if !ok {
 			if hint, ok := unsupported[k]; ok {
@@ -131,14 +139,7 @@ type SyntaxError struct {
 func (e *SyntaxError) Error() string { return ErrSyntax.Error() + ": " + e.Msg }
 func (e *SyntaxError) Unwrap() error { return ErrSyntax }
 
-func fieldList() string {
-	keys := make([]string, 0, len(decoders))
-	for k := range decoders {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return strings.Join(keys, ", ")
-}
+func fieldList() string { return strings.Join(sortedKeys(decoders), ", ") }
 
 func decodeString(field string, raw json.RawMessage) (string, error) {
 	var s string
@@ -177,17 +178,23 @@ func decodeURL(j *Job, raw json.RawMessage) error {
 	if err != nil {
 		return err
 	}
-	// requests strips leading white space; an empty url is no url.
-	j.URL = strings.TrimLeft(s, " \t\r\n")
+	// requests strips leading white space (Python's str.lstrip); an empty
+	// url is no url.
+	j.URL = strings.TrimLeftFunc(s, isPySpace)
 	return nil
 }
+
+// isPySpace reports whether Python's str.isspace is true for r: Unicode
+// white space and the separators U+001C to U+001F.
+func isPySpace(r rune) bool { return unicode.IsSpace(r) || r >= 0x1c && r <= 0x1f }
 
 func decodeHeaders(j *Job, raw json.RawMessage) error {
 	m, err := decodeStringMap("headers", raw)
 	if err != nil {
 		return err
 	}
-	for k, v := range m {
+	for _, k := range sortedKeys(m) { // report the same first error every time
+		v := m[k]
 		if !isToken(k) {
 			return fieldErr("headers", ErrValue, "%q is not a valid header name", k)
 		}
@@ -204,8 +211,9 @@ func decodeCookies(j *Job, raw json.RawMessage) error {
 	if err != nil {
 		return err
 	}
-	for k, v := range m {
-		if k == "" || !isToken(k) {
+	for _, k := range sortedKeys(m) {
+		v := m[k]
+		if !isToken(k) {
 			return fieldErr("cookies", ErrValue, "%q is not a valid cookie name", k)
 		}
 		if strings.ContainsAny(v, "\r\n\x00;") {
@@ -224,15 +232,27 @@ func decodeStringMap(field string, raw json.RawMessage) (map[string]string, erro
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return nil, fieldErr(field, ErrType, "must be an object of strings")
 	}
+	if len(m) == 0 {
+		return nil, nil // {} is no headers, as an absent field: omitted when marshalled
+	}
 	out := make(map[string]string, len(m))
-	for k, v := range m {
-		s, err := decodeString(field+"."+k, v)
+	for _, k := range sortedKeys(m) {
+		s, err := decodeString(field+"."+k, m[k])
 		if err != nil {
 			return nil, err
 		}
 		out[k] = s
 	}
 	return out, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 func decodeAllowRedirects(j *Job, raw json.RawMessage) error {
@@ -261,4 +281,81 @@ func isToken(s string) bool {
 	return true
 }
 
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+// isControl reports C0 and C1 control characters and DEL.
+func isControl(r rune) bool { return unicode.IsControl(r) }
+
+// MarshalJSON writes the job as DecodeJob reads it. The zero Job (no job at
+// all, as in the exception of a payload that was not a job) is written as
+// null, which UnmarshalJSON reads back as the zero Job.
+func (j Job) MarshalJSON() ([]byte, error) {
+	if reflect.ValueOf(j).IsZero() {
+		return []byte("null"), nil
+	}
+	type plain Job // Job's fields and tags without its methods
+	return json.Marshal(plain(j))
+}
+
+// LogValue logs the job without its password (json.Marshal keeps it, so a
+// JSON log handler must not marshal the job itself), and without the values
+// of its cookies and of its Authorization, Proxy-Authorization and Cookie
+// headers.
+func (j Job) LogValue() slog.Value {
+	attrs := make([]slog.Attr, 0, 12)
+	add := func(key string, v slog.Value) { attrs = append(attrs, slog.Attr{Key: key, Value: v}) }
+	if j.ID != "" {
+		add("id", slog.StringValue(j.ID))
+	}
+	add("method", slog.StringValue(j.Method))
+	add("url", slog.StringValue(j.URL))
+	if j.Params != nil {
+		add("params", slog.StringValue(j.Params.Encode()))
+	}
+	if len(j.Headers) > 0 {
+		add("headers", redactMap(j.Headers, isSecretHeader))
+	}
+	if j.Data != nil {
+		add("data", slog.StringValue(j.Data.Encode()))
+	}
+	if len(j.JSON) > 0 {
+		add("json", slog.StringValue(string(j.JSON)))
+	}
+	if len(j.Cookies) > 0 {
+		add("cookies", redactMap(j.Cookies, func(string) bool { return true }))
+	}
+	if j.Auth != nil {
+		add("auth", j.Auth.LogValue())
+	}
+	if j.Timeout != nil {
+		if b, err := j.Timeout.MarshalJSON(); err == nil {
+			add("timeout", slog.StringValue(string(b)))
+		}
+	}
+	if j.AllowRedirects != nil {
+		add("allow_redirects", slog.BoolValue(*j.AllowRedirects))
+	}
+	if len(j.Meta) > 0 {
+		add("meta", slog.StringValue(string(j.Meta)))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// isSecretHeader names the headers that carry credentials as the password
+// of auth does.
+func isSecretHeader(name string) bool {
+	return strings.EqualFold(name, "Authorization") || strings.EqualFold(name, "Proxy-Authorization") ||
+		strings.EqualFold(name, "Cookie")
+}
+
+// redactMap is m as a group in key order, with the values of secret keys
+// redacted.
+func redactMap(m map[string]string, secret func(string) bool) slog.Value {
+	attrs := make([]slog.Attr, 0, len(m))
+	for _, k := range sortedKeys(m) {
+		v := m[k]
+		if secret(k) {
+			v = redacted
+		}
+		attrs = append(attrs, slog.String(k, v))
+	}
+	return slog.GroupValue(attrs...)
+}

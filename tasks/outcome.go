@@ -1,7 +1,8 @@
 package tasks
 
 import (
-	"encoding/json"
+	"fmt"
+	"log/slog"
 	"time"
 )
 
@@ -81,30 +82,71 @@ func (r *Response) Key() (batch, id string, attempt int)  { return r.Batch, r.ID
 func (e *Exception) Kind() string                         { return "exception" }
 func (e *Exception) Key() (batch, id string, attempt int) { return e.Batch, e.ID, e.Attempt }
 
-// DecodeException parses one entry of an exceptions list.
+// DecodeException parses one entry of an exceptions list. Errors wrap the
+// package's sentinels; a request that DecodeJob refuses is an error.
 func DecodeException(line []byte) (Exception, error) {
 	var e Exception
-	if err := json.Unmarshal(line, &e); err != nil {
-		return Exception{}, syntaxError(err)
+	if err := decodeObject(line, &e); err != nil {
+		return Exception{}, fmt.Errorf("exception: %w", err)
 	}
 	return e, nil
 }
 
-// DecodeResponse parses one entry of a results list.
+// DecodeResponse parses one entry of a results list. Errors wrap the
+// package's sentinels; a request that DecodeJob refuses is an error.
 func DecodeResponse(line []byte) (Response, error) {
 	var r Response
-	if err := json.Unmarshal(line, &r); err != nil {
-		return Response{}, syntaxError(err)
+	if err := decodeObject(line, &r); err != nil {
+		return Response{}, fmt.Errorf("response: %w", err)
 	}
 	return r, nil
 }
 
 // UnmarshalJSON reads a job inside an outcome with DecodeJob's rules.
+// null is the zero Job (as MarshalJSON writes it), and leaves j unchanged,
+// as encoding/json's convention for null asks.
 func (j *Job) UnmarshalJSON(data []byte) error {
+	if firstByte(data) == 'n' {
+		return nil
+	}
 	v, err := DecodeJob(data)
 	if err != nil {
-		return err
+		return fmt.Errorf("job: %w", err)
 	}
 	*j = v
 	return nil
+}
+
+// LogValue logs the response without its body and with its request's
+// LogValue, which leaves out the password that json.Marshal keeps.
+func (r Response) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("id", r.ID),
+		slog.String("batch", r.Batch),
+		slog.Int("attempt", r.Attempt),
+		slog.Int("status_code", r.StatusCode),
+		slog.String("reason", r.Reason),
+		slog.String("url", r.URL),
+		slog.Int("body_bytes", len(r.Body)),
+		slog.Bool("truncated", r.Truncated),
+		slog.Float64("elapsed_ms", r.ElapsedMS),
+		slog.String("worker", r.Worker),
+		slog.Time("finished_at", r.FinishedAt),
+		slog.Attr{Key: "request", Value: r.Request.LogValue()},
+	)
+}
+
+// LogValue logs the exception with its request's LogValue, which leaves out
+// the password that json.Marshal keeps.
+func (e Exception) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("id", e.ID),
+		slog.String("batch", e.Batch),
+		slog.Int("attempt", e.Attempt),
+		slog.String("type", e.Exception.Type),
+		slog.String("message", e.Exception.Message),
+		slog.String("worker", e.Worker),
+		slog.Time("finished_at", e.FinishedAt),
+		slog.Attr{Key: "request", Value: e.Request.LogValue()},
+	)
 }

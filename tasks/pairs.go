@@ -82,28 +82,8 @@ func decodePairs(field string, raw json.RawMessage) (*Pairs, error) {
 			if err := dec.Decode(&v); err != nil {
 				return nil, fieldErr(field, ErrType, "must be an object")
 			}
-			if firstByte(v) == '[' {
-				var items []json.RawMessage
-				if err := json.Unmarshal(v, &items); err != nil {
-					return nil, fieldErr(field+"."+key, ErrType, "must be a list of scalars")
-				}
-				for _, it := range items {
-					s, ok, err := scalarText(field+"."+key, it)
-					if err != nil {
-						return nil, err
-					}
-					if ok {
-						p.List = append(p.List, Pair{key, s})
-					}
-				}
-				continue
-			}
-			s, ok, err := scalarText(field+"."+key, v)
-			if err != nil {
+			if err := p.add(field, key, v); err != nil {
 				return nil, err
-			}
-			if ok {
-				p.List = append(p.List, Pair{key, s})
 			}
 		}
 		return p, nil
@@ -118,20 +98,45 @@ func decodePairs(field string, raw json.RawMessage) (*Pairs, error) {
 				return nil, fieldErr(field, ErrType, "a list must hold [key, value] pairs")
 			}
 			var k string
-			if err := json.Unmarshal(it[0], &k); err != nil {
+			if firstByte(it[0]) != '"' || json.Unmarshal(it[0], &k) != nil {
 				return nil, fieldErr(field, ErrType, "a pair's key must be a string")
 			}
-			s, ok, err := scalarText(field+"."+k, it[1])
-			if err != nil {
+			if err := p.add(field, k, it[1]); err != nil {
 				return nil, err
-			}
-			if ok {
-				p.List = append(p.List, Pair{k, s})
 			}
 		}
 		return p, nil
 	}
 	return nil, fieldErr(field, ErrType, "must be a string, an object or a list of [key, value] pairs")
+}
+
+// add appends key's value: a scalar, or a list of scalars that becomes one
+// pair each, as requests expands a list value. Null values are dropped.
+func (p *Pairs) add(field, key string, v json.RawMessage) error {
+	if firstByte(v) == '[' {
+		var items []json.RawMessage
+		if err := json.Unmarshal(v, &items); err != nil {
+			return fieldErr(field+"."+key, ErrType, "must be a list of scalars")
+		}
+		for _, it := range items {
+			if err := p.add1(field, key, it); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return p.add1(field, key, v)
+}
+
+func (p *Pairs) add1(field, key string, v json.RawMessage) error {
+	s, ok, err := scalarText(field+"."+key, v)
+	if err != nil {
+		return err
+	}
+	if ok {
+		p.List = append(p.List, Pair{key, s})
+	}
+	return nil
 }
 
 // scalarText renders a JSON scalar as Python's str() would: strings as they

@@ -3,6 +3,7 @@ package tasks
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strconv"
 )
 
@@ -30,18 +31,26 @@ func (t Task) TaskID() string {
 func (t Task) OutcomeKey() string { return strconv.Itoa(t.Attempt) + ":" + t.Job.ID }
 
 // DecodeTask parses an asynq payload written by Marshal, checking the job as
-// DecodeJob does.
+// DecodeJob does. Errors wrap the package's sentinels: a missing batch, an
+// attempt below 1, a missing job or a job without an id wrap ErrRequired in
+// a *FieldError naming "batch", "attempt", "job" or "id".
 func DecodeTask(payload []byte) (Task, error) {
 	var env struct {
 		Batch   string          `json:"batch"`
 		Attempt int             `json:"attempt"`
 		Job     json.RawMessage `json:"job"`
 	}
-	if err := json.Unmarshal(payload, &env); err != nil {
-		return Task{}, fmt.Errorf("task payload: %w", syntaxError(err))
+	if err := decodeObject(payload, &env); err != nil {
+		return Task{}, fmt.Errorf("task payload: %w", err)
 	}
-	if env.Batch == "" || env.Attempt < 1 {
-		return Task{}, fmt.Errorf("task payload: %w", fieldErr("batch", ErrRequired, "a task needs a batch and an attempt"))
+	if env.Batch == "" {
+		return Task{}, fmt.Errorf("task payload: %w", fieldErr("batch", ErrRequired, "a task needs a batch"))
+	}
+	if env.Attempt < 1 {
+		return Task{}, fmt.Errorf("task payload: %w", fieldErr("attempt", ErrRequired, "a task needs an attempt, 1 or more"))
+	}
+	if len(env.Job) == 0 || firstByte(env.Job) == 'n' {
+		return Task{}, fmt.Errorf("task payload: %w", fieldErr("job", ErrRequired, "a task needs a job"))
 	}
 	j, err := DecodeJob(env.Job)
 	if err != nil {
@@ -51,4 +60,14 @@ func DecodeTask(payload []byte) (Task, error) {
 		return Task{}, fmt.Errorf("task payload: %w", fieldErr("id", ErrRequired, "a queued job needs an id"))
 	}
 	return Task{Batch: env.Batch, Attempt: env.Attempt, Job: j}, nil
+}
+
+// LogValue logs the task with its job's LogValue, which leaves out the
+// password that json.Marshal keeps.
+func (t Task) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("batch", t.Batch),
+		slog.Int("attempt", t.Attempt),
+		slog.Attr{Key: "job", Value: t.Job.LogValue()},
+	)
 }

@@ -1,8 +1,11 @@
 package tasks
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"math"
+	"strconv"
 	"time"
 )
 
@@ -37,7 +40,7 @@ func secondsOrNil(d time.Duration) *float64 {
 func decodeTimeout(raw json.RawMessage) (*Timeout, error) {
 	const want = "must be seconds (a number above 0) or a [connect, read] pair"
 	if firstByte(raw) == '[' {
-		var pair []*float64
+		var pair []json.RawMessage
 		if err := json.Unmarshal(raw, &pair); err != nil || len(pair) != 2 {
 			return nil, fieldErr("timeout", ErrType, want)
 		}
@@ -51,28 +54,33 @@ func decodeTimeout(raw json.RawMessage) (*Timeout, error) {
 		}
 		return &Timeout{Connect: c, Read: r, Pair: true}, nil
 	}
-	var f float64
-	if err := json.Unmarshal(raw, &f); err != nil {
-		return nil, fieldErr("timeout", ErrType, want)
-	}
-	d, err := seconds(&f, false)
+	d, err := seconds(raw, false)
 	if err != nil {
 		return nil, err
 	}
 	return &Timeout{Connect: d, Read: d}, nil
 }
 
-func seconds(f *float64, nullable bool) (time.Duration, error) {
-	if f == nil {
-		if nullable {
-			return 0, nil
-		}
+// seconds reads a JSON number of seconds (or null, when nullable, for no
+// limit). Numbers too large for a float64 are values out of range, not
+// wrong types.
+func seconds(raw json.RawMessage, nullable bool) (time.Duration, error) {
+	switch c := firstByte(raw); {
+	case c == 'n' && nullable:
+		return 0, nil
+	case c != '-' && (c < '0' || c > '9'):
 		return 0, fieldErr("timeout", ErrType, "must be a number")
 	}
-	if math.IsNaN(*f) || *f <= 0 || *f > MaxTimeout.Seconds() {
+	f, err := strconv.ParseFloat(string(bytes.TrimSpace(raw)), 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return 0, fieldErr("timeout", ErrType, "must be a number")
+	}
+	if math.IsNaN(f) || f <= 0 || f > MaxTimeout.Seconds() {
 		return 0, fieldErr("timeout", ErrValue, "seconds must be above 0 and at most %v", MaxTimeout.Seconds())
 	}
-	d := time.Duration(*f * float64(time.Second))
+	// Round, not truncate: Duration.Seconds() read back must give the same
+	// Duration, or a job changes on its way through an outcome.
+	d := time.Duration(math.Round(f * float64(time.Second)))
 	if d <= 0 {
 		d = time.Nanosecond
 	}
