@@ -78,8 +78,9 @@ func seconds(raw json.RawMessage, nullable bool) (time.Duration, error) {
 	if math.IsNaN(f) || f <= 0 || f > MaxTimeout.Seconds() {
 		return 0, fieldErr("timeout", ErrValue, "seconds must be above 0 and at most %v", MaxTimeout.Seconds())
 	}
-	// Round, not truncate: Duration.Seconds() read back must give the same
-	// Duration, or a job changes on its way through an outcome.
+	// Round, not truncate: 1.001*1e9 is 1000999999.99..., and a truncated
+	// timeout of 1.001 was 1.000999999s; Duration.Seconds() read back must
+	// also give the same Duration, or a job changes through an outcome.
 	d := time.Duration(math.Round(f * float64(time.Second)))
 	if d <= 0 {
 		d = time.Nanosecond

@@ -1,0 +1,274 @@
+package tasks_test
+
+import (
+	"encoding/json"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/reqfleet/reqfleet/tasks"
+)
+
+var finished = time.Date(2025, 3, 4, 5, 6, 7, 890000000, time.UTC)
+
+func sampleResponse(t testing.TB) tasks.Response {
+	t.Helper()
+	return tasks.Response{
+		ID: "j1", Batch: "b1",
+		Request:    mustDecode(t, `{"id": "j1", "url": "http://x/r", "auth": ["u", "p"], "params": {"a": 1}}`),
+		StatusCode: 200, Reason: "OK",
+		Headers: map[string]string{"Content-Type": "text/plain"},
+		URL:     "http://x/final",
+		History: []tasks.Redirect{{StatusCode: 302, Reason: "Found", URL: "http://x/r", Headers: map[string]string{"Location": "/final"}}},
+		Body:    "aGk=", BodyEncoding: "base64", Truncated: true,
+		ElapsedMS: 12.5, Attempt: 2, Worker: "w-1", FinishedAt: finished,
+	}
+}
+
+func sampleException(t testing.TB) tasks.Exception {
+	t.Helper()
+	return tasks.Exception{
+		ID: "j2", Batch: "b1",
+		Request:   mustDecode(t, `{"id": "j2", "method": "post", "url": "http://y", "timeout": [1, null]}`),
+		Exception: tasks.ExceptionInfo{Type: tasks.ConnectTimeout, Message: "connect timed out"},
+		Attempt:   1, Worker: "w-2", FinishedAt: finished,
+	}
+}
+
+// keysOf returns the keys of a JSON object, sorted.
+func keysOf(t testing.TB, b []byte) []string {
+	t.Helper()
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("%s: %v", b, err)
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func TestResponseJSON(t *testing.T) {
+	r := sampleResponse(t)
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"attempt", "batch", "body", "body_encoding", "elapsed_ms", "finished_at", "headers", "history",
+		"id", "reason", "request", "status_code", "truncated", "url", "worker"}
+	if got := keysOf(t, b); !slices.Equal(got, want) {
+		t.Errorf("keys = %v, want %v", got, want)
+	}
+	var m struct {
+		History    []json.RawMessage `json:"history"`
+		FinishedAt string            `json:"finished_at"`
+		ElapsedMS  json.RawMessage   `json:"elapsed_ms"`
+		Request    json.RawMessage   `json:"request"`
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := keysOf(t, m.History[0]), []string{"headers", "reason", "status_code", "url"}; !slices.Equal(got, want) {
+		t.Errorf("history keys = %v, want %v", got, want)
+	}
+	if m.FinishedAt != "2025-03-04T05:06:07.89Z" {
+		t.Errorf("finished_at = %q", m.FinishedAt)
+	}
+	if string(m.ElapsedMS) != "12.5" {
+		t.Errorf("elapsed_ms = %s", m.ElapsedMS)
+	}
+	if want := `{"id":"j1","method":"GET","url":"http://x/r","params":[["a","1"]],"auth":["u","p"]}`; string(m.Request) != want {
+		t.Errorf("request = %s, want %s", m.Request, want)
+	}
+
+	got, err := tasks.DecodeResponse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, r) {
+		t.Errorf("DecodeResponse:\n got %#v\nwant %#v", got, r)
+	}
+}
+
+func TestResponseJSONOmitsEmpty(t *testing.T) {
+	r := tasks.Response{ID: "j", Batch: "b", Request: mustDecode(t, `{"url": "http://x"}`), StatusCode: 204, Headers: map[string]string{}}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"attempt", "batch", "body", "elapsed_ms", "finished_at", "headers", "id", "reason", "request", "status_code", "url", "worker"}
+	if got := keysOf(t, b); !slices.Equal(got, want) {
+		t.Errorf("keys = %v, want %v", got, want)
+	}
+}
+
+func TestExceptionJSON(t *testing.T) {
+	e := sampleException(t)
+	b, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"attempt", "batch", "exception", "finished_at", "id", "request", "worker"}
+	if got := keysOf(t, b); !slices.Equal(got, want) {
+		t.Errorf("keys = %v, want %v", got, want)
+	}
+	var m struct {
+		Exception json.RawMessage `json:"exception"`
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"type":"ConnectTimeout","message":"connect timed out"}`; string(m.Exception) != want {
+		t.Errorf("exception = %s, want %s", m.Exception, want)
+	}
+	got, err := tasks.DecodeException(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, e) {
+		t.Errorf("DecodeException:\n got %#v\nwant %#v", got, e)
+	}
+}
+
+// TestDecodeOutcomeLiteral reads outcomes as another program would write them.
+func TestDecodeOutcomeLiteral(t *testing.T) {
+	r, err := tasks.DecodeResponse([]byte(`{"id": "j", "batch": "b", "request": {"id": "j", "url": "http://x"},
+		"status_code": 404, "reason": "Not Found", "headers": {"A": "b"}, "url": "http://x", "body": "nope",
+		"elapsed_ms": 3, "attempt": 1, "worker": "w", "finished_at": "2025-03-04T05:06:07.89Z"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := tasks.Response{ID: "j", Batch: "b", Request: tasks.Job{ID: "j", Method: "GET", URL: "http://x"},
+		StatusCode: 404, Reason: "Not Found", Headers: map[string]string{"A": "b"}, URL: "http://x", Body: "nope",
+		ElapsedMS: 3, Attempt: 1, Worker: "w", FinishedAt: finished}
+	if !reflect.DeepEqual(r, want) {
+		t.Errorf("DecodeResponse:\n got %#v\nwant %#v", r, want)
+	}
+	e, err := tasks.DecodeException([]byte(`{"id": "j", "batch": "b", "request": {"id": "j", "url": "http://x"},
+		"exception": {"type": "ReadTimeout", "message": "slow"}, "attempt": 2, "worker": "w", "finished_at": "2025-03-04T05:06:07.89Z"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantE := tasks.Exception{ID: "j", Batch: "b", Request: tasks.Job{ID: "j", Method: "GET", URL: "http://x"},
+		Exception: tasks.ExceptionInfo{Type: tasks.ReadTimeout, Message: "slow"}, Attempt: 2, Worker: "w", FinishedAt: finished}
+	if !reflect.DeepEqual(e, wantE) {
+		t.Errorf("DecodeException:\n got %#v\nwant %#v", e, wantE)
+	}
+}
+
+// TestInvalidJobException checks that the exception of a payload that was
+// not a job, whose request is the zero Job, can be read back.
+func TestInvalidJobException(t *testing.T) {
+	e := tasks.Exception{ID: "?", Batch: "b", Exception: tasks.ExceptionInfo{Type: tasks.InvalidJob, Message: "bad payload"},
+		Attempt: 1, Worker: "w", FinishedAt: finished}
+	b, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Request json.RawMessage `json:"request"`
+	}
+	if err := json.Unmarshal(b, &m); err != nil || string(m.Request) != "null" {
+		t.Errorf("request = %s, %v; want null", m.Request, err)
+	}
+	got, err := tasks.DecodeException(b)
+	if err != nil {
+		t.Fatalf("DecodeException(%s): %v", b, err)
+	}
+	if !reflect.DeepEqual(got, e) {
+		t.Errorf("DecodeException:\n got %#v\nwant %#v", got, e)
+	}
+}
+
+func TestDecodeOutcomeErrors(t *testing.T) {
+	tests := []struct {
+		name  string
+		in    string
+		want  error
+		field string
+	}{
+		{"not JSON", `{"id": `, tasks.ErrSyntax, ""},
+		{"empty", ``, tasks.ErrSyntax, ""},
+		{"trailing garbage", `{"id": "j"} x`, tasks.ErrSyntax, ""},
+		{"a list", `[{"id": "j"}]`, tasks.ErrNotObject, ""},
+		{"null", `null`, tasks.ErrNotObject, ""},
+		{"a number", `1`, tasks.ErrNotObject, ""},
+		{"attempt a string", `{"id": "j", "attempt": "1"}`, tasks.ErrType, "attempt"},
+		{"request without url", `{"id": "j", "request": {"method": "GET"}}`, tasks.ErrRequired, "url"},
+		{"request with unknown field", `{"id": "j", "request": {"url": "http://x", "proxies": {}}}`, tasks.ErrUnknownField, "proxies"},
+		{"request a list", `{"id": "j", "request": ["http://x"]}`, tasks.ErrNotObject, ""},
+		{"finished_at not a time", `{"id": "j", "finished_at": "yesterday"}`, tasks.ErrValue, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := tasks.DecodeResponse([]byte(tt.in))
+			checkErr(t, err, tt.want, tt.field)
+			if !wrapsSentinel(err) {
+				t.Errorf("DecodeResponse: error %q wraps more or less than one sentinel", err)
+			}
+			if !reflect.DeepEqual(r, tasks.Response{}) {
+				t.Errorf("a failed decode returned %+v", r)
+			}
+			e, err := tasks.DecodeException([]byte(tt.in))
+			checkErr(t, err, tt.want, tt.field)
+			if !wrapsSentinel(err) {
+				t.Errorf("DecodeException: error %q wraps more or less than one sentinel", err)
+			}
+			if !reflect.DeepEqual(e, tasks.Exception{}) {
+				t.Errorf("a failed decode returned %+v", e)
+			}
+		})
+	}
+	_, err := tasks.DecodeResponse([]byte(`{"status_code": "200"}`))
+	checkErr(t, err, tasks.ErrType, "status_code")
+	_, err = tasks.DecodeResponse([]byte(`{"history": [{"status_code": "302"}]}`))
+	checkErr(t, err, tasks.ErrType, "history.status_code")
+	_, err = tasks.DecodeException([]byte(`{"exception": "boom"}`))
+	checkErr(t, err, tasks.ErrType, "exception")
+}
+
+func TestOutcomeKindKey(t *testing.T) {
+	r, e := sampleResponse(t), sampleException(t)
+	tests := []struct {
+		o       tasks.Outcome
+		kind    string
+		batch   string
+		id      string
+		attempt int
+	}{
+		{&r, "response", "b1", "j1", 2},
+		{&e, "exception", "b1", "j2", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.kind, func(t *testing.T) {
+			if got := tt.o.Kind(); got != tt.kind {
+				t.Errorf("Kind() = %q, want %q", got, tt.kind)
+			}
+			batch, id, attempt := tt.o.Key()
+			if batch != tt.batch || id != tt.id || attempt != tt.attempt {
+				t.Errorf("Key() = %q, %q, %d", batch, id, attempt)
+			}
+		})
+	}
+}
+
+func TestExceptionTypes(t *testing.T) {
+	types := []string{
+		tasks.ConnectionError, tasks.ConnectTimeout, tasks.ReadTimeout, tasks.TotalTimeout, tasks.TooManyRedirects,
+		tasks.MissingSchema, tasks.InvalidURL, tasks.InvalidSchema, tasks.InvalidHeader, tasks.SSLError,
+		tasks.ProxyError, tasks.ChunkedEncodingError, tasks.ContentDecodingError, tasks.WorkerLost, tasks.InvalidJob,
+	}
+	seen := map[string]bool{}
+	for _, ty := range types {
+		if ty == "" || seen[ty] {
+			t.Errorf("exception type %q empty or repeated", ty)
+		}
+		seen[ty] = true
+	}
+	if tasks.TotalTimeout != "Timeout" { // requests.exceptions.Timeout
+		t.Errorf("TotalTimeout = %q", tasks.TotalTimeout)
+	}
+}
