@@ -1,0 +1,219 @@
+// Package enqueuer puts request jobs on reqfleet's queue: the producing half
+// of the distributed form of requests_toolbelt's threaded Pool.
+//
+// Jobs (tasks.Job, in the shape of requests' keyword arguments) are added to
+// a batch and enqueued as asynq tasks of type tasks.TypeRequest; workers run
+// them and record responses and exceptions in Redis lists. A batch's hash
+// (tasks.BatchKey) counts what was accepted and, once sealed, the total that
+// its outcomes must reach. Retry re-enqueues the exceptions list.
+//
+// Sizing: AddMany and Retry run Config.Concurrency enqueue calls at once on
+// Config.Redis, so that client's connection pool (go-redis PoolSize, by
+// default 10 per CPU) should be at least Concurrency, or calls wait for a
+// connection.
+package enqueuer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/reqfleet/reqfleet/tasks"
+)
+
+// Defaults of Config's zero fields, and of the readers' maxLine.
+const (
+	DefaultQueue       = "default"
+	DefaultMaxRetry    = 25
+	DefaultTaskTimeout = 10 * time.Minute
+	DefaultConcurrency = 16
+	DefaultBatchTTL    = 7 * 24 * time.Hour
+	DefaultMaxLine     = 16 << 20
+)
+
+// Config configures an Enqueuer. Zero fields take the defaults above.
+type Config struct {
+	Redis       redis.UniversalClient // required; not closed by Close
+	Queue       string                // default "default"; see tasks.ValidateQueue
+	MaxRetry    int                   // asynq retries, for crash recovery only; default 25, negative for none
+	TaskTimeout time.Duration         // asynq task timeout; default 10m
+	Concurrency int                   // parallel enqueue calls; default 16
+	BatchTTL    time.Duration         // lifetime of a sealed batch's hash; default 7 days
+	Logger      *slog.Logger          // default: discard
+	Now         func() time.Time      // clock; default time.Now
+}
+
+// validate fills the defaults in and checks the fields.
+func (c *Config) validate() error {
+	if c.Redis == nil {
+		return fmt.Errorf("%w: Redis is required", ErrConfig)
+	}
+	if c.Queue == "" {
+		c.Queue = DefaultQueue
+	}
+	if err := tasks.ValidateQueue(c.Queue); err != nil {
+		return fmt.Errorf("%w: Queue: %w", ErrConfig, err)
+	}
+	switch {
+	case c.MaxRetry == 0:
+		c.MaxRetry = DefaultMaxRetry
+	case c.MaxRetry < 0:
+		c.MaxRetry = 0
+	}
+	switch {
+	case c.TaskTimeout == 0:
+		c.TaskTimeout = DefaultTaskTimeout
+	case c.TaskTimeout < time.Second:
+		// asynq keeps the timeout in whole seconds: below one it would be
+		// no timeout at all.
+		return fmt.Errorf("%w: TaskTimeout %v: must be at least 1s", ErrConfig, c.TaskTimeout)
+	}
+	switch {
+	case c.Concurrency == 0:
+		c.Concurrency = DefaultConcurrency
+	case c.Concurrency < 0:
+		return fmt.Errorf("%w: Concurrency %d: must be above 0", ErrConfig, c.Concurrency)
+	}
+	switch {
+	case c.BatchTTL == 0:
+		c.BatchTTL = DefaultBatchTTL
+	case c.BatchTTL < time.Second:
+		return fmt.Errorf("%w: BatchTTL %v: must be at least 1s", ErrConfig, c.BatchTTL)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
+}
+
+// Enqueuer enqueues jobs on one queue. It is safe for concurrent use.
+type Enqueuer struct {
+	cfg    Config
+	log    *slog.Logger
+	client *asynq.Client
+	opts   []asynq.Option // every task's options but its TaskID
+	closed atomic.Bool
+
+	newBatch *redis.Script
+	move     *redis.Script
+
+	// Tunables, changed by tests.
+	backoff       []time.Duration // waits between attempts of a failing Redis call
+	flushEvery    int64           // HINCRBY accepted after this many jobs at most
+	flushInterval time.Duration   // ... or when this long passed since the last
+	retryChunk    int             // exceptions read per LRANGE by Retry
+	sealTimeout   time.Duration   // EnqueueMany's Seal after its ctx ended
+	hooks         hooks
+}
+
+// hooks let tests stop a run at the points where a crash matters. A hook
+// that returns an error ends the run with it, as if the process died there.
+type hooks struct {
+	afterMove    func(tasks.Exception) error // retry: moved to the retrying list, not enqueued
+	afterEnqueue func(tasks.Exception) error // retry: enqueued, still in the retrying list
+	onBackoff    func(err error)             // a Redis call failed and will be tried again
+}
+
+// New returns an Enqueuer of cfg.Queue. Close it when done; cfg.Redis stays
+// the caller's to close.
+func New(cfg Config) (*Enqueuer, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	e := &Enqueuer{
+		cfg:    cfg,
+		log:    cfg.Logger.With("queue", cfg.Queue),
+		client: asynq.NewClientFromRedisClient(cfg.Redis),
+		opts: []asynq.Option{
+			asynq.Queue(cfg.Queue),
+			asynq.MaxRetry(cfg.MaxRetry),
+			asynq.Timeout(cfg.TaskTimeout),
+			asynq.Retention(0),
+		},
+		newBatch:      redis.NewScript(newBatchLua),
+		move:          redis.NewScript(moveLua),
+		backoff:       []time.Duration{50 * time.Millisecond, 200 * time.Millisecond, 500 * time.Millisecond},
+		flushEvery:    1000,
+		flushInterval: time.Second,
+		retryChunk:    512,
+		sealTimeout:   10 * time.Second,
+	}
+	return e, nil
+}
+
+// Close ends the Enqueuer: later calls return ErrClosed, but for
+// Batch.Seal, so that what was accepted can still be sealed. The asynq
+// client shares cfg.Redis, which Close leaves open.
+func (e *Enqueuer) Close() error {
+	e.closed.Store(true)
+	// asynq's Client.Close closes the Redis client it was built on, unless
+	// shared, when it only returns an error: there is nothing of its own to
+	// release.
+	return nil
+}
+
+// Queue is the queue this Enqueuer puts jobs on.
+func (e *Enqueuer) Queue() string { return e.cfg.Queue }
+
+func (e *Enqueuer) checkOpen() error {
+	if e.closed.Load() {
+		return ErrClosed
+	}
+	return nil
+}
+
+// enqueue puts one task on the queue, trying again after Redis errors.
+// existed reports asynq's task id conflict: the task is already queued (or
+// running), by a dead earlier run or by this call's own earlier attempt whose
+// reply was lost.
+func (e *Enqueuer) enqueue(ctx context.Context, t tasks.Task, payload []byte) (existed bool, err error) {
+	task := asynq.NewTask(tasks.TypeRequest, payload)
+	opts := append(e.opts[:len(e.opts):len(e.opts)], asynq.TaskID(t.TaskID()))
+	err = e.withRetry(ctx, "enqueue", func() error {
+		_, err := e.client.EnqueueContext(ctx, task, opts...)
+		if errors.Is(err, asynq.ErrTaskIDConflict) {
+			existed = true
+			return nil
+		}
+		return err
+	})
+	return existed, err
+}
+
+// withRetry runs fn until it succeeds, trying again after the waits of
+// e.backoff; ctx ends the waits. The error is fn's last, or ctx's.
+func (e *Enqueuer) withRetry(ctx context.Context, what string, fn func() error) error {
+	for attempt := 0; ; attempt++ {
+		err := fn()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s: %w", what, context.Cause(ctx))
+		}
+		if attempt >= len(e.backoff) {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		e.log.LogAttrs(ctx, slog.LevelWarn, "redis call failed, trying again",
+			slog.String("op", what), slog.Int("attempt", attempt+1), slog.Any("err", err))
+		if e.hooks.onBackoff != nil {
+			e.hooks.onBackoff(err)
+		}
+		timer := time.NewTimer(e.backoff[attempt])
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return fmt.Errorf("%s: %w (after: %w)", what, context.Cause(ctx), err)
+		case <-timer.C:
+		}
+	}
+}
