@@ -1,0 +1,666 @@
+package worker
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/reqfleet/reqfleet/tasks"
+)
+
+// maxRedirects is requests' Session.max_redirects.
+const maxRedirects = 30
+
+// drainLimit is how much of a body cut at the cap may be left to read and
+// throw away so that its connection can be used again; with more left, or
+// an unknown length, the connection is closed instead.
+const drainLimit = 64 << 10
+
+// ExecConfig configures an Executor. The zero value of each field is its
+// default.
+type ExecConfig struct {
+	MaxBody    int64            // default 1 MiB; bodies past it are cut, Truncated=true
+	Timeout    tasks.Timeout    // default for jobs without timeout: 30s connect, 30s read
+	JobTimeout time.Duration    // total cap on one job incl. redirects and body, default 5m; past it: exception type TotalTimeout ("Timeout")
+	UserAgent  string           // default "reqfleet/1"; the job's headers may override
+	Worker     string           // name recorded in outcomes
+	Now        func() time.Time // injected clock, default time.Now
+}
+
+// validate fills in the defaults and refuses negative values.
+func (c *ExecConfig) validate() error {
+	if c.MaxBody < 0 || c.JobTimeout < 0 || c.Timeout.Connect < 0 || c.Timeout.Read < 0 {
+		return errors.New("exec config: MaxBody, Timeout and JobTimeout must not be negative")
+	}
+	if c.MaxBody == 0 {
+		c.MaxBody = 1 << 20
+	}
+	if c.Timeout == (tasks.Timeout{}) {
+		c.Timeout = tasks.Timeout{Connect: 30 * time.Second, Read: 30 * time.Second}
+	}
+	if c.JobTimeout == 0 {
+		c.JobTimeout = 5 * time.Minute
+	}
+	if c.UserAgent == "" {
+		c.UserAgent = "reqfleet/1"
+	}
+	if !validHeaderValue(c.UserAgent) {
+		return errors.New("exec config: UserAgent is not a valid header value")
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
+}
+
+// Executor runs jobs on sessions. It holds no state of its own between
+// jobs: one Executor serves all the worker's sessions at once.
+type Executor struct {
+	cfg ExecConfig
+}
+
+// NewExecutor validates cfg and makes an Executor.
+func NewExecutor(cfg ExecConfig) (*Executor, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &Executor{cfg: cfg}, nil
+}
+
+// Do runs one attempt of the task on the session and returns exactly one
+// outcome, a *tasks.Response or a *tasks.Exception. It never panics on a
+// job that tasks.DecodeJob accepted, and returns by ctx's deadline or
+// cancellation. The error is not nil only when ctx ended (the worker is
+// shutting down): the outcome is nil then, and the job goes back to the
+// queue. Every other failure is an Exception outcome.
+func (e *Executor) Do(ctx context.Context, s *Session, t tasks.Task) (tasks.Outcome, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	job := &t.Job
+	if s == nil || s.Client == nil {
+		return e.exception(t, tasks.ConnectionError, "worker error: the session has no HTTP client"), nil
+	}
+	timeout := e.cfg.Timeout
+	if job.Timeout != nil {
+		timeout = *job.Timeout
+	}
+
+	req, cookies, rerr := e.build(s, job)
+	if rerr != nil {
+		return e.exception(t, rerr.typ, oneLine(rerr.msg)), nil
+	}
+
+	a := &attempt{
+		now:        e.cfg.Now,
+		timeout:    timeout,
+		jobTimeout: e.cfg.JobTimeout,
+		deadline:   time.Now().Add(e.cfg.JobTimeout),
+		follow:     job.FollowRedirects(),
+	}
+	tctx, cancelTotal := context.WithDeadlineCause(ctx, a.deadline, &totalTimeoutError{timeout: e.cfg.JobTimeout})
+	defer cancelTotal()
+	jctx, cancel := context.WithCancelCause(tctx)
+	defer cancel(context.Canceled)
+	a.dog.init(cancel)
+	defer a.dog.stop()
+	jctx = context.WithValue(jctx, attemptKey{}, a)
+	jctx = httptrace.WithClientTrace(jctx, a.trace())
+	req = req.WithContext(jctx)
+
+	client := *s.Client // per job: its own CheckRedirect; the same Transport and jar
+	client.CheckRedirect = a.checkRedirect
+	if cookies != nil {
+		cookies.jar = s.Client.Jar
+		client.Jar = cookies
+	}
+	if _, ok := client.Transport.(*oneShot); !ok {
+		next := client.Transport
+		if next == nil {
+			next = http.DefaultTransport
+		}
+		client.Transport = newOneShot(next)
+	}
+
+	resp, err := client.Do(req)
+	if err != nil {
+		a.dog.stop()
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, cerr
+		}
+		if cause := context.Cause(jctx); cause != nil {
+			err = cause // our own timeouts: the error is only their symptom
+		}
+		return e.exception(t, classify(err), describe(job.Method, job.URL, err)), nil
+	}
+	defer resp.Body.Close()
+	a.dog.progress()
+
+	wire := &wireReader{r: resp.Body, progress: a.dog.progress}
+	b, truncated, err := readLimited(contentDecoder(wire, resp.Header.Get("Content-Encoding")), e.cfg.MaxBody, resp.ContentLength)
+	if err != nil {
+		a.dog.stop()
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, cerr
+		}
+		if cause := context.Cause(jctx); cause != nil {
+			err = cause
+		}
+		return e.exception(t, classifyBody(err), describe(job.Method, resp.Request.URL.Redacted(), bodyErr(err))), nil
+	}
+	if rest := resp.ContentLength - wire.n; truncated && resp.ContentLength >= 0 && rest <= drainLimit {
+		// Read a known, modest rest so the connection can be used again;
+		// a longer or endless one is cut off by closing the connection.
+		_, _ = io.CopyN(io.Discard, resp.Body, rest)
+	}
+	a.dog.stop()
+
+	text, enc := encodeBody(b, truncated)
+	out := &tasks.Response{
+		ID:           job.ID,
+		Batch:        t.Batch,
+		Request:      t.Job,
+		StatusCode:   resp.StatusCode,
+		Reason:       reason(resp),
+		Headers:      headerMap(resp.Header),
+		URL:          resp.Request.URL.Redacted(),
+		History:      a.history,
+		Body:         text,
+		BodyEncoding: enc,
+		Truncated:    truncated,
+		ElapsedMS:    float64(a.hopEnd.Sub(a.hopStart)) / float64(time.Millisecond),
+		Attempt:      t.Attempt,
+		Worker:       e.cfg.Worker,
+		FinishedAt:   e.cfg.Now(),
+	}
+	return out, nil
+}
+
+// bodyErr names a failed body read for the message.
+func bodyErr(err error) error {
+	var de *bodyDecodeError
+	if errors.As(err, &de) || errors.As(err, new(*readTimeoutError)) || errors.As(err, new(*totalTimeoutError)) {
+		return err
+	}
+	return fmt.Errorf("connection broken while reading the body: %w", err)
+}
+
+func (e *Executor) exception(t tasks.Task, typ, msg string) *tasks.Exception {
+	return &tasks.Exception{
+		ID:         t.Job.ID,
+		Batch:      t.Batch,
+		Request:    t.Job,
+		Exception:  tasks.ExceptionInfo{Type: typ, Message: msg},
+		Attempt:    t.Attempt,
+		Worker:     e.cfg.Worker,
+		FinishedAt: e.cfg.Now(),
+	}
+}
+
+// attempt is the state of one Do. It travels in the request's context, so
+// the session's dialer (connect timeout) and oneShot (hop times) find it.
+type attempt struct {
+	now        func() time.Time
+	timeout    tasks.Timeout
+	jobTimeout time.Duration
+	deadline   time.Time // the job's total deadline
+	follow     bool
+	dog        watchdog
+
+	// Set in the goroutine that called client.Do (CheckRedirect and
+	// RoundTrip run there).
+	history          []tasks.Redirect
+	hopStart, hopEnd time.Time
+}
+
+type attemptKey struct{}
+
+func attemptFrom(ctx context.Context) *attempt {
+	a, _ := ctx.Value(attemptKey{}).(*attempt)
+	return a
+}
+
+// trace moves the watchdog through the phases of each hop: from asking for
+// a connection to having one is bounded by the connect timeout (dial,
+// proxy CONNECT, TLS handshake); from then on by the read timeout, reset
+// whenever the request is written or bytes arrive.
+func (a *attempt) trace() *httptrace.ClientTrace {
+	return &httptrace.ClientTrace{
+		GetConn: func(hostPort string) {
+			if d := a.timeout.Connect; d > 0 {
+				a.dog.arm(d, &connectTimeoutError{addr: hostPort, timeout: d})
+			} else {
+				a.dog.disarm()
+			}
+		},
+		GotConn:              func(httptrace.GotConnInfo) { a.armRead() },
+		WroteRequest:         func(httptrace.WroteRequestInfo) { a.armRead() },
+		GotFirstResponseByte: a.dog.progress,
+	}
+}
+
+func (a *attempt) armRead() {
+	if d := a.timeout.Read; d > 0 {
+		a.dog.arm(d, &readTimeoutError{timeout: d})
+	} else {
+		a.dog.disarm()
+	}
+}
+
+// checkRedirect is the client's CheckRedirect for one job: it records the
+// history, and stops as requests does.
+func (a *attempt) checkRedirect(req *http.Request, via []*http.Request) error {
+	if !a.follow {
+		return http.ErrUseLastResponse
+	}
+	if resp := req.Response; resp != nil {
+		a.history = append(a.history, tasks.Redirect{
+			StatusCode: resp.StatusCode,
+			Reason:     reason(resp),
+			URL:        resp.Request.URL.Redacted(),
+			Headers:    headerMap(resp.Header),
+		})
+	}
+	if len(via) > maxRedirects {
+		return reqErr(tasks.TooManyRedirects, "Exceeded %d redirects.", maxRedirects)
+	}
+	if s := req.URL.Scheme; s != "http" && s != "https" {
+		return reqErr(tasks.InvalidSchema, "No connection adapters were found for %s", pyRepr(req.URL.Redacted()))
+	}
+	return nil
+}
+
+// watchdog cancels the job's context with the cause of the current phase
+// when the phase's time runs out. Progress only moves the deadline; the
+// timer checks it when it fires and waits on if it moved.
+type watchdog struct {
+	mu       sync.Mutex
+	timer    *time.Timer
+	cancel   context.CancelCauseFunc
+	cause    error
+	d        time.Duration
+	deadline time.Time
+	armed    bool
+	stopped  bool
+}
+
+func (w *watchdog) init(cancel context.CancelCauseFunc) { w.cancel = cancel }
+
+// arm starts a phase: cancel with cause unless there is progress every d.
+func (w *watchdog) arm(d time.Duration, cause error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stopped {
+		return
+	}
+	w.d, w.cause, w.armed = d, cause, true
+	w.deadline = time.Now().Add(d)
+	if w.timer == nil {
+		w.timer = time.AfterFunc(d, w.fire)
+	} else {
+		w.timer.Reset(d)
+	}
+}
+
+// disarm starts a phase without a time limit.
+func (w *watchdog) disarm() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.armed = false
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+}
+
+// progress: bytes came, the current phase starts its wait again.
+func (w *watchdog) progress() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.armed {
+		w.deadline = time.Now().Add(w.d)
+	}
+}
+
+// stop ends the watchdog for good.
+func (w *watchdog) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.stopped, w.armed = true, false
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+}
+
+func (w *watchdog) fire() {
+	w.mu.Lock()
+	if !w.armed {
+		w.mu.Unlock()
+		return
+	}
+	if left := time.Until(w.deadline); left > 0 {
+		w.timer.Reset(left)
+		w.mu.Unlock()
+		return
+	}
+	cause := w.cause
+	w.armed = false
+	w.mu.Unlock()
+	w.cancel(cause)
+}
+
+// build makes the job's request as requests prepares it: the URL with the
+// params, the body from data or json, the headers of the session then of
+// the job, auth and cookies. A job requests would refuse to send is a
+// *requestError. cookies is the jar to use for the job when it is not the
+// session's own.
+func (e *Executor) build(s *Session, job *tasks.Job) (req *http.Request, cookies *jobJar, rerr *requestError) {
+	u, rerr := parseJobURL(job.URL)
+	if rerr != nil {
+		return nil, nil, rerr
+	}
+	if p := job.Params.Encode(); p != "" {
+		q := u.RawQuery
+		if q != "" {
+			q += "&"
+		}
+		u.RawQuery = requote(q + p)
+		u.ForceQuery = false
+	}
+
+	var body []byte
+	contentType := ""
+	if d := job.Data.Encode(); d != "" { // data wins over json, as in requests; empty data is no data
+		body = []byte(d)
+		if job.Data.Text == nil {
+			contentType = "application/x-www-form-urlencoded"
+		}
+	} else if len(job.JSON) > 0 {
+		body = job.JSON
+		contentType = "application/json"
+	}
+
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(job.Method, "", r)
+	if err != nil {
+		return nil, nil, reqErr(tasks.InvalidURL, "Invalid method %s", pyRepr(job.Method))
+	}
+	req.URL = u
+	req.Host = u.Host
+	if u.Port() == "" {
+		req.Host = strings.TrimSuffix(u.Host, ":")
+	}
+
+	h := make(http.Header, 4+len(s.Header)+len(job.Headers))
+	h["User-Agent"] = []string{e.cfg.UserAgent}
+	h["Accept-Encoding"] = []string{"gzip, deflate"}
+	h["Accept"] = []string{"*/*"}
+	for k, vv := range s.Header {
+		k = http.CanonicalHeaderKey(k)
+		if len(vv) == 0 { // as a session header set to None in requests: not sent
+			delete(h, k)
+			if k == "User-Agent" {
+				h[k] = []string{""} // Go's own User-Agent stays out too
+			}
+			continue
+		}
+		h[k] = slices.Clip(vv) // an Add to it cannot write into the session's
+	}
+	for k, v := range job.Headers {
+		h[http.CanonicalHeaderKey(k)] = []string{v}
+	}
+	if contentType != "" && len(h["Content-Type"]) == 0 {
+		h["Content-Type"] = []string{contentType}
+	}
+	auth := job.Auth
+	if auth == nil {
+		auth = s.Auth
+	}
+	if auth != nil {
+		h["Authorization"] = []string{basicAuth(auth.User, auth.Password)}
+	} else if u.User != nil {
+		p, _ := u.User.Password()
+		h["Authorization"] = []string{basicAuth(u.User.Username(), p)}
+	}
+	if _, ok := h["Cookie"]; ok {
+		// An explicit Cookie header is sent as it is, without the jar's
+		// cookies or the job's, as requests does.
+		cookies = &jobJar{replace: true}
+	} else if len(job.Cookies) > 0 {
+		names := make([]string, 0, len(job.Cookies))
+		for k := range job.Cookies {
+			names = append(names, k)
+		}
+		slices.Sort(names)
+		var b strings.Builder
+		for i, k := range names {
+			if i > 0 {
+				b.WriteString("; ")
+			}
+			b.WriteString(k)
+			b.WriteByte('=')
+			b.WriteString(job.Cookies[k])
+		}
+		h["Cookie"] = []string{b.String()}
+		cookies = &jobJar{skip: job.Cookies}
+	}
+	if host, ok := h["Host"]; ok {
+		if len(host) > 0 {
+			req.Host = host[0]
+		}
+		delete(h, "Host")
+	}
+	if rerr := checkHeaders(h); rerr != nil {
+		return nil, nil, rerr
+	}
+	req.Header = h
+	return req, cookies, nil
+}
+
+// basicAuth is requests' HTTPBasicAuth header: user and password in
+// latin-1 when they fit in it, else in UTF-8.
+func basicAuth(user, password string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString(latin1(user+":"+password))
+}
+
+func latin1(s string) []byte {
+	b := make([]byte, 0, len(s))
+	for _, r := range s {
+		if r > 0xff {
+			return []byte(s)
+		}
+		b = append(b, byte(r))
+	}
+	return b
+}
+
+// parseJobURL checks and parses the job's URL as requests' prepare_url and
+// get_adapter do, with requests' exception types and messages. It never
+// touches the network.
+func parseJobURL(raw string) (*url.URL, *requestError) {
+	shown := func() string { return pyRepr(redactRawURL(raw)) } // only for errors
+	if strings.Contains(raw, ":") && !hasPrefixFold(raw, "http") {
+		// requests leaves such a URL alone, and no adapter takes it.
+		return nil, reqErr(tasks.InvalidSchema, "No connection adapters were found for %s", shown())
+	}
+	colon := strings.IndexByte(raw, ':')
+	if colon < 0 || !validScheme(raw[:colon]) {
+		return nil, reqErr(tasks.MissingSchema, "Invalid URL %s: No scheme supplied. Perhaps you meant %s?",
+			shown(), "https://"+redactRawURL(raw))
+	}
+	scheme, rest := strings.ToLower(raw[:colon]), raw[colon+1:]
+	if !strings.HasPrefix(rest, "//") {
+		return nil, reqErr(tasks.InvalidURL, "Invalid URL %s: No host supplied", shown())
+	}
+	rest = rest[2:]
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	authority, tail := rest[:end], rest[end:]
+	hostport := authority[strings.LastIndexByte(authority, '@')+1:]
+	if hostport == "" || hostport[0] == ':' {
+		return nil, reqErr(tasks.InvalidURL, "Invalid URL %s: No host supplied", shown())
+	}
+	if scheme != "http" && scheme != "https" {
+		return nil, reqErr(tasks.InvalidSchema, "No connection adapters were found for %s", shown())
+	}
+	u, err := url.Parse(scheme + "://" + authority + requote(tail))
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // url.Error repeats the whole URL, password and all
+		}
+		return nil, reqErr(tasks.InvalidURL, "Invalid URL %s: %v", shown(), err)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n > 65535 {
+			return nil, reqErr(tasks.InvalidURL, "Invalid URL %s: port %s is out of range", shown(), p)
+		}
+	}
+	host := u.Hostname()
+	switch {
+	case host == "":
+		return nil, reqErr(tasks.InvalidURL, "Invalid URL %s: No host supplied", shown())
+	case host[0] == '*' || host[0] == '.':
+		return nil, reqErr(tasks.InvalidURL, "URL has an invalid label.")
+	}
+	return u, nil
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+// validScheme: a letter, then letters, digits, '+', '-' or '.'.
+func validScheme(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+		case i > 0 && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.'):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// requote percent-encodes what requests' requote_uri would: every byte but
+// the unreserved and reserved characters, and '%' that does not start an
+// escape. What is already escaped is left alone.
+func requote(s string) string {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if !requoteKeep(s, i) {
+			n++
+		}
+	}
+	if n == 0 {
+		return s
+	}
+	const hex = "0123456789ABCDEF"
+	b := make([]byte, 0, len(s)+2*n)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; requoteKeep(s, i) {
+			b = append(b, c)
+		} else {
+			b = append(b, '%', hex[c>>4], hex[c&15])
+		}
+	}
+	return string(b)
+}
+
+func requoteKeep(s string, i int) bool {
+	c := s[i]
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		return true
+	case c == '%':
+		return i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2])
+	}
+	return strings.IndexByte("-._~!#$&'()*+,/:;=?@[]", c) >= 0
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+// checkHeaders refuses what requests refuses (a value with leading white
+// space) and what Go cannot send (control characters). The message shows
+// the value, as requests' does, except for headers that carry credentials.
+func checkHeaders(h http.Header) *requestError {
+	for k, vv := range h {
+		if !httpToken(k) {
+			return reqErr(tasks.InvalidHeader, "Invalid leading whitespace, reserved character(s), or return character(s) in header name: %s", pyRepr(k))
+		}
+		for _, v := range vv {
+			if validHeaderValue(v) {
+				continue
+			}
+			shown := pyRepr(v)
+			if secretHeader(k) {
+				shown = "[REDACTED]"
+			}
+			return reqErr(tasks.InvalidHeader, "Invalid leading whitespace, reserved character(s), or return character(s) in header value of %s: %s", k, shown)
+		}
+	}
+	return nil
+}
+
+// validHeaderValue: no leading white space (as Python's str.isspace sees
+// it) and no control character but tab.
+func validHeaderValue(v string) bool {
+	if r, _ := utf8.DecodeRuneInString(v); v != "" && (unicode.IsSpace(r) || r >= 0x1c && r <= 0x1f) {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func secretHeader(name string) bool {
+	switch http.CanonicalHeaderKey(name) {
+	case "Authorization", "Proxy-Authorization", "Cookie":
+		return true
+	}
+	return false
+}
+
+// httpToken reports whether s is an RFC 9110 token (a header name).
+func httpToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,194 @@
+package worker
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"time"
+
+	"github.com/reqfleet/reqfleet/tasks"
+)
+
+// Session is one HTTP session, as a requests.Session: an http.Client with
+// its own Transport and cookie jar, default headers and default auth. A
+// session is never used by two jobs at once (the worker hands sessions out
+// through a channel).
+type Session struct {
+	Client *http.Client // own Transport and cookie jar (net/http/cookiejar)
+	Header http.Header  // sent with every request unless the job sets the same header
+	Auth   *tasks.Auth  // basic auth used when the job has none (like session.auth)
+}
+
+// Close closes the session's idle connections (and abandons its dials
+// still in progress for jobs that gave up on them).
+func (s *Session) Close() {
+	if s != nil && s.Client != nil {
+		s.Client.CloseIdleConnections()
+	}
+}
+
+// SessionConfig configures NewSession. The zero value is a default.
+type SessionConfig struct {
+	Proxy               *url.URL                                                          // nil: from the environment (HTTP_PROXY/HTTPS_PROXY/NO_PROXY), as requests' trust_env
+	Insecure            bool                                                              // skip TLS verification (requests' verify=False)
+	MaxIdleConnsPerHost int                                                               // default 16
+	DialContext         func(ctx context.Context, network, addr string) (net.Conn, error) // nil: a net.Dialer; tests inject a slow dialer here
+}
+
+// validate checks the config and fills in its defaults.
+func (c *SessionConfig) validate() error {
+	if c.MaxIdleConnsPerHost < 0 {
+		return errors.New("session config: MaxIdleConnsPerHost must not be negative")
+	}
+	if c.MaxIdleConnsPerHost == 0 {
+		c.MaxIdleConnsPerHost = 16
+	}
+	if p := c.Proxy; p != nil {
+		switch p.Scheme {
+		case "http", "https", "socks5", "socks5h":
+		default:
+			return fmt.Errorf("session config: proxy scheme %q: use http, https, socks5 or socks5h", p.Scheme)
+		}
+		if p.Hostname() == "" {
+			return fmt.Errorf("session config: proxy %s has no host", p.Redacted())
+		}
+	}
+	if c.DialContext == nil {
+		d := &net.Dialer{KeepAlive: 30 * time.Second}
+		c.DialContext = d.DialContext
+	}
+	return nil
+}
+
+// NewSession makes a session with its own Transport (HTTP/1.1 only, as
+// requests) and cookie jar. Requests through it are sent exactly once:
+// the Transport sits behind oneShot.
+func NewSession(cfg SessionConfig) (*Session, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		return nil, fmt.Errorf("session cookie jar: %w", err)
+	}
+	return &Session{
+		Client: &http.Client{Transport: newOneShot(newTransport(cfg)), Jar: jar},
+		Header: make(http.Header),
+	}, nil
+}
+
+// newTransport builds the session's Transport from a validated config.
+func newTransport(cfg SessionConfig) *http.Transport {
+	proxy := http.ProxyFromEnvironment
+	if cfg.Proxy != nil {
+		proxy = http.ProxyURL(cfg.Proxy)
+	}
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	return &http.Transport{
+		Proxy:               proxy,
+		DialContext:         limitDial(cfg.DialContext),
+		TLSClientConfig:     &tls.Config{InsecureSkipVerify: cfg.Insecure, MinVersion: tls.VersionTLS12}, //nolint:gosec // verify=False is the operator's choice
+		MaxIdleConns:        100,
+		MaxIdleConnsPerHost: cfg.MaxIdleConnsPerHost,
+		IdleConnTimeout:     90 * time.Second,
+		// The executor asks for "gzip, deflate" itself, as requests does,
+		// and decodes the body: the response keeps its Content-Encoding.
+		DisableCompression: true,
+		Protocols:          &protocols,
+		OnProxyConnectResponse: func(_ context.Context, _ *url.URL, _ *http.Request, resp *http.Response) error {
+			if resp.StatusCode != http.StatusOK {
+				return &proxyStatusError{status: resp.Status}
+			}
+			return nil
+		},
+	}
+}
+
+// limitDial bounds each dial by the connect timeout of the job it is made
+// for, carried in the request's context (the Transport keeps the context's
+// values, not its cancellation, when it dials). A dial that runs out of
+// connect time fails with a *connectTimeoutError. Without a connect
+// timeout the dial is still bounded by the job's total deadline, so a
+// dial that its job gave up on does not linger.
+func limitDial(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		a := attemptFrom(ctx)
+		if a == nil {
+			return dial(ctx, network, addr)
+		}
+		var cause error
+		deadline := a.deadline
+		if d := a.timeout.Connect; d > 0 {
+			if dl := time.Now().Add(d); deadline.IsZero() || dl.Before(deadline) {
+				deadline = dl
+				cause = &connectTimeoutError{addr: addr, timeout: d}
+			}
+		}
+		if deadline.IsZero() {
+			return dial(ctx, network, addr)
+		}
+		if cause == nil {
+			cause = &totalTimeoutError{timeout: a.jobTimeout}
+		}
+		dctx, cancel := context.WithDeadlineCause(ctx, deadline, cause)
+		defer cancel()
+		conn, err := dial(dctx, network, addr)
+		if err != nil && dctx.Err() != nil {
+			// Name the cause: the job's own context may not be done yet
+			// when the dial, bounded by the same deadline, gives up.
+			switch c := context.Cause(dctx).(type) {
+			case *connectTimeoutError:
+				return nil, &connectTimeoutError{addr: c.addr, timeout: c.timeout, err: err}
+			case *totalTimeoutError:
+				return nil, fmt.Errorf("%w (%w)", c, err)
+			}
+		}
+		return conn, err
+	}
+}
+
+// Initializer and AuthGenerator mirror the original Pool's initializer and
+// auth_generator: each receives the session and returns it (or a
+// replacement).
+type (
+	Initializer   func(*Session) (*Session, error)
+	AuthGenerator func(*Session) (*Session, error)
+)
+
+// jobJar is the session's jar as one job sees it: the job's own cookies
+// are sent as the job's Cookie header, so jar cookies of the same names
+// are left out (the job's win, as in requests); and a Cookie header the
+// job or the session set explicitly replaces the jar's cookies entirely,
+// as requests sends no jar cookies then. Cookies the server sets still go
+// to the session's jar.
+type jobJar struct {
+	jar     http.CookieJar // the session's; may be nil
+	skip    map[string]string
+	replace bool // an explicit Cookie header: send no jar cookies
+}
+
+func (j *jobJar) SetCookies(u *url.URL, cookies []*http.Cookie) {
+	if j.jar != nil {
+		j.jar.SetCookies(u, cookies)
+	}
+}
+
+func (j *jobJar) Cookies(u *url.URL) []*http.Cookie {
+	if j.jar == nil || j.replace {
+		return nil
+	}
+	all := j.jar.Cookies(u)
+	out := all[:0]
+	for _, c := range all {
+		if _, ok := j.skip[c.Name]; !ok {
+			out = append(out, c)
+		}
+	}
+	return out
+}
