@@ -1,0 +1,263 @@
+// Package worker runs reqfleet jobs: an asynq server whose handler takes a
+// session from a pool of exactly Concurrency sessions, sends the job's
+// request once and records one outcome (a response or an exception) in the
+// queue's Redis lists.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/reqfleet/reqfleet/tasks"
+)
+
+// Errors of the worker.
+var (
+	ErrConfig     = errors.New("worker config")
+	ErrNilSession = errors.New("session constructor, initializer or auth generator returned a nil session or client")
+	ErrStarted    = errors.New("worker already started")
+)
+
+// Config of a Worker. The zero value of every field but Redis is a default.
+type Config struct {
+	Redis          redis.UniversalClient // required; shared, not closed by the worker
+	Queues         map[string]int        // queue name -> priority; default {"default": 1}
+	StrictPriority bool                  // drain higher priorities first
+	Concurrency    int                   // jobs at once = sessions; default runtime.NumCPU(), as the original
+
+	// NewSession makes one session (the original's session=); default
+	// NewSession(Session). Initializer then AuthGenerator are applied to it.
+	NewSession    func() (*Session, error)
+	Session       SessionConfig
+	Initializer   Initializer
+	AuthGenerator AuthGenerator
+
+	Exec ExecConfig // request execution: body cap, timeouts, user agent
+
+	Name              string        // recorded in outcomes; default host:pid
+	ShutdownTimeout   time.Duration // in-flight jobs get this long to finish on shutdown, then go back to the queue; default 40s, above the default 30s read timeout
+	TaskCheckInterval time.Duration // how often an idle worker polls; default 100ms
+	RecordTimeout     time.Duration // how long to keep trying to record an outcome while Redis is away; default 60s
+	BatchTTL          time.Duration // expiry of a batch's counters and dedupe set; default 7 days
+	Logger            *slog.Logger  // default: discard
+}
+
+func (c *Config) validate() error {
+	if c.Redis == nil {
+		return fmt.Errorf("%w: Redis is required", ErrConfig)
+	}
+	if len(c.Queues) == 0 {
+		c.Queues = map[string]int{"default": 1}
+	}
+	for q, p := range c.Queues {
+		if err := tasks.ValidateQueue(q); err != nil {
+			return fmt.Errorf("%w: %w", ErrConfig, err)
+		}
+		if p < 1 {
+			return fmt.Errorf("%w: queue %q: priority must be at least 1", ErrConfig, q)
+		}
+	}
+	if c.Concurrency < 0 || c.ShutdownTimeout < 0 || c.TaskCheckInterval < 0 || c.RecordTimeout < 0 || c.BatchTTL < 0 {
+		return fmt.Errorf("%w: Concurrency and durations must not be negative", ErrConfig)
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = runtime.NumCPU()
+	}
+	if c.NewSession == nil {
+		sc := c.Session
+		c.NewSession = func() (*Session, error) { return NewSession(sc) }
+	}
+	if c.Name == "" {
+		host, _ := os.Hostname()
+		c.Name = host + ":" + strconv.Itoa(os.Getpid())
+	}
+	if c.Exec.Worker == "" {
+		c.Exec.Worker = c.Name
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 40 * time.Second
+	}
+	if c.TaskCheckInterval == 0 {
+		c.TaskCheckInterval = 100 * time.Millisecond
+	}
+	if c.RecordTimeout == 0 {
+		c.RecordTimeout = 60 * time.Second
+	}
+	if c.BatchTTL == 0 {
+		c.BatchTTL = 7 * 24 * time.Hour
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return nil
+}
+
+// Worker is one worker process's share of the fleet.
+type Worker struct {
+	cfg  Config
+	exec *Executor
+	pool *pool
+	rec  recorder
+	log  *slog.Logger
+
+	mu     sync.Mutex
+	server *asynq.Server
+}
+
+// New builds the worker and its sessions; Start begins taking jobs.
+func New(cfg Config) (*Worker, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	exec, err := NewExecutor(cfg.Exec)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	p, err := newPool(cfg.Concurrency, cfg.NewSession, cfg.Initializer, cfg.AuthGenerator)
+	if err != nil {
+		return nil, err
+	}
+	return &Worker{
+		cfg:  cfg,
+		exec: exec,
+		pool: p,
+		rec:  recorder{rdb: cfg.Redis, ttl: cfg.BatchTTL},
+		log:  cfg.Logger.With("worker", cfg.Name),
+	}, nil
+}
+
+// Name is the worker's name as recorded in outcomes.
+func (w *Worker) Name() string { return w.cfg.Name }
+
+// Start begins taking jobs from the queues.
+func (w *Worker) Start() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.server != nil {
+		return ErrStarted
+	}
+	srv := asynq.NewServerFromRedisClient(w.cfg.Redis, asynq.Config{
+		Concurrency:       w.cfg.Concurrency,
+		Queues:            w.cfg.Queues,
+		StrictPriority:    w.cfg.StrictPriority,
+		TaskCheckInterval: w.cfg.TaskCheckInterval,
+		ShutdownTimeout:   w.cfg.ShutdownTimeout,
+		Logger:            asynqLogger{w.log},
+		LogLevel:          asynq.WarnLevel,
+		ErrorHandler:      asynq.ErrorHandlerFunc(w.handleError),
+	})
+	mux := asynq.NewServeMux()
+	mux.Handle(tasks.TypeRequest, w)
+	if err := srv.Start(mux); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	w.server = srv
+	w.log.Info("worker started", "concurrency", w.cfg.Concurrency, "queues", w.cfg.Queues)
+	return nil
+}
+
+// Shutdown stops taking jobs and lets those in flight finish for up to
+// ShutdownTimeout; asynq hands back to the queue any that do not. It returns
+// early with ctx's error if ctx ends first (the shutdown goes on).
+func (w *Worker) Shutdown(ctx context.Context) error {
+	w.mu.Lock()
+	srv := w.server
+	w.mu.Unlock()
+	if srv == nil {
+		w.pool.close()
+		return nil
+	}
+	done := make(chan struct{})
+	go func() {
+		srv.Shutdown()
+		w.pool.close()
+		close(done)
+	}()
+	select {
+	case <-done:
+		w.log.Info("worker stopped")
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("worker shutdown: %w", ctx.Err())
+	}
+}
+
+// Run starts the worker and shuts it down when ctx ends.
+func (w *Worker) Run(ctx context.Context) error {
+	if err := w.Start(); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.ShutdownTimeout+10*time.Second)
+	defer cancel()
+	return w.Shutdown(sctx)
+}
+
+// ProcessTask is the asynq handler: one job, one attempt, one outcome.
+func (w *Worker) ProcessTask(ctx context.Context, at *asynq.Task) error {
+	queue, _ := asynq.GetQueueName(ctx)
+	return w.process(ctx, queue, at.Payload())
+}
+
+func (w *Worker) process(ctx context.Context, queue string, payload []byte) error {
+	t, err := tasks.DecodeTask(payload)
+	if err != nil {
+		// Without a batch and an id there is nowhere to record it: asynq
+		// archives it, where the fleet's archive sweep finds it.
+		return fmt.Errorf("%w: %w", asynq.SkipRetry, err)
+	}
+	s, err := w.pool.get(ctx)
+	if err != nil {
+		return err
+	}
+	out, err := w.exec.Do(ctx, s, t)
+	w.pool.put(s)
+	if err != nil {
+		return err // shutting down: asynq hands the job back
+	}
+	return w.record(ctx, queue, t, out)
+}
+
+// record keeps trying while Redis is unreachable, for up to RecordTimeout,
+// even past a shutdown: the request was sent, its outcome must not be lost.
+// If it still fails the error goes to asynq, which runs the job again later;
+// the dedupe in the record script keeps that to one outcome.
+func (w *Worker) record(ctx context.Context, queue string, t tasks.Task, out tasks.Outcome) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.RecordTimeout)
+	defer cancel()
+	delay := 50 * time.Millisecond
+	for {
+		fresh, err := w.rec.record(ctx, queue, t, out)
+		if err == nil {
+			if !fresh {
+				w.log.Info("duplicate run, outcome already recorded", "batch", t.Batch, "id", t.Job.ID, "attempt", t.Attempt)
+			}
+			return nil
+		}
+		w.log.Warn("recording outcome failed, retrying", "batch", t.Batch, "id", t.Job.ID, "err", err)
+		timer := time.NewTimer(delay)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			return fmt.Errorf("%w (gave up after %v)", err, w.cfg.RecordTimeout)
+		}
+		delay = min(2*delay, 2*time.Second)
+	}
+}
+
+func (w *Worker) handleError(ctx context.Context, at *asynq.Task, err error) {
+	id, _ := asynq.GetTaskID(ctx)
+	w.log.Error("job failed in the worker", "task", id, "err", err)
+}

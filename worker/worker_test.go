@@ -1,0 +1,310 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/reqfleet/reqfleet/tasks"
+)
+
+// fleet is a worker on a Redis with an asynq client to feed it.
+type fleet struct {
+	rdb    redis.UniversalClient
+	client *asynq.Client
+	w      *Worker
+}
+
+func newFleet(t *testing.T, rdb redis.UniversalClient, cfg Config) *fleet {
+	t.Helper()
+	cfg.Redis = rdb
+	if cfg.Queues == nil {
+		cfg.Queues = map[string]int{"q": 1}
+	}
+	if cfg.TaskCheckInterval == 0 {
+		cfg.TaskCheckInterval = 10 * time.Millisecond
+	}
+	w, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := asynq.NewClientFromRedisClient(rdb)
+	f := &fleet{rdb: rdb, client: c, w: w}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := w.Shutdown(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+	return f
+}
+
+func miniRedis(t *testing.T) redis.UniversalClient {
+	t.Helper()
+	m := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	t.Cleanup(func() { rdb.Close() })
+	return rdb
+}
+
+func (f *fleet) enqueue(t *testing.T, task tasks.Task, taskID string) {
+	t.Helper()
+	b, err := task.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if taskID == "" {
+		taskID = task.TaskID()
+	}
+	if _, err := f.client.Enqueue(asynq.NewTask(tasks.TypeRequest, b), asynq.Queue("q"), asynq.TaskID(taskID), asynq.MaxRetry(5)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitDone waits until the batch has n outcomes.
+func (f *fleet) waitDone(t *testing.T, batch string, n int) {
+	t.Helper()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	timeout := time.After(20 * time.Second)
+	for {
+		done, _ := f.rdb.HGet(context.Background(), tasks.BatchKey("q", batch), tasks.BatchDone).Int()
+		if done >= n {
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-timeout:
+			t.Fatalf("batch %s: %d outcomes, want %d", batch, done, n)
+		}
+	}
+}
+
+func job(id, url string) tasks.Job { return tasks.Job{ID: id, Method: "GET", URL: url} }
+
+func TestWorkerRecordsEveryOutcomeKind(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/404":
+			http.NotFound(w, r)
+		case "/500":
+			w.WriteHeader(500)
+		default:
+			fmt.Fprint(w, "hello")
+		}
+	}))
+	t.Cleanup(srv.Close)
+	f := newFleet(t, miniRedis(t), Config{Concurrency: 4})
+	if err := f.w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	jobs := map[string]string{
+		"ok": srv.URL + "/", "404": srv.URL + "/404", "500": srv.URL + "/500",
+		"noscheme": "example.com/x", "ftp": "ftp://example.com/", "refused": "http://127.0.0.1:1/",
+	}
+	for id, u := range jobs {
+		f.enqueue(t, tasks.Task{Batch: "B", Attempt: 1, Job: job(id, u)}, "")
+	}
+	f.waitDone(t, "B", len(jobs))
+
+	ctx := context.Background()
+	status := map[string]int{}
+	for _, line := range f.rdb.LRange(ctx, tasks.ResultsKey("q"), 0, -1).Val() {
+		r, err := tasks.DecodeResponse([]byte(line))
+		if err != nil {
+			t.Fatal(err)
+		}
+		status[r.ID] = r.StatusCode
+		if r.Worker != f.w.Name() || r.Attempt != 1 || r.Batch != "B" || r.Request.URL != jobs[r.ID] {
+			t.Errorf("response %s: worker %q attempt %d batch %q request %q", r.ID, r.Worker, r.Attempt, r.Batch, r.Request.URL)
+		}
+	}
+	types := map[string]string{}
+	for _, line := range f.rdb.LRange(ctx, tasks.ExceptionsKey("q"), 0, -1).Val() {
+		e, err := tasks.DecodeException([]byte(line))
+		if err != nil {
+			t.Fatal(err)
+		}
+		types[e.ID] = e.Exception.Type
+	}
+	wantStatus := map[string]int{"ok": 200, "404": 404, "500": 500}
+	wantTypes := map[string]string{"noscheme": tasks.MissingSchema, "ftp": tasks.InvalidSchema, "refused": tasks.ConnectionError}
+	if fmt.Sprint(status) != fmt.Sprint(wantStatus) || fmt.Sprint(types) != fmt.Sprint(wantTypes) {
+		t.Fatalf("responses %v exceptions %v; want %v and %v", status, types, wantStatus, wantTypes)
+	}
+}
+
+// asynq delivers at least once: the same attempt of a job run twice (here
+// enqueued under two asynq ids, as a recovered job would be) is sent twice
+// but recorded once.
+func TestWorkerJobRunTwiceRecordsOnce(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	t.Cleanup(srv.Close)
+	f := newFleet(t, miniRedis(t), Config{Concurrency: 2})
+	task := tasks.Task{Batch: "B", Attempt: 1, Job: job("j", srv.URL)}
+	f.enqueue(t, task, "first")
+	f.enqueue(t, task, "second")
+	f.enqueue(t, tasks.Task{Batch: "B", Attempt: 1, Job: job("marker", srv.URL)}, "")
+	if err := f.w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	f.waitDone(t, "B", 2)
+	// Both runs are over once the queue is empty.
+	insp := asynq.NewInspectorFromRedisClient(f.rdb)
+	for {
+		qi, err := insp.GetQueueInfo("q")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if qi.Pending == 0 && qi.Active == 0 {
+			break
+		}
+		<-time.After(5 * time.Millisecond)
+	}
+	if hits.Load() != 3 {
+		t.Fatalf("server hit %d times, want 3 (the job twice, the marker once)", hits.Load())
+	}
+	if n := f.rdb.LLen(context.Background(), tasks.ResultsKey("q")).Val(); n != 2 {
+		t.Fatalf("%d results, want 2: one per job", n)
+	}
+	if done := f.rdb.HGet(context.Background(), tasks.BatchKey("q", "B"), "done").Val(); done != "2" {
+		t.Fatalf("done = %s, want 2", done)
+	}
+}
+
+// One session per goroutine: with one session, a cookie set by the first job
+// is sent by the second; the session's default header and auth come from the
+// initializer and auth generator.
+func TestWorkerSessionStateAndHooks(t *testing.T) {
+	seen := make(chan string, 10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/set" {
+			http.SetCookie(w, &http.Cookie{Name: "flavour", Value: "oatmeal", Path: "/"})
+			return
+		}
+		user, pass, _ := r.BasicAuth()
+		c, _ := r.Cookie("flavour")
+		v := ""
+		if c != nil {
+			v = c.Value
+		}
+		seen <- fmt.Sprintf("cookie=%s header=%s auth=%s:%s", v, r.Header.Get("X-Team"), user, pass)
+	}))
+	t.Cleanup(srv.Close)
+	f := newFleet(t, miniRedis(t), Config{
+		Concurrency: 1,
+		Initializer: func(s *Session) (*Session, error) {
+			s.Header = http.Header{"X-Team": {"blue"}}
+			return s, nil
+		},
+		AuthGenerator: func(s *Session) (*Session, error) {
+			s.Auth = &tasks.Auth{User: "u", Password: "p"}
+			return s, nil
+		},
+	})
+	f.enqueue(t, tasks.Task{Batch: "B", Attempt: 1, Job: job("set", srv.URL+"/set")}, "")
+	f.enqueue(t, tasks.Task{Batch: "B", Attempt: 1, Job: job("get", srv.URL+"/get")}, "")
+	if err := f.w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := <-seen, "cookie=oatmeal header=blue auth=u:p"; got != want {
+		t.Fatalf("second job sent %q, want %q", got, want)
+	}
+	f.waitDone(t, "B", 2)
+}
+
+// On shutdown a job in flight past the shutdown timeout goes back to the
+// queue with no outcome; the next worker finishes it.
+func TestWorkerShutdownHandsBackInFlight(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("block") == "1" {
+			started <- struct{}{}
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	rdb := miniRedis(t)
+	f := newFleet(t, rdb, Config{Concurrency: 1, ShutdownTimeout: 50 * time.Millisecond})
+	f.enqueue(t, tasks.Task{Batch: "B", Attempt: 1, Job: job("slow", srv.URL+"/?block=1")}, "")
+	if err := f.w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := f.w.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := rdb.HGet(ctx, tasks.BatchKey("q", "B"), "done").Val(); n != "" {
+		t.Fatalf("an aborted job recorded an outcome: done = %s", n)
+	}
+	qi, err := asynq.NewInspectorFromRedisClient(rdb).GetQueueInfo("q")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if qi.Pending != 1 {
+		t.Fatalf("pending = %d, want the job back in the queue", qi.Pending)
+	}
+	// The next worker gets it; this time the server answers.
+	go func() { <-started; release <- struct{}{} }()
+	f2 := newFleet(t, rdb, Config{Concurrency: 1})
+	if err := f2.w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	f2.waitDone(t, "B", 1)
+}
+
+func TestWorkerBadPayloadIsNotRetried(t *testing.T) {
+	f := newFleet(t, miniRedis(t), Config{Concurrency: 1})
+	err := f.w.process(context.Background(), "q", []byte(`{"batch":"B","attempt":1,"job":{"url":"x","bogus":1}}`))
+	if !errors.Is(err, asynq.SkipRetry) || !errors.Is(err, tasks.ErrUnknownField) {
+		t.Fatalf("err = %v, want SkipRetry wrapping ErrUnknownField", err)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	rdb := miniRedis(t)
+	tests := []struct {
+		name string
+		cfg  Config
+		ok   bool
+	}{
+		{"defaults", Config{Redis: rdb}, true},
+		{"no redis", Config{}, false},
+		{"bad queue", Config{Redis: rdb, Queues: map[string]int{"a{b}": 1}}, false},
+		{"zero priority", Config{Redis: rdb, Queues: map[string]int{"a": 0}}, false},
+		{"negative concurrency", Config{Redis: rdb, Concurrency: -1}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.cfg.validate()
+			if (err == nil) != tc.ok {
+				t.Fatalf("validate() = %v, want ok=%v", err, tc.ok)
+			}
+			if err != nil && !errors.Is(err, ErrConfig) {
+				t.Fatalf("err = %v, want ErrConfig", err)
+			}
+			if err == nil && (tc.cfg.Concurrency < 1 || !strings.Contains(tc.cfg.Name, ":")) {
+				t.Fatalf("defaults not filled: %+v", tc.cfg)
+			}
+		})
+	}
+}
