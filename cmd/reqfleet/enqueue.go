@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/reqfleet/reqfleet/enqueuer"
+	"github.com/reqfleet/reqfleet/outcomes"
+)
+
+func (a *app) runEnqueue(ctx context.Context, args []string) error {
+	fs := a.newFlags("enqueue", "[flags] FILE|-")
+	var c common
+	a.commonFlags(fs, &c, "Redis URL (default $REQFLEET_REDIS, else "+defaultRedis+")")
+	var in inputFlags
+	in.register(fs, "H")
+	wait := fs.Bool("wait", false, "wait until every job has its outcome, showing progress")
+	asJSON := fs.Bool("json", false, "print the receipt as JSON ({\"batch\":...,\"accepted\":...}) instead of the batch id")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := c.check(fs); err != nil {
+		return err
+	}
+	r, name, err := a.openInput(fs, pos)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	jobs, err := in.jobs(fs, r, name)
+	if err != nil {
+		return err
+	}
+	log := a.logger(&c)
+	rdb, err := c.connect(64)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	enq, err := enqueuer.New(enqueuer.Config{Redis: rdb, Queue: c.queue, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer enq.Close()
+	receipt, err := enq.EnqueueMany(ctx, jobs)
+	if err != nil {
+		if receipt.Batch != "" {
+			return fmt.Errorf("%w (%d jobs before it were enqueued, batch %s)", err, receipt.Accepted, receipt.Batch)
+		}
+		return err
+	}
+	if *asJSON {
+		if err := json.NewEncoder(a.stdout).Encode(receipt); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintln(a.stdout, receipt.Batch)
+	}
+	fmt.Fprintf(a.stderr, "enqueued %d jobs in batch %s (queue %s)\n", receipt.Accepted, receipt.Batch, c.queue)
+	if !*wait {
+		return nil
+	}
+	reader, err := outcomes.NewReader(rdb, c.queue)
+	if err != nil {
+		return err
+	}
+	p := a.newProgress()
+	st, err := reader.Wait(ctx, receipt.Batch, 0, p.update)
+	p.finish(st)
+	return err
+}

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"iter"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/reqfleet/reqfleet/enqueuer"
+	"github.com/reqfleet/reqfleet/tasks"
+	"github.com/reqfleet/reqfleet/worker"
+)
+
+// inputFlags choose how a job file is read.
+type inputFlags struct {
+	urls    bool
+	method  string
+	headers headerFlag // with --urls, set on every job
+	maxLine sizeFlag
+}
+
+func (f *inputFlags) register(fs *flag.FlagSet, headerFlagName string) {
+	f.maxLine = 16 << 20
+	fs.BoolVar(&f.urls, "urls", false, "the file has one URL a line (blank lines and # comments skipped), not JSONL jobs")
+	fs.StringVar(&f.method, "method", "GET", "with --urls: the method of every job")
+	if headerFlagName != "" {
+		fs.Var(&f.headers, headerFlagName, "with --urls: a header of every job, \"Name: value\" (repeatable)")
+	}
+	fs.Var(&f.maxLine, "max-line", "longest input line accepted (e.g. 16MiB)")
+}
+
+// jobs reads the input; every error names the file and line.
+func (f *inputFlags) jobs(fs *flag.FlagSet, r io.Reader, name string) (iter.Seq2[tasks.Job, error], error) {
+	var seq iter.Seq2[tasks.Job, error]
+	if f.urls {
+		tmpl, err := tasks.DecodeJob(fmt.Appendf(nil, `{"url":"x","method":%q}`, f.method))
+		if err != nil {
+			return nil, usageErr(fs, "--method: %v", err)
+		}
+		for k, v := range f.headers.h {
+			if tmpl.Headers == nil {
+				tmpl.Headers = map[string]string{}
+			}
+			tmpl.Headers[k] = strings.Join(v, ", ")
+		}
+		seq = enqueuer.ReadURLs(r, tmpl, int(f.maxLine))
+	} else {
+		seq = enqueuer.ReadJSONL(r, int(f.maxLine))
+	}
+	return func(yield func(tasks.Job, error) bool) {
+		for j, err := range seq {
+			if err != nil {
+				err = fmt.Errorf("%s: %w", name, err)
+			}
+			if !yield(j, err) {
+				return
+			}
+		}
+	}, nil
+}
+
+// httpFlags are the session and request settings of workers (and run).
+type httpFlags struct {
+	concurrency  int
+	headers      headerFlag
+	basicAuthEnv string
+	bearerEnv    string
+	timeout      timeoutFlag
+	jobTimeout   durationFlag
+	maxBody      sizeFlag
+	proxy        string
+	insecure     bool
+	userAgent    string
+}
+
+func (h *httpFlags) register(fs *flag.FlagSet) {
+	h.maxBody = 1 << 20
+	fs.IntVar(&h.concurrency, "concurrency", 0, "jobs at once, one HTTP session each (default: number of CPUs)")
+	fs.IntVar(&h.concurrency, "c", 0, "short for --concurrency")
+	fs.Var(&h.headers, "H", "a default header of every session, \"Name: value\" (repeatable); a job's own headers win")
+	fs.StringVar(&h.basicAuthEnv, "basic-auth-env", "", "name of an environment variable holding user:password for every session's basic auth")
+	fs.StringVar(&h.bearerEnv, "bearer-env", "", "name of an environment variable holding a bearer token sent as Authorization by every session")
+	fs.Var(&h.timeout, "timeout", "default timeout of jobs without one: seconds, or connect,read seconds (default 30)")
+	fs.Var(&h.jobTimeout, "job-timeout", "total time one job may take, redirects and body included (default 5m)")
+	fs.Var(&h.maxBody, "max-body", "longest response body kept; longer ones are cut and marked truncated (e.g. 1MiB)")
+	fs.StringVar(&h.proxy, "proxy", "", "proxy URL for every request (default: HTTP_PROXY/HTTPS_PROXY/NO_PROXY from the environment)")
+	fs.BoolVar(&h.insecure, "insecure", false, "do not verify TLS certificates (requests' verify=False)")
+	fs.StringVar(&h.userAgent, "user-agent", "", "User-Agent of requests without one (default reqfleet/1)")
+}
+
+// apply puts the flags into a worker config. Secrets come from the
+// environment only, never from argv, and are never logged.
+func (h *httpFlags) apply(fs *flag.FlagSet, getenv func(string) string, cfg *worker.Config) error {
+	if h.concurrency < 0 {
+		return usageErr(fs, "--concurrency must be at least 1")
+	}
+	cfg.Concurrency = h.concurrency
+	cfg.Exec.MaxBody = int64(h.maxBody)
+	if h.timeout.t.Read != 0 || h.timeout.t.Connect != 0 {
+		cfg.Exec.Timeout = h.timeout.t
+	}
+	cfg.Exec.JobTimeout = timeDuration(h.jobTimeout)
+	cfg.Exec.UserAgent = h.userAgent
+	cfg.Session.Insecure = h.insecure
+	if h.proxy != "" {
+		u, err := url.Parse(h.proxy)
+		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "socks5") {
+			return usageErr(fs, "--proxy: want http://host:port, https://... or socks5://...")
+		}
+		cfg.Session.Proxy = u
+	}
+	if len(h.headers.h) > 0 {
+		defaults := h.headers.h.Clone()
+		cfg.Initializer = func(s *worker.Session) (*worker.Session, error) {
+			if s.Header == nil {
+				s.Header = http.Header{}
+			}
+			for k, v := range defaults {
+				s.Header[k] = append([]string(nil), v...)
+			}
+			return s, nil
+		}
+	}
+	var auth *tasks.Auth
+	var bearer string
+	if h.basicAuthEnv != "" {
+		v := getenv(h.basicAuthEnv)
+		user, pass, ok := strings.Cut(v, ":")
+		if !ok {
+			return usageErr(fs, "--basic-auth-env: $%s must hold user:password", h.basicAuthEnv)
+		}
+		auth = &tasks.Auth{User: user, Password: pass}
+	}
+	if h.bearerEnv != "" {
+		bearer = getenv(h.bearerEnv)
+		if bearer == "" || strings.ContainsAny(bearer, "\r\n\x00") {
+			return usageErr(fs, "--bearer-env: $%s must hold a token on one line", h.bearerEnv)
+		}
+	}
+	if auth != nil || bearer != "" {
+		cfg.AuthGenerator = func(s *worker.Session) (*worker.Session, error) {
+			if auth != nil {
+				a := *auth
+				s.Auth = &a
+			}
+			if bearer != "" {
+				if s.Header == nil {
+					s.Header = http.Header{}
+				}
+				s.Header.Set("Authorization", "Bearer "+bearer)
+			}
+			return s, nil
+		}
+	}
+	return nil
+}

@@ -1,0 +1,109 @@
+// Command reqfleet enqueues HTTP request jobs, runs worker fleets, and reads
+// their responses and exceptions. `reqfleet help` lists the subcommands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/redis/go-redis/v9"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// go-redis logs dial failures through a package-level logger; reqfleet
+	// reports those errors itself, once, in one line.
+	redis.SetLogger(quietRedisLogger{})
+	a := &app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
+	err := a.run(ctx, os.Args[1:])
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "reqfleet:", err)
+	}
+	os.Exit(exitCode(ctx, err))
+}
+
+type quietRedisLogger struct{}
+
+func (quietRedisLogger) Printf(context.Context, string, ...any) {}
+
+// Exit codes.
+const (
+	exitOK          = 0
+	exitFailure     = 1   // the fleet or Redis failed
+	exitUsage       = 2   // bad flags or arguments
+	exitBadInput    = 3   // a job file has a bad line
+	exitInterrupted = 130 // SIGINT or SIGTERM
+)
+
+func exitCode(ctx context.Context, err error) int {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.Is(err, errUsage):
+		return exitUsage
+	case isInputError(err):
+		return exitBadInput
+	case ctx.Err() != nil:
+		return exitInterrupted
+	default:
+		return exitFailure
+	}
+}
+
+// app holds what the subcommands read and write, so tests can run them.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+type command struct {
+	name, usage, summary string
+	run                  func(a *app, ctx context.Context, args []string) error
+}
+
+func commands() []command {
+	return []command{
+		{"run", "[flags] FILE|-", "enqueue a job file, work it and wait, like threaded.map (embedded Redis unless --redis)", (*app).runRun},
+		{"worker", "[flags]", "run a worker: a pool of HTTP sessions taking jobs from the queues", (*app).runWorker},
+		{"enqueue", "[flags] FILE|-", "enqueue jobs (JSONL, or one URL a line with --urls) as one batch", (*app).runEnqueue},
+		{"retry", "[flags]", "re-enqueue the exceptions list", (*app).runRetry},
+		{"results", "[flags]", "print responses as JSONL", (*app).runResults},
+		{"exceptions", "[flags]", "print exceptions as JSONL", (*app).runExceptions},
+		{"stats", "[flags]", "queue sizes, in flight, results and exceptions, batches, workers", (*app).runStats},
+		{"wait", "[flags] BATCH", "wait until every job of a batch has its outcome", (*app).runWait},
+	}
+}
+
+func (a *app) run(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		a.usage()
+		if len(args) == 0 {
+			return fmt.Errorf("%w: no subcommand", errUsage)
+		}
+		return nil
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(a, ctx, args[1:])
+		}
+	}
+	a.usage()
+	return fmt.Errorf("%w: unknown subcommand %q", errUsage, args[0])
+}
+
+func (a *app) usage() {
+	fmt.Fprintln(a.stderr, "usage: reqfleet SUBCOMMAND [flags]   (reqfleet SUBCOMMAND -h for its flags)")
+	fmt.Fprintln(a.stderr)
+	for _, c := range commands() {
+		fmt.Fprintf(a.stderr, "  %-11s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(a.stderr, "\nREQFLEET_REDIS sets the default --redis URL.")
+}

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/reqfleet/reqfleet/enqueuer"
+	"github.com/reqfleet/reqfleet/tasks"
+)
+
+func (a *app) runRetry(ctx context.Context, args []string) error {
+	fs := a.newFlags("retry", "[flags]")
+	var c common
+	a.commonFlags(fs, &c, "Redis URL (default $REQFLEET_REDIS, else "+defaultRedis+")")
+	dry := fs.Bool("dry-run", false, "print the exceptions that would be retried (JSONL), move nothing")
+	batch := fs.String("batch", "", "only this batch's exceptions")
+	typ := fs.String("type", "", "only exceptions of this type, e.g. ConnectionError")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageErr(fs, "unexpected argument %q", pos[0])
+	}
+	if err := c.check(fs); err != nil {
+		return err
+	}
+	rdb, err := c.connect(16)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	enq, err := enqueuer.New(enqueuer.Config{Redis: rdb, Queue: c.queue, Logger: a.logger(&c)})
+	if err != nil {
+		return err
+	}
+	defer enq.Close()
+	out := bufio.NewWriter(a.stdout)
+	defer out.Flush()
+	var werr error
+	opts := enqueuer.RetryOptions{DryRun: *dry, Batch: *batch, Type: *typ}
+	if *dry {
+		opts.OnEntry = func(e tasks.Exception) {
+			if werr == nil {
+				b, err := json.Marshal(e)
+				if err == nil {
+					_, err = out.Write(append(b, '\n'))
+				}
+				werr = err
+			}
+		}
+	}
+	rep, err := enq.Retry(ctx, opts)
+	if err != nil {
+		return err
+	}
+	if werr != nil {
+		return werr
+	}
+	verb := "retried"
+	if *dry {
+		verb = "would retry"
+	}
+	fmt.Fprintf(a.stderr, "%s %d exceptions", verb, rep.Retried)
+	if rep.Recovered > 0 {
+		fmt.Fprintf(a.stderr, ", finished %d left by an interrupted retry", rep.Recovered)
+	}
+	fmt.Fprintln(a.stderr)
+	return nil
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/reqfleet/reqfleet/internal/redisconn"
+	"github.com/reqfleet/reqfleet/worker"
+)
+
+func (a *app) runWorker(ctx context.Context, args []string) error {
+	fs := a.newFlags("worker", "[flags]")
+	var c common
+	a.commonFlags(fs, &c, "Redis URL: redis://, rediss:// (TLS) or redis-sentinel:// (default $REQFLEET_REDIS, else "+defaultRedis+")")
+	var h httpFlags
+	h.register(fs)
+	queues := fs.String("queues", "", "queues and priorities, e.g. critical:6,default:3,low:1 (default: --queue)")
+	strict := fs.Bool("strict-priority", false, "drain higher-priority queues before lower ones")
+	shutdown := durationFlag(40 * time.Second)
+	fs.Var(&shutdown, "shutdown-timeout", "on SIGINT/SIGTERM, how long jobs in flight may take before they go back to the queue")
+	redisWait := durationFlag(30 * time.Second)
+	fs.Var(&redisWait, "redis-wait", "how long to wait for Redis at start")
+	name := fs.String("name", "", "worker name recorded in outcomes (default host:pid)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageErr(fs, "unexpected argument %q", pos[0])
+	}
+	if err := c.check(fs); err != nil {
+		return err
+	}
+	cfg := worker.Config{
+		StrictPriority:  *strict,
+		ShutdownTimeout: time.Duration(shutdown),
+		Name:            *name,
+		Logger:          a.logger(&c),
+	}
+	if cfg.Queues, err = parseQueues(*queues, c.queue); err != nil {
+		return usageErr(fs, "--queues: %v", err)
+	}
+	if err := h.apply(fs, a.getenv, &cfg); err != nil {
+		return err
+	}
+	rdb, err := c.connect(max(h.concurrency, 64) + 16)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	if err := waitRedis(ctx, rdb, time.Duration(redisWait), cfg.Logger.Warn); err != nil {
+		return fmt.Errorf("--redis %s: %w", redisconn.Redact(c.redisURLOrDefault()), err)
+	}
+	cfg.Redis = rdb
+	w, err := worker.New(cfg)
+	if err != nil {
+		return err
+	}
+	return w.Run(ctx)
+}
+
+func (c *common) redisURLOrDefault() string {
+	if c.redisURL == "" {
+		return defaultRedis
+	}
+	return c.redisURL
+}
+
+// parseQueues reads name:priority,... ; a name without a priority gets 1.
+func parseQueues(s, fallback string) (map[string]int, error) {
+	if s == "" {
+		return map[string]int{fallback: 1}, nil
+	}
+	out := map[string]int{}
+	for part := range strings.SplitSeq(s, ",") {
+		name, prio, has := strings.Cut(strings.TrimSpace(part), ":")
+		p := 1
+		if has {
+			n, err := strconv.Atoi(prio)
+			if err != nil || n < 1 {
+				return nil, fmt.Errorf("priority of %q must be a whole number of at least 1", name)
+			}
+			p = n
+		}
+		if name == "" {
+			return nil, fmt.Errorf("empty queue name in %q", s)
+		}
+		out[name] = p
+	}
+	return out, nil
+}
+
+// waitRedis pings until Redis answers or limit passes, so workers started
+// with (or before) Redis, as in docker compose, do not die at once.
+func waitRedis(ctx context.Context, rdb redis.UniversalClient, limit time.Duration, warn func(string, ...any)) error {
+	deadline := time.Now().Add(limit)
+	delay := 100 * time.Millisecond
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := rdb.Ping(pctx).Err()
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if time.Now().Add(delay).After(deadline) {
+			return fmt.Errorf("Redis unreachable: %w", err)
+		}
+		warn("waiting for Redis", "err", err)
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+		delay = min(2*delay, 2*time.Second)
+	}
+}
