@@ -97,6 +97,9 @@ func (r *Reader) Lines(ctx context.Context, kind Kind, opts ReadOptions) iter.Se
 		for {
 			chunk, err := r.rdb.LRange(ctx, key, off, off+opts.Chunk-1).Result()
 			if err != nil {
+				if opts.Follow && ctx.Err() != nil {
+					return // following ends with ctx, quietly
+				}
 				yield(nil, fmt.Errorf("read %s: %w", key, err))
 				return
 			}
