@@ -3,7 +3,6 @@ package reqfleet
 import (
 	"context"
 	"errors"
-	"fmt"
 	"iter"
 	"log/slog"
 	"runtime"
@@ -168,8 +167,5 @@ func Map(ctx context.Context, jobs iter.Seq2[tasks.Job, error], opts Options) (_
 	if err != nil {
 		return res, err
 	}
-	if inputErr != nil {
-		return res, fmt.Errorf("%w (%d jobs before it ran, batch %s)", inputErr, receipt.Accepted, receipt.Batch)
-	}
-	return res, nil
+	return res, inputErr
 }

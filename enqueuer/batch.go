@@ -329,7 +329,7 @@ func (b *Batch) AddMany(ctx context.Context, jobs iter.Seq2[tasks.Job, error]) (
 	case failErr != nil:
 		return n, errors.Join(b.enqueueErr(n, failErr), inputErr)
 	case inputErr != nil:
-		return n, fmt.Errorf("batch %s: input stopped after %d jobs accepted: %w", b.id, n, inputErr)
+		return n, fmt.Errorf("%w; %d jobs before it were enqueued in batch %s", inputErr, n, b.id)
 	}
 	return n, nil
 }

@@ -46,10 +46,7 @@ func (a *app) runEnqueue(ctx context.Context, args []string) error {
 	defer enq.Close()
 	receipt, err := enq.EnqueueMany(ctx, jobs)
 	if err != nil {
-		if receipt.Batch != "" {
-			return fmt.Errorf("%w (%d jobs before it were enqueued, batch %s)", err, receipt.Accepted, receipt.Batch)
-		}
-		return err
+		return err // it says how many jobs before the error were enqueued
 	}
 	if *asJSON {
 		if err := json.NewEncoder(a.stdout).Encode(receipt); err != nil {

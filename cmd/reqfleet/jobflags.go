@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"flag"
 	"fmt"
 	"io"
 	"iter"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 
 	"github.com/reqfleet/reqfleet/enqueuer"
@@ -17,6 +19,7 @@ import (
 // inputFlags choose how a job file is read.
 type inputFlags struct {
 	urls    bool
+	format  string
 	method  string
 	headers headerFlag // with --urls, set on every job
 	maxLine sizeFlag
@@ -24,7 +27,8 @@ type inputFlags struct {
 
 func (f *inputFlags) register(fs *flag.FlagSet, headerFlagName string) {
 	f.maxLine = 16 << 20
-	fs.BoolVar(&f.urls, "urls", false, "the file has one URL a line (blank lines and # comments skipped), not JSONL jobs")
+	fs.StringVar(&f.format, "format", "auto", "input format: jsonl (one job a line), urls (one URL a line; blank lines and # comments skipped), or auto: by the file's extension (.jsonl, .json, .ndjson; .txt, .urls), else jsonl when the first line starts with {")
+	fs.BoolVar(&f.urls, "urls", false, "short for --format urls")
 	fs.StringVar(&f.method, "method", "GET", "with --urls: the method of every job")
 	if headerFlagName != "" {
 		fs.Var(&f.headers, headerFlagName, "with --urls: a header of every job, \"Name: value\" (repeatable)")
@@ -34,8 +38,20 @@ func (f *inputFlags) register(fs *flag.FlagSet, headerFlagName string) {
 
 // jobs reads the input; every error names the file and line.
 func (f *inputFlags) jobs(fs *flag.FlagSet, r io.Reader, name string) (iter.Seq2[tasks.Job, error], error) {
-	var seq iter.Seq2[tasks.Job, error]
+	format := f.format
 	if f.urls {
+		format = "urls"
+	}
+	switch format {
+	case "auto":
+		br := bufio.NewReaderSize(r, 64<<10)
+		format, r = sniffFormat(name, br), br
+	case "jsonl", "urls":
+	default:
+		return nil, usageErr(fs, "--format must be auto, jsonl or urls, not %q", f.format)
+	}
+	var seq iter.Seq2[tasks.Job, error]
+	if format == "urls" {
 		tmpl, err := tasks.DecodeJob(fmt.Appendf(nil, `{"url":"x","method":%q}`, f.method))
 		if err != nil {
 			return nil, usageErr(fs, "--method: %v", err)
@@ -60,6 +76,31 @@ func (f *inputFlags) jobs(fs *flag.FlagSet, r io.Reader, name string) (iter.Seq2
 			}
 		}
 	}, nil
+}
+
+// sniffFormat tells a URL list from JSONL: by the file's extension, else by
+// the first byte that is not white space or a # comment line.
+func sniffFormat(name string, br *bufio.Reader) string {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".jsonl", ".json", ".ndjson":
+		return "jsonl"
+	case ".txt", ".urls", ".list":
+		return "urls"
+	}
+	for n := 1; ; n++ {
+		b, _ := br.Peek(n)
+		if len(b) < n {
+			return "jsonl" // empty input: either reads as nothing
+		}
+		switch c := b[n-1]; c {
+		case ' ', '\t', '\r', '\n':
+			continue
+		case '{':
+			return "jsonl"
+		default:
+			return "urls"
+		}
+	}
 }
 
 // httpFlags are the session and request settings of workers (and run).

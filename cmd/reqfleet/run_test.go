@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"net/http"
@@ -117,7 +118,7 @@ func TestRunBadLineNamesFileAndLine(t *testing.T) {
 		t.Fatalf("exit %d, err %v; want %d", exitCode(ctx, err), err, exitBadInput)
 	}
 	msg := err.Error()
-	for _, want := range []string{"bad.jsonl", "line 2", "timeout", "1 jobs before it"} {
+	for _, want := range []string{"bad.jsonl", "line 2", "timeout", "1 jobs before it were enqueued"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error %q lacks %q", msg, want)
 		}
@@ -127,5 +128,24 @@ func TestRunBadLineNamesFileAndLine(t *testing.T) {
 	}
 	if n := len(readLines(t, filepath.Join(out, "results.jsonl"))); n != 1 {
 		t.Fatalf("results = %d, want the 1 job before the bad line", n)
+	}
+}
+
+func TestSniffFormat(t *testing.T) {
+	tests := []struct{ name, content, want string }{
+		{"jobs.jsonl", "http://x\n", "jsonl"},
+		{"urls.txt", "{\"url\":\"x\"}\n", "urls"},
+		{"stdin", "\n  {\"url\":\"x\"}\n", "jsonl"},
+		{"stdin", "# list\nhttp://x\n", "urls"},
+		{"stdin", "http://x\n", "urls"},
+		{"stdin", "", "jsonl"},
+		{"stdin", "   \n", "jsonl"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name+"/"+tc.content, func(t *testing.T) {
+			if got := sniffFormat(tc.name, bufio.NewReader(strings.NewReader(tc.content))); got != tc.want {
+				t.Fatalf("sniffFormat = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
