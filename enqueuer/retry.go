@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/reqfleet/reqfleet/tasks"
 )
@@ -23,8 +24,19 @@ if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then
   return 0
 end
 redis.call('RPUSH', KEYS[2], ARGV[1])
-redis.call('HINCRBY', KEYS[3], ARGV[2], -1)
-redis.call('HINCRBY', KEYS[3], ARGV[3], -1)
+if redis.call('EXISTS', KEYS[3]) == 1 and not redis.call('HGET', KEYS[3], 'revived') then
+  redis.call('HINCRBY', KEYS[3], ARGV[2], -1)
+  redis.call('HINCRBY', KEYS[3], ARGV[3], -1)
+  return 1
+end
+-- The batch's counters have expired: the retried jobs make it anew, sealed,
+-- one more job each, so that waiting for it ends when they are done.
+redis.call('HSET', KEYS[3], 'revived', '1', 'sealed', '1')
+redis.call('HSETNX', KEYS[3], 'created', ARGV[4])
+redis.call('HINCRBY', KEYS[3], 'total', 1)
+redis.call('HINCRBY', KEYS[3], 'accepted', 1)
+redis.call('EXPIRE', KEYS[3], ARGV[5])
+redis.call('ZADD', KEYS[4], ARGV[4], ARGV[6])
 return 1
 `
 
@@ -222,10 +234,11 @@ func (r *retryRun) eachChunk(ctx context.Context, list string, fn func([]string)
 func (r *retryRun) retry(ctx context.Context, en retryEntry) error {
 	e := r.e
 	q := e.cfg.Queue
-	keys := []string{tasks.ExceptionsKey(q), tasks.RetryingKey(q), tasks.BatchKey(q, en.exc.Batch)}
+	keys := []string{tasks.ExceptionsKey(q), tasks.RetryingKey(q), tasks.BatchKey(q, en.exc.Batch), tasks.BatchesKey(q)}
 	var moved int64
 	err := e.withRetry(ctx, "move exception", func() (err error) {
-		moved, err = e.move.Run(ctx, e.cfg.Redis, keys, en.raw, tasks.BatchDone, tasks.BatchExceptions).Int64()
+		moved, err = e.move.Run(ctx, e.cfg.Redis, keys, en.raw, tasks.BatchDone, tasks.BatchExceptions,
+			e.cfg.Now().UnixMilli(), int64(e.cfg.BatchTTL/time.Second), en.exc.Batch).Int64()
 		return err
 	})
 	if err != nil {

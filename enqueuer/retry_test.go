@@ -510,3 +510,34 @@ func TestRetryBounded(t *testing.T) {
 	}
 	checkQueued(t, v, excs)
 }
+
+// A batch whose counters expired (BatchTTL) comes back to life on retry:
+// sealed, one job per retried exception, so waiting for it ends.
+func TestRetryExpiredBatchIsRevived(t *testing.T) {
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
+			v := newEnv(t, be.start, nil)
+			batches, excs := seed(t, v, 1, retryTypes...)
+			if err := v.rdb.Del(context.Background(), tasks.BatchKey(testQueue, batches[0])).Err(); err != nil {
+				t.Fatal(err)
+			}
+			if rep, err := v.e.Retry(context.Background(), RetryOptions{}); err != nil || rep.Retried != len(excs) {
+				t.Fatalf("retry: %+v %v", rep, err)
+			}
+			h := v.hash(t, batches[0])
+			if h["sealed"] != "1" || h["revived"] != "1" {
+				t.Fatalf("revived batch hash = %v", h)
+			}
+			wantHash(t, h, map[string]int{tasks.BatchTotal: len(excs)})
+			if h[tasks.BatchDone] != "" {
+				t.Fatalf("done = %q before any retried job ran", h[tasks.BatchDone])
+			}
+			if ttl := v.rdb.TTL(context.Background(), tasks.BatchKey(testQueue, batches[0])).Val(); ttl <= 0 {
+				t.Fatalf("revived batch has no expiry: %v", ttl)
+			}
+			checkQueued(t, v, excs)
+			v.work(t, func(tasks.Task) string { return "" })
+			wantHash(t, v.hash(t, batches[0]), map[string]int{tasks.BatchTotal: len(excs), tasks.BatchDone: len(excs), tasks.BatchResponses: len(excs)})
+		})
+	}
+}

@@ -23,6 +23,8 @@ func (a *app) newProgress() *progress {
 	p := &progress{w: a.stderr, terminal: isTerminal(a.stderr), start: time.Now(), every: 5 * time.Second}
 	if p.terminal {
 		p.every = 100 * time.Millisecond
+	} else {
+		p.last = p.start // plain lines: the first after `every`, none for short runs
 	}
 	return p
 }
