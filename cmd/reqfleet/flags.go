@@ -78,7 +78,7 @@ type common struct {
 }
 
 func (a *app) commonFlags(fs *flag.FlagSet, c *common, redisHelp string) {
-	a.commonFlagsLevel(fs, c, redisHelp, "info")
+	a.commonFlagsLevel(fs, c, redisHelp, "warn") // the command prints what it did itself
 }
 
 func (a *app) commonFlagsLevel(fs *flag.FlagSet, c *common, redisHelp, level string) {

@@ -16,7 +16,7 @@ import (
 func (a *app) runWorker(ctx context.Context, args []string) error {
 	fs := a.newFlags("worker", "[flags]")
 	var c common
-	a.commonFlags(fs, &c, "Redis URL: redis://, rediss:// (TLS) or redis-sentinel:// (default $REQFLEET_REDIS, else "+defaultRedis+")")
+	a.commonFlagsLevel(fs, &c, "Redis URL: redis://, rediss:// (TLS) or redis-sentinel:// (default $REQFLEET_REDIS, else "+defaultRedis+")", "info")
 	var h httpFlags
 	h.register(fs)
 	queues := fs.String("queues", "", "queues and priorities, e.g. critical:6,default:3,low:1 (default: --queue)")
