@@ -166,7 +166,7 @@ func decodeMethod(j *Job, raw json.RawMessage) error {
 	if err != nil {
 		return err
 	}
-	if s == "" || !isToken(s) {
+	if s == "" || !IsToken(s) {
 		return fieldErr("method", ErrValue, "%q is not an HTTP method", s)
 	}
 	j.Method = strings.ToUpper(s)
@@ -195,7 +195,7 @@ func decodeHeaders(j *Job, raw json.RawMessage) error {
 	}
 	for _, k := range sortedKeys(m) { // report the same first error every time
 		v := m[k]
-		if !isToken(k) {
+		if !IsToken(k) {
 			return fieldErr("headers", ErrValue, "%q is not a valid header name", k)
 		}
 		if strings.ContainsAny(v, "\r\n\x00") {
@@ -213,7 +213,7 @@ func decodeCookies(j *Job, raw json.RawMessage) error {
 	}
 	for _, k := range sortedKeys(m) {
 		v := m[k]
-		if !isToken(k) {
+		if !IsToken(k) {
 			return fieldErr("cookies", ErrValue, "%q is not a valid cookie name", k)
 		}
 		if strings.ContainsAny(v, "\r\n\x00;") {
@@ -264,8 +264,8 @@ func decodeAllowRedirects(j *Job, raw json.RawMessage) error {
 	return nil
 }
 
-// isToken reports whether s is an RFC 9110 token (header names, methods).
-func isToken(s string) bool {
+// IsToken reports whether s is an RFC 9110 token (header names, methods).
+func IsToken(s string) bool {
 	if s == "" {
 		return false
 	}
@@ -311,7 +311,7 @@ func (j Job) LogValue() slog.Value {
 		add("params", slog.StringValue(j.Params.Encode()))
 	}
 	if len(j.Headers) > 0 {
-		add("headers", redactMap(j.Headers, isSecretHeader))
+		add("headers", redactMap(j.Headers, IsSecretHeader))
 	}
 	if j.Data != nil {
 		add("data", slog.StringValue(j.Data.Encode()))
@@ -339,9 +339,9 @@ func (j Job) LogValue() slog.Value {
 	return slog.GroupValue(attrs...)
 }
 
-// isSecretHeader names the headers that carry credentials as the password
-// of auth does.
-func isSecretHeader(name string) bool {
+// IsSecretHeader names the headers that carry credentials as the password
+// of auth does; their values are never logged or put in messages.
+func IsSecretHeader(name string) bool {
 	return strings.EqualFold(name, "Authorization") || strings.EqualFold(name, "Proxy-Authorization") ||
 		strings.EqualFold(name, "Cookie")
 }

@@ -609,7 +609,7 @@ func isHex(c byte) bool {
 // the value, as requests' does, except for headers that carry credentials.
 func checkHeaders(h http.Header) *requestError {
 	for k, vv := range h {
-		if !httpToken(k) {
+		if !tasks.IsToken(k) {
 			return reqErr(tasks.InvalidHeader, "Invalid leading whitespace, reserved character(s), or return character(s) in header name: %s", pyRepr(k))
 		}
 		for _, v := range vv {
@@ -617,7 +617,7 @@ func checkHeaders(h http.Header) *requestError {
 				continue
 			}
 			shown := pyRepr(v)
-			if secretHeader(k) {
+			if tasks.IsSecretHeader(k) {
 				shown = "[REDACTED]"
 			}
 			return reqErr(tasks.InvalidHeader, "Invalid leading whitespace, reserved character(s), or return character(s) in header value of %s: %s", k, shown)
@@ -634,31 +634,6 @@ func validHeaderValue(v string) bool {
 	}
 	for i := 0; i < len(v); i++ {
 		if c := v[i]; c < 0x20 && c != '\t' || c == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-func secretHeader(name string) bool {
-	switch http.CanonicalHeaderKey(name) {
-	case "Authorization", "Proxy-Authorization", "Cookie":
-		return true
-	}
-	return false
-}
-
-// httpToken reports whether s is an RFC 9110 token (a header name).
-func httpToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
 			return false
 		}
 	}
