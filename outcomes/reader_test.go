@@ -18,18 +18,7 @@ import (
 )
 
 // backends runs a test against miniredis and a real redis-server.
-func backends(t *testing.T, fn func(t *testing.T, rdb redis.UniversalClient)) {
-	t.Helper()
-	t.Run("miniredis", func(t *testing.T) {
-		m := miniredis.RunT(t)
-		rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
-		t.Cleanup(func() { rdb.Close() })
-		fn(t, rdb)
-	})
-	t.Run("redis-server", func(t *testing.T) {
-		fn(t, testredis.Start(t).Client(t))
-	})
-}
+var backends = testredis.Each
 
 func newReader(t *testing.T, rdb redis.UniversalClient) *Reader {
 	t.Helper()

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/reqfleet/reqfleet/internal/testredis"
@@ -13,18 +12,7 @@ import (
 )
 
 // backends runs fn against miniredis and against a real redis-server.
-func backends(t *testing.T, fn func(t *testing.T, rdb redis.UniversalClient)) {
-	t.Helper()
-	t.Run("miniredis", func(t *testing.T) {
-		m := miniredis.RunT(t)
-		rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
-		t.Cleanup(func() { rdb.Close() })
-		fn(t, rdb)
-	})
-	t.Run("redis-server", func(t *testing.T) {
-		fn(t, testredis.Start(t).Client(t))
-	})
-}
+var backends = testredis.Each
 
 func TestRecordOnce(t *testing.T) {
 	backends(t, func(t *testing.T, rdb redis.UniversalClient) {
