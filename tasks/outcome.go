@@ -7,8 +7,9 @@ import (
 )
 
 // Exception types, named as requests names its exceptions, plus reqfleet's
-// own WorkerLost (the job's worker died and asynq gave up on it) and
-// InvalidJob (a queued payload that is not a job).
+// own WorkerLost (the job's worker died and asynq gave up on it),
+// InvalidJob (a queued payload that is not a job) and DeniedAddress (the
+// worker denies private addresses and the job would have reached one).
 const (
 	ConnectionError      = "ConnectionError"
 	ConnectTimeout       = "ConnectTimeout"
@@ -25,6 +26,7 @@ const (
 	ContentDecodingError = "ContentDecodingError"
 	WorkerLost           = "WorkerLost"
 	InvalidJob           = "InvalidJob"
+	DeniedAddress        = "DeniedAddress"
 )
 
 // Outcome is what a job ends as: a *Response or an *Exception.

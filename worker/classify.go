@@ -92,6 +92,7 @@ func (e *bodyDecodeError) Unwrap() error { return e.err }
 func classify(err error) string {
 	var (
 		re   *requestError
+		de   *deniedError
 		ct   *connectTimeoutError
 		rt   *readTimeoutError
 		tt   *totalTimeoutError
@@ -103,6 +104,8 @@ func classify(err error) string {
 	switch {
 	case errors.As(err, &re):
 		return re.typ
+	case errors.As(err, &de):
+		return tasks.DeniedAddress
 	case errors.As(err, &tt):
 		return tasks.TotalTimeout
 	case errors.As(err, &ct):

@@ -38,6 +38,15 @@ type SessionConfig struct {
 	Insecure            bool                                                              // skip TLS verification (requests' verify=False)
 	MaxIdleConnsPerHost int                                                               // default 16
 	DialContext         func(ctx context.Context, network, addr string) (net.Conn, error) // nil: a net.Dialer; tests inject a slow dialer here
+	Resolver            *net.Resolver                                                     // the built-in dialer's; nil: net.DefaultResolver
+
+	// DenyPrivate refuses to connect to loopback, private, link-local
+	// (cloud metadata), shared, multicast, unspecified and reserved
+	// addresses, checked on the address dialed when it is dialed (see
+	// guard.go); the job becomes a tasks.DeniedAddress exception.
+	DenyPrivate bool
+
+	builtinDial bool // DialContext is validate's net.Dialer
 }
 
 // validate checks the config and fills in its defaults.
@@ -59,10 +68,14 @@ func (c *SessionConfig) validate() error {
 		}
 	}
 	if c.DialContext == nil {
-		d := &net.Dialer{KeepAlive: 30 * time.Second}
-		c.DialContext = d.DialContext
+		c.DialContext, c.builtinDial = newDialer(*c).DialContext, true
 	}
 	return nil
+}
+
+// newDialer is the built-in dialer.
+func newDialer(c SessionConfig) *net.Dialer {
+	return &net.Dialer{KeepAlive: 30 * time.Second, Resolver: c.Resolver}
 }
 
 // NewSession makes a session with its own Transport (HTTP/1.1 only, as
@@ -88,11 +101,16 @@ func newTransport(cfg SessionConfig) *http.Transport {
 	if cfg.Proxy != nil {
 		proxy = http.ProxyURL(cfg.Proxy)
 	}
+	dial := cfg.DialContext
+	if cfg.DenyPrivate {
+		g := newGuard(cfg)
+		dial, proxy = g.dial, g.proxy(proxy)
+	}
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	return &http.Transport{
 		Proxy:               proxy,
-		DialContext:         limitDial(cfg.DialContext),
+		DialContext:         limitDial(dial),
 		TLSClientConfig:     &tls.Config{InsecureSkipVerify: cfg.Insecure, MinVersion: tls.VersionTLS12}, //nolint:gosec // verify=False is the operator's choice
 		MaxIdleConns:        100,
 		MaxIdleConnsPerHost: cfg.MaxIdleConnsPerHost,

@@ -5,7 +5,9 @@ package redisconn
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
+	"strings"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
@@ -14,11 +16,28 @@ import (
 // ErrURL: the Redis URL cannot be used.
 var ErrURL = errors.New("invalid Redis URL")
 
+// ErrCluster: the Redis Cluster addresses cannot be used.
+var ErrCluster = errors.New("invalid Redis Cluster addresses")
+
 // Open connects to redis://, rediss:// (TLS), redis-socket:// or
 // redis-sentinel:// URLs, as asynq.ParseRedisURI reads them. poolSize is the
 // connection pool size (0: go-redis' default); give at least one connection
 // per concurrent job. Errors never repeat the URL's password.
 func Open(rawURL string, poolSize int) (redis.UniversalClient, error) {
+	opt, err := ConnOpt(rawURL, poolSize)
+	if err != nil {
+		return nil, err
+	}
+	c, ok := opt.MakeRedisClient().(redis.UniversalClient)
+	if !ok {
+		return nil, fmt.Errorf("%w %s: unsupported kind", ErrURL, Redact(rawURL))
+	}
+	return c, nil
+}
+
+// ConnOpt is the asynq connection option of a Redis URL (see Open), for the
+// parts that open connections of their own, such as the asynqmon web UI.
+func ConnOpt(rawURL string, poolSize int) (asynq.RedisConnOpt, error) {
 	opt, err := asynq.ParseRedisURI(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("%w %s: use redis://[user:password@]host:port[/db], rediss://... or redis-sentinel://...", ErrURL, Redact(rawURL))
@@ -31,11 +50,56 @@ func Open(rawURL string, poolSize int) (redis.UniversalClient, error) {
 		o.PoolSize = poolSize
 		opt = o
 	}
-	c, ok := opt.MakeRedisClient().(redis.UniversalClient)
-	if !ok {
-		return nil, fmt.Errorf("%w %s: unsupported kind", ErrURL, Redact(rawURL))
+	return opt, nil
+}
+
+// Cluster names a Redis Cluster: seed nodes (host:port; the client learns
+// the others from them) and the credentials of every node.
+type Cluster struct {
+	Addrs    []string
+	Username string
+	Password string
+}
+
+// ParseClusterAddrs reads "host:port,host:port,..." (spaces allowed).
+func ParseClusterAddrs(s string) ([]string, error) {
+	var addrs []string
+	for part := range strings.SplitSeq(s, ",") {
+		a := strings.TrimSpace(part)
+		if a == "" {
+			continue
+		}
+		host, port, err := net.SplitHostPort(a)
+		if err != nil || host == "" || port == "" {
+			return nil, fmt.Errorf("%w: %q is not host:port", ErrCluster, a)
+		}
+		addrs = append(addrs, a)
 	}
-	return c, nil
+	if len(addrs) == 0 {
+		return nil, fmt.Errorf("%w: give one or more host:port", ErrCluster)
+	}
+	return addrs, nil
+}
+
+// OpenCluster connects to a Redis Cluster. poolSize is the pool size per
+// node (0: go-redis' default). Every reqfleet key carries its queue's hash
+// tag ("{QUEUE}"), as asynq's do, so one queue's keys live on one node and
+// its Lua scripts run there.
+func OpenCluster(c Cluster, poolSize int) (redis.UniversalClient, error) {
+	if len(c.Addrs) == 0 {
+		return nil, fmt.Errorf("%w: no address", ErrCluster)
+	}
+	return redis.NewClusterClient(&redis.ClusterOptions{
+		Addrs:    c.Addrs,
+		Username: c.Username,
+		Password: c.Password,
+		PoolSize: poolSize,
+	}), nil
+}
+
+// ClusterConnOpt is the asynq connection option of a Redis Cluster.
+func ClusterConnOpt(c Cluster) asynq.RedisConnOpt {
+	return asynq.RedisClusterClientOpt{Addrs: c.Addrs, Username: c.Username, Password: c.Password}
 }
 
 // Redact returns the URL with its password replaced, for messages and logs;

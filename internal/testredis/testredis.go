@@ -4,13 +4,16 @@ package testredis
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -22,9 +25,12 @@ var ErrNoBinary = errors.New("redis-server not on PATH")
 
 // Server is one redis-server process owned by a test.
 type Server struct {
-	Port int
-	dir  string
-	args []string
+	Port     int
+	Password string // requirepass, set by StartAuth
+	CAFile   string // PEM of the CA that signed a StartTLS server's certificate
+	dir      string
+	args     []string
+	tls      *tls.Config // a StartTLS server's client config
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -34,8 +40,23 @@ type Server struct {
 // Addr is host:port of the server.
 func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port)) }
 
-// URL is a redis:// URL of the server.
-func (s *Server) URL() string { return "redis://" + s.Addr() }
+// URL is a redis:// URL of the server (rediss:// for StartTLS), with the
+// password of StartAuth.
+func (s *Server) URL() string {
+	scheme := "redis://"
+	if s.tls != nil {
+		scheme = "rediss://"
+	}
+	if s.Password != "" {
+		return scheme + ":" + url.QueryEscape(s.Password) + "@" + s.Addr()
+	}
+	return scheme + s.Addr()
+}
+
+// options are go-redis options reaching the server.
+func (s *Server) options() *redis.Options {
+	return &redis.Options{Addr: s.Addr(), Password: s.Password, TLSConfig: s.tls}
+}
 
 // Start starts a redis-server for the test and stops it in t.Cleanup. Where
 // the binary is missing the test is skipped, except under CI (CI set in the
@@ -53,6 +74,12 @@ func Start(t testing.TB, extraArgs ...string) *Server {
 		t.Fatal(err)
 	}
 	s := &Server{Port: port, dir: t.TempDir(), args: extraArgs}
+	return s.startFor(t)
+}
+
+// startFor starts s and stops it in t.Cleanup.
+func (s *Server) startFor(t testing.TB) *Server {
+	t.Helper()
 	if err := s.start(); err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +122,9 @@ func (s *Server) start() error {
 }
 
 func (s *Server) waitReady(limit time.Duration) error {
-	c := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1, DialTimeout: time.Second})
+	opt := s.options()
+	opt.MaxRetries, opt.DialTimeout = -1, time.Second
+	c := redis.NewClient(opt)
 	defer c.Close()
 	deadline := time.Now().Add(limit)
 	tick := time.NewTicker(20 * time.Millisecond)
@@ -131,6 +160,7 @@ func (s *Server) signal(kill bool) error {
 		_ = s.cmd.Process.Kill()
 	} else {
 		_ = s.cmd.Process.Signal(os.Interrupt)
+		_ = s.cmd.Process.Signal(syscall.SIGCONT) // a paused server acts on it
 	}
 	_ = s.cmd.Wait()
 	s.out.Close()
@@ -138,7 +168,29 @@ func (s *Server) signal(kill bool) error {
 	return nil
 }
 
-// Restart starts the server again on the same port, empty.
+// Pause stops the server process (SIGSTOP) without closing its sockets:
+// clients connect but get no answer, as with a Redis that hangs or a
+// network that drops packets. Resume lets it go on.
+func (s *Server) Pause() error { return s.sendSignal(syscall.SIGSTOP) }
+
+// Resume continues a paused server (SIGCONT).
+func (s *Server) Resume() error { return s.sendSignal(syscall.SIGCONT) }
+
+func (s *Server) sendSignal(sig os.Signal) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return errors.New("testredis: not running")
+	}
+	return s.cmd.Process.Signal(sig)
+}
+
+// Start starts a stopped server again on the same port and directory (a
+// server started with persistence finds its data again).
+func (s *Server) Start() error { return s.start() }
+
+// Restart starts the server again on the same port, empty unless it was
+// started with persistence (e.g. "--appendonly", "yes").
 func (s *Server) Restart() error {
 	if err := s.Stop(); err != nil {
 		return err
@@ -149,7 +201,7 @@ func (s *Server) Restart() error {
 // Client returns a go-redis client of the server, closed in t.Cleanup.
 func (s *Server) Client(t testing.TB) *redis.Client {
 	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: s.Addr()})
+	c := redis.NewClient(s.options())
 	t.Cleanup(func() { c.Close() })
 	return c
 }
