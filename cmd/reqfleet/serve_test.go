@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/reqfleet/reqfleet/inbox"
+	"github.com/reqfleet/reqfleet/internal/testredis"
+	"github.com/reqfleet/reqfleet/tasks"
+)
+
+// startServe runs `reqfleet serve` until the test ends and returns its URL.
+func startServe(t *testing.T, env map[string]string, args ...string) string {
+	t.Helper()
+	c := &cli{env: env}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- c.run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0", "--log-format", "json"}, args...)...)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v\n%s", err, c.stderr.String())
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if u := strings.TrimSpace(c.stdout.String()); strings.HasPrefix(u, "http://") {
+			return u
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve stopped: %v\n%s", err, c.stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not start:\n%s", c.stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func httpDo(t *testing.T, method, url, token, ctype, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// serve's API, a worker with its inbox forwarder and /metrics, and the CLI
+// on one Redis.
+func TestServeAndInbox(t *testing.T) {
+	srv := newTarget(t, nil)
+	rs := testredis.Start(t)
+	const token = "t0ken"
+	env := map[string]string{"REQFLEET_REDIS": rs.URL(), apiTokenEnv: token}
+	api := startServe(t, env, "--allow-private-urls", "--queues", "default,other")
+	port, err := testredis.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsURL := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
+	startWorker(t, rs.URL(), "-c", "2", "--queues", "default,other", "--metrics-addr", fmt.Sprintf("127.0.0.1:%d", port))
+
+	// The API: enqueue, then wait with the CLI and read back.
+	if code, _ := httpDo(t, "POST", api+"/v1/jobs", "", "application/json", `{"url": "https://example.com/"}`); code != 401 {
+		t.Fatalf("POST without the token: %d", code)
+	}
+	code, body := httpDo(t, "POST", api+"/v1/jobs?queue=other", token, "application/x-ndjson",
+		fmt.Sprintf("{\"url\": %q, \"id\": \"api-1\"}\n{\"url\": %q}\n", srv.URL+"/a", srv.URL+"/missing"))
+	if code != 202 {
+		t.Fatalf("POST: %d %s", code, body)
+	}
+	var rec struct {
+		Batch    string
+		Accepted int
+		IDs      []string
+	}
+	if err := json.Unmarshal([]byte(body), &rec); err != nil || rec.Accepted != 2 {
+		t.Fatalf("receipt %s (%v)", body, err)
+	}
+	c := &cli{env: env}
+	if err := c.run(context.Background(), "wait", "--queue", "other", "--timeout", "30s", "--quiet", rec.Batch); err != nil {
+		t.Fatalf("wait: %v\n%s", err, c.stderr.String())
+	}
+	code, body = httpDo(t, "GET", api+"/v1/batches/"+rec.Batch+"?queue=other", token, "", "")
+	if code != 200 || !strings.Contains(body, `"complete":true`) || !strings.Contains(body, `"responses":2`) {
+		t.Fatalf("batch: %d %s", code, body)
+	}
+	code, body = httpDo(t, "GET", api+"/v1/results?queue=other&batch="+rec.Batch, token, "", "")
+	if code != 200 || strings.Count(body, "\n") != 2 || !strings.Contains(body, `"id":"api-1"`) {
+		t.Fatalf("results: %d %s", code, body)
+	}
+
+	// The inbox: a plain LPUSH, as redis-cli would send it.
+	rdb := rs.Client(t)
+	line := fmt.Sprintf(`{"url": %q, "id": "from-redis-cli"}`, srv.URL+"/inbox")
+	if err := rdb.Do(context.Background(), "LPUSH", inbox.Key("default"), line).Err(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c := &cli{env: env}
+		if err := c.run(context.Background(), "results"); err != nil {
+			t.Fatal(err)
+		}
+		if out := c.stdout.String(); out != "" {
+			r, err := tasks.DecodeResponse([]byte(strings.TrimSpace(out)))
+			if err != nil || r.ID != "from-redis-cli" || r.Body != "ok" {
+				t.Fatalf("inbox job's result: %+v, %v", r, err)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the LPUSHed job did not run")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// /metrics on serve (behind the token) and on the worker.
+	code, body = httpDo(t, "GET", api+"/metrics", token, "", "")
+	if code != 200 || !strings.Contains(body, `reqfleet_list_length{list="results",queue="other"} 2`) {
+		t.Fatalf("serve /metrics: %d\n%s", code, body)
+	}
+	code, body = httpDo(t, "GET", metricsURL, "", "", "")
+	if code != 200 || !strings.Contains(body, "go_goroutines") {
+		t.Fatalf("worker /metrics: %d\n%s", code, body)
+	}
+	if code, _ := httpDo(t, "GET", api+"/healthz", "", "", ""); code != 200 {
+		t.Fatalf("healthz: %d", code)
+	}
+}
+
+func TestServeUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"serve", "extra"},
+		{"serve", "--queues", "bad queue"},
+		{"serve", "--max-ids", "-1"},
+	} {
+		c := &cli{}
+		if err := c.run(context.Background(), args...); exitCode(context.Background(), err) != exitUsage {
+			t.Errorf("%v: err = %v, want a usage error", args, err)
+		}
+	}
+}

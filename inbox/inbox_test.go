@@ -1,0 +1,507 @@
+package inbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/goleak"
+
+	"github.com/reqfleet/reqfleet/enqueuer"
+	"github.com/reqfleet/reqfleet/internal/testredis"
+	"github.com/reqfleet/reqfleet/outcomes"
+	"github.com/reqfleet/reqfleet/tasks"
+	"github.com/reqfleet/reqfleet/worker"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const queue = "q"
+
+func target(t *testing.T) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "ok "+r.URL.Path)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func newEnqueuer(t *testing.T, rdb redis.UniversalClient) *enqueuer.Enqueuer {
+	t.Helper()
+	e, err := enqueuer.New(enqueuer.Config{Redis: rdb, Queue: queue})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+// startWorker runs a real worker on the queue until the test ends.
+func startWorker(t *testing.T, rdb redis.UniversalClient) {
+	t.Helper()
+	w, err := worker.New(worker.Config{Redis: rdb, Queues: map[string]int{queue: 1}, Concurrency: 4, TaskCheckInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := w.Shutdown(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+func newForwarder(t *testing.T, rdb redis.UniversalClient, mod func(*Config)) *Forwarder {
+	t.Helper()
+	cfg := Config{Redis: rdb, Enqueuer: newEnqueuer(t, rdb), Poll: 10 * time.Millisecond, Lease: time.Second}
+	if mod != nil {
+		mod(&cfg)
+	}
+	f, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// running is a forwarder's Run in a goroutine.
+type running struct {
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func start(t *testing.T, f *Forwarder) *running {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- f.Run(ctx) }()
+	t.Cleanup(func() { r.stop(t) })
+	return r
+}
+
+// wait waits for Run to return by itself (a hook's crash) and returns its error.
+func (r *running) wait(t *testing.T) error {
+	t.Helper()
+	select {
+	case err, ok := <-r.done:
+		if ok {
+			close(r.done)
+		}
+		return err
+	case <-time.After(30 * time.Second):
+		t.Fatal("forwarder did not stop by itself")
+		return nil
+	}
+}
+
+// stop ends Run and returns its error (nil when it already returned).
+func (r *running) stop(t *testing.T) error {
+	t.Helper()
+	r.cancel()
+	select {
+	case err, ok := <-r.done:
+		if ok {
+			close(r.done)
+		}
+		return err
+	case <-time.After(30 * time.Second):
+		t.Fatal("forwarder did not stop")
+		return nil
+	}
+}
+
+// push LPUSHes raw entries, as redis-cli or any client would.
+func push(t *testing.T, rdb redis.UniversalClient, entries ...string) {
+	t.Helper()
+	args := []any{"LPUSH", Key(queue)}
+	for _, e := range entries {
+		args = append(args, e)
+	}
+	if err := rdb.Do(context.Background(), args...).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func llen(t *testing.T, rdb redis.UniversalClient, key string) int64 {
+	t.Helper()
+	n, err := rdb.LLen(context.Background(), key).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func responses(t *testing.T, rdb redis.UniversalClient) []tasks.Response {
+	t.Helper()
+	r, err := outcomes.NewReader(rdb, queue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []tasks.Response
+	for resp, err := range r.Responses(context.Background(), outcomes.ReadOptions{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, resp)
+	}
+	return out
+}
+
+func exceptions(t *testing.T, rdb redis.UniversalClient) []tasks.Exception {
+	t.Helper()
+	r, err := outcomes.NewReader(rdb, queue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []tasks.Exception
+	for e, err := range r.Exceptions(context.Background(), outcomes.ReadOptions{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// exactlyOnce checks that every id has one response, and nothing else.
+func exactlyOnce(t *testing.T, rdb redis.UniversalClient, ids []string) {
+	t.Helper()
+	waitFor(t, "every job's response", func() bool { return len(responses(t, rdb)) >= len(ids) })
+	// Let a double, if any, land too.
+	waitFor(t, "the queue to drain", func() bool {
+		r, _ := outcomes.NewReader(rdb, queue)
+		st, err := r.Stats(context.Background(), 0)
+		return err == nil && st.Pending+st.Active+st.Retry+st.Scheduled == 0
+	})
+	count := map[string]int{}
+	for _, r := range responses(t, rdb) {
+		count[r.ID]++
+	}
+	for _, id := range ids {
+		if count[id] != 1 {
+			t.Errorf("job %s: %d responses, want 1", id, count[id])
+		}
+		delete(count, id)
+	}
+	if len(count) > 0 {
+		t.Errorf("responses of unexpected jobs: %v", count)
+	}
+	if n := llen(t, rdb, Key(queue)) + llen(t, rdb, ProcessingKey(queue)); n != 0 {
+		t.Errorf("%d entries left in the inbox and processing lists", n)
+	}
+}
+
+// A JSON job LPUSHed by any client is picked up and run; a line that is not
+// a job lands as an InvalidJob exception holding its text.
+func TestLPUSHedJobsRun(t *testing.T) {
+	testredis.Each(t, func(t *testing.T, rdb redis.UniversalClient) {
+		srv := target(t)
+		startWorker(t, rdb)
+		f := newForwarder(t, rdb, nil)
+		run := start(t, f)
+		push(t, rdb,
+			fmt.Sprintf(`{"url": %q, "id": "job-1", "meta": {"from": "redis-cli"}}`, srv.URL+"/a"),
+			fmt.Sprintf(`{"url": %q, "method": "post", "json": {"x": 1}}`, srv.URL+"/b"),
+			`this is not json`,
+			fmt.Sprintf(`{"url": %q, "id": "bad-1", "files": {"f": "x"}}`, srv.URL+"/c"),
+		)
+		waitFor(t, "two responses and two exceptions", func() bool {
+			return len(responses(t, rdb)) == 2 && len(exceptions(t, rdb)) == 2
+		})
+		byID := map[string]tasks.Response{}
+		for _, r := range responses(t, rdb) {
+			byID[r.ID] = r
+		}
+		if r, ok := byID["job-1"]; !ok || r.StatusCode != 200 || r.Body != "ok /a" || string(r.Request.Meta) != `{"from":"redis-cli"}` {
+			t.Errorf("job-1: %+v", r)
+		}
+		var gen tasks.Response
+		for id, r := range byID {
+			if strings.HasPrefix(id, "inbox-") {
+				gen = r
+			}
+		}
+		if gen.Request.Method != "POST" || gen.Body != "ok /b" {
+			t.Errorf("job without id: %+v", byID)
+		}
+		excs := map[string]tasks.Exception{}
+		for _, e := range exceptions(t, rdb) {
+			if e.Exception.Type != tasks.InvalidJob || e.Batch == "" || e.Attempt != 1 {
+				t.Errorf("exception %+v", e)
+			}
+			excs[e.ID] = e
+		}
+		if e := excs["bad-1"]; !strings.Contains(e.Exception.Message, `"files"`) || !strings.Contains(e.Exception.Message, `{"url": "`+srv.URL+`/c"`) {
+			t.Errorf("exception of bad-1: %+v", e)
+		}
+		delete(excs, "bad-1")
+		for id, e := range excs {
+			if !strings.HasPrefix(id, "inbox-") || !strings.Contains(e.Exception.Message, "entry: this is not json") {
+				t.Errorf("exception of the line that is not JSON: %+v", e)
+			}
+		}
+		if err := run.stop(t); err != nil {
+			t.Fatal(err)
+		}
+		// Stopping sealed the batch: it is complete.
+		r, _ := outcomes.NewReader(rdb, queue)
+		st, err := r.Batch(context.Background(), byID["job-1"].Batch)
+		if err != nil || !st.Complete() || st.Total != 2 || st.Responses != 2 {
+			t.Fatalf("batch %+v, %v", st, err)
+		}
+		if n := llen(t, rdb, ProcessingKey(queue)) + llen(t, rdb, Key(queue)); n != 0 {
+			t.Fatalf("%d entries left", n)
+		}
+		if n, _ := rdb.Exists(context.Background(), LeaseKey(queue)).Result(); n != 0 {
+			t.Fatal("lease not released")
+		}
+	})
+}
+
+func jobLines(srv *httptest.Server, n int, withIDs bool) (lines, ids []string) {
+	for i := range n {
+		if withIDs {
+			id := fmt.Sprintf("j%d", i)
+			ids = append(ids, id)
+			lines = append(lines, fmt.Sprintf(`{"url": %q, "id": %q}`, srv.URL+"/"+id, id))
+		} else {
+			lines = append(lines, fmt.Sprintf(`{"url": %q}`, srv.URL+fmt.Sprintf("/n%d", i)))
+		}
+	}
+	return lines, ids
+}
+
+var errKilled = errors.New("killed")
+
+// A forwarder killed after it took entries and before it enqueued them:
+// the next one finishes them, each job exactly once.
+func TestKilledBeforeEnqueue(t *testing.T) {
+	rdb := testredis.Start(t).Client(t)
+	srv := target(t)
+	startWorker(t, rdb)
+	lines, ids := jobLines(srv, 20, true)
+	noID, _ := jobLines(srv, 5, false)
+	push(t, rdb, append(lines, noID...)...)
+
+	var calls atomic.Int32
+	f1 := newForwarder(t, rdb, func(c *Config) { c.Chunk = 10; c.Concurrency = 2 })
+	f1.hooks.beforeEnqueue = func(tasks.Job) error {
+		if calls.Add(1) > 4 {
+			return errKilled
+		}
+		return nil
+	}
+	if err := start(t, f1).wait(t); !errors.Is(err, errKilled) {
+		t.Fatalf("killed forwarder returned %v", err)
+	}
+	if n := llen(t, rdb, ProcessingKey(queue)); n == 0 {
+		t.Fatal("nothing left in the processing list: the test kills too late")
+	}
+	// The next forwarder waits for the dead one's lease to expire.
+	start(t, newForwarder(t, rdb, nil))
+	waitFor(t, "25 responses", func() bool { return len(responses(t, rdb)) >= 25 })
+	for _, r := range responses(t, rdb) {
+		if strings.HasPrefix(r.ID, "inbox-") {
+			ids = append(ids, r.ID)
+		}
+	}
+	exactlyOnce(t, rdb, ids)
+}
+
+// A forwarder killed after it enqueued a job and before it dropped the
+// entry: the next one finds the task (queued or done) and does not enqueue
+// it again.
+func TestKilledAfterEnqueue(t *testing.T) {
+	for _, workerFirst := range []bool{false, true} {
+		t.Run(fmt.Sprintf("job done before recovery %v", workerFirst), func(t *testing.T) {
+			rdb := testredis.Start(t).Client(t)
+			srv := target(t)
+			lines, ids := jobLines(srv, 10, true)
+			noID, _ := jobLines(srv, 3, false)
+			push(t, rdb, append(lines, noID...)...)
+
+			var calls atomic.Int32
+			f1 := newForwarder(t, rdb, func(c *Config) { c.Concurrency = 1 })
+			f1.hooks.afterEnqueue = func(tasks.Job) error {
+				if calls.Add(1) == 6 {
+					return errKilled
+				}
+				return nil
+			}
+			if err := start(t, f1).wait(t); !errors.Is(err, errKilled) {
+				t.Fatalf("killed forwarder returned %v", err)
+			}
+			if workerFirst {
+				startWorker(t, rdb)
+				waitFor(t, "the enqueued jobs to run", func() bool { return len(responses(t, rdb)) >= 6 })
+			}
+			start(t, newForwarder(t, rdb, nil))
+			if !workerFirst {
+				waitFor(t, "the processing list to empty", func() bool { return llen(t, rdb, ProcessingKey(queue)) == 0 })
+				startWorker(t, rdb)
+			}
+			waitFor(t, "13 responses", func() bool { return len(responses(t, rdb)) >= 13 })
+			for _, r := range responses(t, rdb) {
+				if strings.HasPrefix(r.ID, "inbox-") {
+					ids = append(ids, r.ID)
+				}
+			}
+			exactlyOnce(t, rdb, ids)
+		})
+	}
+}
+
+// Several forwarders (one per worker) share an inbox: one works at a time,
+// and every job runs once.
+func TestForwardersShareAnInbox(t *testing.T) {
+	rdb := testredis.Start(t).Client(t)
+	srv := target(t)
+	startWorker(t, rdb)
+	for range 3 {
+		start(t, newForwarder(t, rdb, nil))
+	}
+	lines, ids := jobLines(srv, 150, true)
+	for i := 0; i < len(lines); i += 10 {
+		push(t, rdb, lines[i:i+10]...)
+		time.Sleep(5 * time.Millisecond)
+	}
+	exactlyOnce(t, rdb, ids)
+}
+
+// batchesOf counts the responses of each batch.
+func batchesOf(t *testing.T, rdb redis.UniversalClient) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for _, r := range responses(t, rdb) {
+		out[r.Batch]++
+	}
+	return out
+}
+
+// checkComplete checks that each batch is complete with its responses.
+func checkComplete(t *testing.T, rdb redis.UniversalClient, batches map[string]int) {
+	t.Helper()
+	reader, _ := outcomes.NewReader(rdb, queue)
+	for b, n := range batches {
+		st, err := reader.Batch(context.Background(), b)
+		if err != nil || !st.Complete() || st.Total != int64(n) {
+			t.Errorf("batch %s: %+v, %v (%d responses)", b, st, err, n)
+		}
+	}
+}
+
+// A job whose id is taken in the forwarder's batch goes to the next batch.
+func TestDuplicateIDGoesToNextBatch(t *testing.T) {
+	rdb := testredis.Start(t).Client(t)
+	srv := target(t)
+	startWorker(t, rdb)
+	run := start(t, newForwarder(t, rdb, nil))
+	lines, _ := jobLines(srv, 7, true)
+	dup := fmt.Sprintf(`{"url": %q, "id": "j1"}`, srv.URL+"/again")
+	push(t, rdb, append(lines, dup)...)
+	waitFor(t, "8 responses", func() bool { return len(responses(t, rdb)) == 8 })
+	if err := run.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	j1 := map[string]string{}
+	for _, r := range responses(t, rdb) {
+		if r.ID == "j1" {
+			j1[r.Batch] = r.Body
+		}
+	}
+	batches := batchesOf(t, rdb)
+	if len(j1) != 2 || len(batches) != 2 {
+		t.Fatalf("j1 ran in batches %v; batches %v", j1, batches)
+	}
+	checkComplete(t, rdb, batches)
+}
+
+// BatchMax seals full batches (checked between chunks); every batch completes.
+func TestBatchMax(t *testing.T) {
+	rdb := testredis.Start(t).Client(t)
+	srv := target(t)
+	startWorker(t, rdb)
+	run := start(t, newForwarder(t, rdb, func(c *Config) { c.BatchMax = 3; c.Chunk = 1 }))
+	lines, _ := jobLines(srv, 7, true)
+	push(t, rdb, lines...)
+	waitFor(t, "7 responses", func() bool { return len(responses(t, rdb)) == 7 })
+	if err := run.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	batches := batchesOf(t, rdb)
+	if len(batches) != 3 {
+		t.Fatalf("batches %v, want 3, 3 and 1 jobs", batches)
+	}
+	checkComplete(t, rdb, batches)
+}
+
+func TestConfig(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	defer rdb.Close()
+	enq, err := enqueuer.New(enqueuer.Config{Redis: rdb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cfg := range []Config{
+		{},
+		{Redis: rdb},
+		{Redis: rdb, Enqueuer: enq, Lease: 10 * time.Millisecond},
+		{Redis: rdb, Enqueuer: enq, Chunk: -1},
+	} {
+		if _, err := New(cfg); !errors.Is(err, ErrConfig) {
+			t.Errorf("New(%+v) = %v, want ErrConfig", cfg, err)
+		}
+	}
+	f, err := New(Config{Redis: rdb, Enqueuer: enq})
+	if err != nil || f.Queue() != "default" || f.cfg.Chunk != DefaultChunk || f.cfg.Lease != DefaultLease {
+		t.Fatalf("defaults: %+v, %v", f.cfg, err)
+	}
+}
+
+// A forwarder whose lease another one took stops taking entries, and takes
+// over again once the lease is free.
+func TestLeaseLost(t *testing.T) {
+	rdb := testredis.Start(t).Client(t)
+	srv := target(t)
+	startWorker(t, rdb)
+	start(t, newForwarder(t, rdb, nil))
+	ctx := context.Background()
+	waitFor(t, "the lease", func() bool { return rdb.Exists(ctx, LeaseKey(queue)).Val() == 1 })
+	if err := rdb.Set(ctx, LeaseKey(queue), "someone else", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // a renewal (every third of the 1s lease) finds it lost
+	lines, ids := jobLines(srv, 5, true)
+	push(t, rdb, lines...)
+	time.Sleep(300 * time.Millisecond)
+	if n := llen(t, rdb, Key(queue)); n != 5 {
+		t.Fatalf("a forwarder without the lease took entries: %d left of 5", n)
+	}
+	if err := rdb.Del(ctx, LeaseKey(queue)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	exactlyOnce(t, rdb, ids)
+}

@@ -1,0 +1,62 @@
+package server
+
+import (
+	"encoding/json"
+	"net/url"
+
+	"github.com/hibiken/asynqmon"
+
+	"github.com/reqfleet/reqfleet/tasks"
+)
+
+const redacted = "[REDACTED]"
+
+// redactPayload shows a reqfleet task in the UI without its secrets: the
+// password of auth, the values of the Authorization, Proxy-Authorization
+// and Cookie headers and of the cookies, and a password in the URL. Other
+// tasks are shown as asynqmon shows them.
+func redactPayload(typ string, payload []byte) string {
+	if typ != tasks.TypeRequest {
+		return asynqmon.DefaultPayloadFormatter.FormatPayload(typ, payload)
+	}
+	var task map[string]json.RawMessage
+	if json.Unmarshal(payload, &task) != nil {
+		return "(not a reqfleet task)"
+	}
+	var job map[string]any
+	if json.Unmarshal(task["job"], &job) != nil {
+		return "(not a reqfleet task)"
+	}
+	if auth, ok := job["auth"].([]any); ok && len(auth) == 2 {
+		auth[1] = redacted
+	} else if _, ok := job["auth"]; ok {
+		job["auth"] = redacted
+	}
+	if h, ok := job["headers"].(map[string]any); ok {
+		for k := range h {
+			if tasks.IsSecretHeader(k) {
+				h[k] = redacted
+			}
+		}
+	}
+	if c, ok := job["cookies"].(map[string]any); ok {
+		for k := range c {
+			c[k] = redacted
+		}
+	}
+	if raw, ok := job["url"].(string); ok {
+		if u, err := url.Parse(raw); err == nil && u.User != nil {
+			job["url"] = u.Redacted()
+		}
+	}
+	b, err := json.Marshal(job)
+	if err != nil {
+		return "(not a reqfleet task)"
+	}
+	task["job"] = b
+	out, err := json.Marshal(task)
+	if err != nil {
+		return "(not a reqfleet task)"
+	}
+	return string(out)
+}
