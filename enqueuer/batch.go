@@ -441,8 +441,8 @@ func (e *Enqueuer) Enqueue(ctx context.Context, job tasks.Job) (tasks.Task, erro
 
 // Receipt is what EnqueueMany enqueued.
 type Receipt struct {
-	Batch    string // the batch id
-	Accepted int    // jobs enqueued: the batch's total
+	Batch    string `json:"batch"`    // the batch id
+	Accepted int    `json:"accepted"` // jobs enqueued: the batch's total
 }
 
 // EnqueueMany enqueues the jobs as a new batch (NewBatch, AddMany, Seal).

@@ -46,7 +46,7 @@ func TestConfigValidate(t *testing.T) {
 				t.Fatal(err)
 			}
 			if cfg.Queue != DefaultQueue || cfg.MaxRetry != DefaultMaxRetry || cfg.TaskTimeout != DefaultTaskTimeout ||
-				cfg.Concurrency != DefaultConcurrency || cfg.BatchTTL != DefaultBatchTTL || cfg.Logger == nil || cfg.Now == nil {
+				cfg.Concurrency != DefaultFastConcurrency || cfg.BatchTTL != DefaultBatchTTL || cfg.Logger == nil || cfg.Now == nil {
 				t.Fatalf("defaults not filled: %+v", cfg)
 			}
 		})

@@ -7,8 +7,10 @@
 // (tasks.BatchKey) counts what was accepted and, once sealed, the total that
 // its outcomes must reach. Retry re-enqueues the exceptions list.
 //
-// Sizing: AddMany and Retry run Config.Concurrency enqueue calls at once on
-// Config.Redis, so that client's connection pool (go-redis PoolSize, by
+// Sizing: AddMany and Retry run Config.Concurrency enqueue calls at once.
+// The fast path (the default) sends them to Redis in groups over at most
+// two connections at a time. With Config.AsynqClient each is its own call
+// on Config.Redis, so that client's connection pool (go-redis PoolSize, by
 // default 10 per CPU) should be at least Concurrency, or calls wait for a
 // connection.
 package enqueuer
@@ -18,12 +20,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/reqfleet/reqfleet/internal/redisretry"
 	"github.com/reqfleet/reqfleet/tasks"
 )
 
@@ -35,6 +39,8 @@ const (
 	DefaultConcurrency = 16
 	DefaultBatchTTL    = 7 * 24 * time.Hour
 	DefaultMaxLine     = 16 << 20
+	// DefaultRedisRetryFor is Config.RedisRetryFor's default.
+	DefaultRedisRetryFor = redisretry.DefaultFor
 )
 
 // Config configures an Enqueuer. Zero fields take the defaults above.
@@ -43,10 +49,20 @@ type Config struct {
 	Queue       string                // default "default"; see tasks.ValidateQueue
 	MaxRetry    int                   // asynq retries, for crash recovery only; default 25, negative for none
 	TaskTimeout time.Duration         // asynq task timeout; default 10m
-	Concurrency int                   // parallel enqueue calls; default 16
+	Concurrency int                   // parallel enqueue calls; default 256 on the fast path, 16 with AsynqClient
 	BatchTTL    time.Duration         // lifetime of a sealed batch's hash; default 7 days
-	Logger      *slog.Logger          // default: discard
-	Now         func() time.Time      // clock; default time.Now
+	// RedisRetryFor is how long a Redis call that fails with an error that
+	// passes (connection refused or lost, LOADING, ...) is tried again, with
+	// capped exponential backoff, before the operation fails with
+	// ErrRedisUnavailable; default 2m, negative for no retry. Other errors
+	// (a wrong password, say) fail at once.
+	RedisRetryFor time.Duration
+	// AsynqClient enqueues through asynq's Client, one Redis call a job,
+	// instead of the fast path (fast.go), which writes the same task hash and
+	// pending list as asynq v0.26.0, many jobs a call.
+	AsynqClient bool
+	Logger      *slog.Logger     // default: discard
+	Now         func() time.Time // clock; default time.Now
 }
 
 // validate fills the defaults in and checks the fields.
@@ -75,6 +91,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: TaskTimeout %v: must be at least 1s", ErrConfig, c.TaskTimeout)
 	}
 	switch {
+	case c.Concurrency == 0 && !c.AsynqClient:
+		c.Concurrency = DefaultFastConcurrency
 	case c.Concurrency == 0:
 		c.Concurrency = DefaultConcurrency
 	case c.Concurrency < 0:
@@ -85,6 +103,9 @@ func (c *Config) validate() error {
 		c.BatchTTL = DefaultBatchTTL
 	case c.BatchTTL < time.Second:
 		return fmt.Errorf("%w: BatchTTL %v: must be at least 1s", ErrConfig, c.BatchTTL)
+	}
+	if c.RedisRetryFor == 0 {
+		c.RedisRetryFor = DefaultRedisRetryFor
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -100,18 +121,21 @@ type Enqueuer struct {
 	cfg    Config
 	log    *slog.Logger
 	client *asynq.Client
+	fast   *fastEnqueuer  // nil with Config.AsynqClient
 	opts   []asynq.Option // every task's options but its TaskID
 	closed atomic.Bool
 
 	newBatch *redis.Script
 	move     *redis.Script
 
+	outage outage // Redis failing: logged once when it starts and once when it ends
+
 	// Tunables, changed by tests.
-	backoff       []time.Duration // waits between attempts of a failing Redis call
-	flushEvery    int64           // HINCRBY accepted after this many jobs at most
-	flushInterval time.Duration   // ... or when this long passed since the last
-	retryChunk    int             // exceptions read per LRANGE by Retry
-	sealTimeout   time.Duration   // EnqueueMany's Seal after its ctx ended
+	retry         redisretry.Policy // how a failing Redis call is tried again
+	flushEvery    int64             // HINCRBY accepted after this many jobs at most
+	flushInterval time.Duration     // ... or when this long passed since the last
+	retryChunk    int               // exceptions read per LRANGE by Retry
+	sealTimeout   time.Duration     // EnqueueMany's Seal after its ctx ended
 	hooks         hooks
 }
 
@@ -139,9 +163,10 @@ func New(cfg Config) (*Enqueuer, error) {
 			asynq.Timeout(cfg.TaskTimeout),
 			asynq.Retention(0),
 		},
+		fast:          newFast(cfg),
 		newBatch:      redis.NewScript(newBatchLua),
 		move:          redis.NewScript(moveLua),
-		backoff:       []time.Duration{50 * time.Millisecond, 200 * time.Millisecond, 500 * time.Millisecond},
+		retry:         redisretry.Policy{For: cfg.RedisRetryFor},
 		flushEvery:    1000,
 		flushInterval: time.Second,
 		retryChunk:    512,
@@ -176,9 +201,12 @@ func (e *Enqueuer) checkOpen() error {
 // running), by a dead earlier run or by this call's own earlier attempt whose
 // reply was lost.
 func (e *Enqueuer) enqueue(ctx context.Context, t tasks.Task, payload []byte) (existed bool, err error) {
+	if e.fast != nil {
+		return e.enqueueFast(ctx, t, payload)
+	}
 	task := asynq.NewTask(tasks.TypeRequest, payload)
 	opts := append(e.opts[:len(e.opts):len(e.opts)], asynq.TaskID(t.TaskID()))
-	err = e.withRetry(ctx, "enqueue", func() error {
+	err = e.withPolicy(ctx, "enqueue", redisretry.Opaque, func() error {
 		_, err := e.client.EnqueueContext(ctx, task, opts...)
 		if errors.Is(err, asynq.ErrTaskIDConflict) {
 			existed = true
@@ -189,31 +217,65 @@ func (e *Enqueuer) enqueue(ctx context.Context, t tasks.Task, payload []byte) (e
 	return existed, err
 }
 
-// withRetry runs fn until it succeeds, trying again after the waits of
-// e.backoff; ctx ends the waits. The error is fn's last, or ctx's.
+// withRetry runs fn until it succeeds. An error that passes (Redis
+// restarting or unreachable) is tried again with capped exponential backoff
+// for up to Config.RedisRetryFor, then the error wraps ErrRedisUnavailable;
+// any other error returns at once. ctx ends the waits.
 func (e *Enqueuer) withRetry(ctx context.Context, what string, fn func() error) error {
-	for attempt := 0; ; attempt++ {
-		err := fn()
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("%s: %w", what, context.Cause(ctx))
-		}
-		if attempt >= len(e.backoff) {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		e.log.LogAttrs(ctx, slog.LevelWarn, "redis call failed, trying again",
-			slog.String("op", what), slog.Int("attempt", attempt+1), slog.Any("err", err))
+	return e.withPolicy(ctx, what, nil, fn)
+}
+
+// withPolicy is withRetry with the errors tried again picked by retryable
+// (nil: redisretry.Transient). asynq's enqueue needs redisretry.Opaque: it
+// turns Redis' errors into strings.
+func (e *Enqueuer) withPolicy(ctx context.Context, what string, retryable func(error) bool, fn func() error) error {
+	failed := false
+	p := e.retry
+	if retryable != nil {
+		p.Retryable = retryable
+	}
+	err := redisretry.Do(ctx, p, fn, func(n int, err error, wait time.Duration) {
+		failed = true
+		e.outage.begin(ctx, e.log, what, err, e.retry.For)
+		e.log.LogAttrs(ctx, slog.LevelDebug, "redis call failed, trying again",
+			slog.String("op", what), slog.Int("failures", n), slog.Duration("wait", wait), slog.Any("err", err))
 		if e.hooks.onBackoff != nil {
 			e.hooks.onBackoff(err)
 		}
-		timer := time.NewTimer(e.backoff[attempt])
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return fmt.Errorf("%s: %w (after: %w)", what, context.Cause(ctx), err)
-		case <-timer.C:
-		}
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
 	}
+	if failed {
+		e.outage.end(ctx, e.log)
+	}
+	return nil
+}
+
+// outage logs a Redis outage once when it starts and once when it ends,
+// however many calls fail and retry in between.
+type outage struct {
+	mu    sync.Mutex
+	since time.Time // zero: no outage
+}
+
+func (o *outage) begin(ctx context.Context, log *slog.Logger, what string, err error, retryFor time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.since.IsZero() {
+		return
+	}
+	o.since = time.Now()
+	log.LogAttrs(ctx, slog.LevelWarn, "Redis unavailable, trying again",
+		slog.String("op", what), slog.Duration("for_up_to", retryFor), slog.Any("err", err))
+}
+
+func (o *outage) end(ctx context.Context, log *slog.Logger) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.since.IsZero() {
+		return
+	}
+	log.LogAttrs(ctx, slog.LevelWarn, "Redis is back", slog.Duration("after", time.Since(o.since).Round(time.Millisecond)))
+	o.since = time.Time{}
 }

@@ -3,6 +3,8 @@ package enqueuer
 import (
 	"errors"
 	"fmt"
+
+	"github.com/reqfleet/reqfleet/internal/redisretry"
 )
 
 // Sentinel errors, returned wrapped: match them with errors.Is.
@@ -21,8 +23,12 @@ var (
 	ErrInvalidJob = errors.New("invalid job")
 	// ErrLineTooLong: an input line longer than the reader's maxLine.
 	ErrLineTooLong = errors.New("line too long")
-	// ErrEnqueue: Redis refused or failed to enqueue (after a few retries).
+	// ErrEnqueue: Redis refused or failed to enqueue.
 	ErrEnqueue = errors.New("enqueue failed")
+	// ErrRedisUnavailable: Redis stayed unreachable (or kept failing with
+	// errors that pass, such as LOADING) for all of Config.RedisRetryFor.
+	// It comes wrapped, with ErrEnqueue where jobs were being enqueued.
+	ErrRedisUnavailable = redisretry.ErrUnavailable
 	// ErrNoRequest: an exception that carries no request (an InvalidJob
 	// outcome of a payload that was not a job) cannot be retried.
 	ErrNoRequest = errors.New("exception has no request to retry")

@@ -12,6 +12,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/reqfleet/reqfleet/internal/redisretry"
 	"github.com/reqfleet/reqfleet/internal/testredis"
 	"github.com/reqfleet/reqfleet/tasks"
 )
@@ -66,7 +67,7 @@ func newEnv(t testing.TB, start func(testing.TB) (*redis.Client, *miniredis.Mini
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.backoff = []time.Duration{time.Millisecond, time.Millisecond}
+	e.retry = redisretry.Policy{For: 50 * time.Millisecond, First: time.Millisecond, Max: 2 * time.Millisecond}
 	t.Cleanup(func() { e.Close() })
 	insp := asynq.NewInspectorFromRedisClient(rdb)
 	return &env{rdb: rdb, mr: mr, e: e, insp: insp}

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -481,7 +483,7 @@ func (h lostReplyHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 			return nil
 		}
 		h.n.Add(1)
-		cmd.SetErr(errors.New("read tcp: connection reset by peer"))
+		cmd.SetErr(&net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET})
 		return cmd.Err()
 	}
 }

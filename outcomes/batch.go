@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/reqfleet/reqfleet/internal/redisretry"
 	"github.com/reqfleet/reqfleet/tasks"
 )
 
@@ -55,7 +56,10 @@ func (r *Reader) Batch(ctx context.Context, id string) (BatchStatus, error) {
 }
 
 // Wait polls the batch every interval (default 100ms) until it is complete or
-// ctx ends, calling progress (if not nil) with each status read.
+// ctx ends, calling progress (if not nil) with each status read. While Redis
+// is away it keeps trying for the Reader's RedisRetryFor (see
+// SetRedisRetryFor), then fails with an error wrapping
+// redisretry.ErrUnavailable.
 func (r *Reader) Wait(ctx context.Context, id string, every time.Duration, progress func(BatchStatus)) (BatchStatus, error) {
 	if every <= 0 {
 		every = 100 * time.Millisecond
@@ -63,7 +67,11 @@ func (r *Reader) Wait(ctx context.Context, id string, every time.Duration, progr
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		st, err := r.Batch(ctx, id)
+		var st BatchStatus
+		err := redisretry.Do(ctx, r.retry, func() (err error) {
+			st, err = r.Batch(ctx, id)
+			return err
+		}, nil)
 		if err != nil {
 			return st, err
 		}

@@ -6,8 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/reqfleet/reqfleet/internal/redisretry"
 	"github.com/reqfleet/reqfleet/tasks"
 )
 
@@ -64,6 +66,52 @@ func TestWaitEndsWithContext(t *testing.T) {
 		cancel()
 		if _, err := r.Wait(ctx, "B", time.Millisecond, nil); !errors.Is(err, context.Canceled) {
 			t.Fatalf("err = %v, want context.Canceled", err)
+		}
+	})
+}
+
+// Wait rides out Redis failing for a while with an error that passes, and
+// gives up with redisretry.ErrUnavailable when it lasts too long.
+func TestWaitRedisOutage(t *testing.T) {
+	m := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	t.Cleanup(func() { rdb.Close() })
+	r := newReader(t, rdb)
+	ctx := context.Background()
+	key := tasks.BatchKey("q1", "B")
+	rdb.HSet(ctx, key, tasks.BatchAccepted, 1, tasks.BatchTotal, 1, tasks.BatchSealed, 1)
+
+	t.Run("back in time", func(t *testing.T) {
+		m.SetError("LOADING Redis is loading the dataset in memory")
+		progress := make(chan BatchStatus, 100)
+		waited := make(chan error, 1)
+		go func() {
+			_, err := r.Wait(ctx, "B", time.Millisecond, func(s BatchStatus) { progress <- s })
+			waited <- err
+		}()
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for range 5 { // Wait tries while Redis fails
+			select {
+			case s := <-progress:
+				t.Fatalf("progress %+v while Redis failed", s)
+			case err := <-waited:
+				t.Fatalf("Wait returned %v while Redis failed", err)
+			case <-tick.C:
+			}
+		}
+		m.SetError("")
+		rdb.HSet(ctx, key, tasks.BatchDone, 1)
+		if err := <-waited; err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("too long", func(t *testing.T) {
+		r.SetRedisRetryFor(30 * time.Millisecond)
+		m.SetError("LOADING for good")
+		defer m.SetError("")
+		if _, err := r.Wait(ctx, "B", time.Millisecond, nil); !errors.Is(err, redisretry.ErrUnavailable) {
+			t.Fatalf("err = %v, want redisretry.ErrUnavailable", err)
 		}
 	})
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/reqfleet/reqfleet/internal/redisretry"
 	"github.com/reqfleet/reqfleet/tasks"
 )
 
@@ -43,7 +44,13 @@ func (k Kind) key(queue string) string {
 type Reader struct {
 	rdb   redis.UniversalClient
 	queue string
+	retry redisretry.Policy // Wait's, while Redis is away
 }
+
+// SetRedisRetryFor sets how long Wait keeps trying, with capped exponential
+// backoff, while Redis fails with errors that pass (restarting, unreachable);
+// default 2m, negative for not at all. Call it before using the Reader.
+func (r *Reader) SetRedisRetryFor(d time.Duration) { r.retry.For = d }
 
 // NewReader reads the outcomes of queue ("" means "default").
 func NewReader(rdb redis.UniversalClient, queue string) (*Reader, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -26,7 +27,8 @@ type Stats struct {
 	Workers    []WorkerInfo  `json:"workers"`
 }
 
-// WorkerInfo is one worker process (asynq server) seen in the fleet.
+// WorkerInfo is one worker process seen in the fleet (its asynq servers,
+// one a shard, taken together).
 type WorkerInfo struct {
 	Host        string         `json:"host"`
 	PID         int            `json:"pid"`
@@ -68,10 +70,24 @@ func (r *Reader) Stats(ctx context.Context, batches int64) (Stats, error) {
 	if err != nil {
 		return st, fmt.Errorf("workers: %w", err)
 	}
+	// A worker process runs one asynq server per shard: one entry each
+	// process, with the shards' concurrency and jobs added up.
+	seen := map[string]int{}
 	for _, s := range servers {
 		if _, ok := s.Queues[r.queue]; !ok {
 			continue
 		}
+		key := s.Host + ":" + strconv.Itoa(s.PID)
+		if i, ok := seen[key]; ok {
+			w := &st.Workers[i]
+			w.Concurrency += s.Concurrency
+			w.Active += len(s.ActiveWorkers)
+			if s.Started.Before(w.Started) {
+				w.Started = s.Started
+			}
+			continue
+		}
+		seen[key] = len(st.Workers)
 		st.Workers = append(st.Workers, WorkerInfo{
 			Host: s.Host, PID: s.PID, Concurrency: s.Concurrency, Queues: s.Queues,
 			Active: len(s.ActiveWorkers), Started: s.Started, Status: s.Status,

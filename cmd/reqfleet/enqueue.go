@@ -17,6 +17,7 @@ func (a *app) runEnqueue(ctx context.Context, args []string) error {
 	in.register(fs, "H")
 	wait := fs.Bool("wait", false, "wait until every job has its outcome, showing progress")
 	asJSON := fs.Bool("json", false, "print the receipt as JSON ({\"batch\":...,\"accepted\":...}) instead of the batch id")
+	maxRetry := fs.Int("max-retry", enqueuer.DefaultMaxRetry, "times asynq may run a job again after its worker was lost (crashed, killed) before it becomes a WorkerLost exception; 0 for none")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -33,13 +34,20 @@ func (a *app) runEnqueue(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *maxRetry < 0 {
+		return usageErr(fs, "--max-retry must be 0 or more")
+	}
+	if *maxRetry == 0 {
+		*maxRetry = -1 // enqueuer.Config: negative is none, 0 the default
+	}
 	log := a.logger(&c)
-	rdb, err := c.connect(64)
+	rdb, err := c.open(ctx, 64, log)
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
-	enq, err := enqueuer.New(enqueuer.Config{Redis: rdb, Queue: c.queue, Logger: log})
+	enq, err := enqueuer.New(enqueuer.Config{Redis: rdb, Queue: c.queue, Logger: log,
+		MaxRetry: *maxRetry, RedisRetryFor: c.retryFor()})
 	if err != nil {
 		return err
 	}
@@ -63,6 +71,7 @@ func (a *app) runEnqueue(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	reader.SetRedisRetryFor(c.retryFor())
 	p := a.newProgress()
 	st, err := reader.Wait(ctx, receipt.Batch, 0, p.update)
 	p.finish(st)

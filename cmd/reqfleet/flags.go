@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,10 +13,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/reqfleet/reqfleet/enqueuer"
 	"github.com/reqfleet/reqfleet/internal/redisconn"
+	"github.com/reqfleet/reqfleet/internal/redisretry"
 	"github.com/reqfleet/reqfleet/tasks"
 )
 
@@ -71,10 +74,17 @@ func usageErr(fs *flag.FlagSet, format string, args ...any) error {
 
 // common are the flags every fleet command has.
 type common struct {
-	redisURL  string
-	queue     string
-	logFormat string
-	logLevel  string
+	redisURL     string
+	redisCluster string // host:port,... of a Redis Cluster, instead of redisURL
+	redisUser    string // the cluster's credentials, from the environment
+	redisPass    string
+	queue        string
+	logFormat    string
+	logLevel     string
+
+	redisCA       string       // PEM CAs trusted for rediss:// (--redis-ca, $REQFLEET_REDIS_CA)
+	redisRetryFor durationFlag // how long Redis calls are tried again while Redis is away
+	redisWait     durationFlag // how long to wait for Redis at start; a command may set its default before registering
 }
 
 func (a *app) commonFlags(fs *flag.FlagSet, c *common, redisHelp string) {
@@ -83,14 +93,35 @@ func (a *app) commonFlags(fs *flag.FlagSet, c *common, redisHelp string) {
 
 func (a *app) commonFlagsLevel(fs *flag.FlagSet, c *common, redisHelp, level string) {
 	fs.StringVar(&c.redisURL, "redis", a.getenv("REQFLEET_REDIS"), redisHelp)
+	fs.StringVar(&c.redisCluster, "redis-cluster", a.getenv("REQFLEET_REDIS_CLUSTER"),
+		"Redis Cluster seed nodes host:port,... instead of --redis (default $REQFLEET_REDIS_CLUSTER; credentials from $REQFLEET_REDIS_USERNAME and $REQFLEET_REDIS_PASSWORD)")
+	c.redisUser, c.redisPass = a.getenv("REQFLEET_REDIS_USERNAME"), a.getenv("REQFLEET_REDIS_PASSWORD")
 	fs.StringVar(&c.queue, "queue", "default", "queue name")
 	fs.StringVar(&c.logFormat, "log-format", "", "log format: text or json (default text on a terminal, json otherwise)")
 	fs.StringVar(&c.logLevel, "log-level", level, "log level: debug, info, warn, error")
+	fs.StringVar(&c.redisCA, "redis-ca", a.getenv("REQFLEET_REDIS_CA"), "PEM file of CA certificates to trust for rediss:// besides the system's (default $REQFLEET_REDIS_CA)")
+	c.redisRetryFor = durationFlag(redisretry.DefaultFor)
+	fs.Var(&c.redisRetryFor, "redis-retry-for", "while Redis is unreachable or restarting, keep trying (with backoff) this long before failing")
+	if c.redisWait == 0 {
+		c.redisWait = durationFlag(10 * time.Second)
+	}
+	fs.Var(&c.redisWait, "redis-wait", "how long to wait for Redis to answer at start")
 }
 
 func (c *common) check(fs *flag.FlagSet) error {
 	if err := tasks.ValidateQueue(c.queue); err != nil {
 		return usageErr(fs, "--queue: %v", err)
+	}
+	if c.redisCluster != "" {
+		redisGiven := false
+		fs.Visit(func(f *flag.Flag) { redisGiven = redisGiven || f.Name == "redis" })
+		if redisGiven {
+			return usageErr(fs, "give --redis or --redis-cluster, not both")
+		}
+		if _, err := redisconn.ParseClusterAddrs(c.redisCluster); err != nil {
+			return usageErr(fs, "--redis-cluster: %v", err)
+		}
+		c.redisURL = "" // $REQFLEET_REDIS gives way to the cluster
 	}
 	switch c.logFormat {
 	case "", "text", "json":
@@ -131,15 +162,74 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-// connect opens the fleet's Redis (defaultRedis when no URL is given).
+// cluster is the Redis Cluster of --redis-cluster, once check has passed.
+func (c *common) cluster() redisconn.Cluster {
+	addrs, _ := redisconn.ParseClusterAddrs(c.redisCluster)
+	return redisconn.Cluster{Addrs: addrs, Username: c.redisUser, Password: c.redisPass}
+}
+
+// connOpt is the asynq connection option of the fleet's Redis, for parts
+// that open their own connections (the web UI).
+func (c *common) connOpt(poolSize int) (asynq.RedisConnOpt, error) {
+	if c.redisCluster != "" {
+		return redisconn.ClusterConnOpt(c.cluster()), nil
+	}
+	opt, err := redisconn.ConnOpt(c.redisURLOrDefault(), poolSize)
+	if err != nil {
+		return nil, fmt.Errorf("--redis: %w", err)
+	}
+	return opt, nil
+}
+
+// redisName names the fleet's Redis in messages, without a password.
+func (c *common) redisName() string {
+	if c.redisCluster != "" {
+		return "--redis-cluster " + c.redisCluster
+	}
+	return "--redis " + redisconn.Redact(c.redisURLOrDefault())
+}
+
+// connect opens the fleet's Redis: the cluster of --redis-cluster, or the
+// URL of --redis (defaultRedis when no URL is given).
 func (c *common) connect(poolSize int) (redis.UniversalClient, error) {
+	if c.redisCluster != "" {
+		rdb, err := redisconn.OpenCluster(c.cluster(), poolSize)
+		if err != nil {
+			return nil, fmt.Errorf("--redis-cluster: %w", err)
+		}
+		return rdb, nil
+	}
 	u := c.redisURL
 	if u == "" {
 		u = defaultRedis
 	}
-	rdb, err := redisconn.Open(u, poolSize)
+	rdb, err := redisconn.OpenURL(u, redisconn.URLOptions{PoolSize: poolSize, CAFile: c.redisCA})
 	if err != nil {
 		return nil, fmt.Errorf("--redis: %w", err)
+	}
+	return rdb, nil
+}
+
+// retryFor is --redis-retry-for for the library configs: 0 there is the
+// default, here no retry.
+func (c *common) retryFor() time.Duration {
+	if c.redisRetryFor == 0 {
+		return -1
+	}
+	return time.Duration(c.redisRetryFor)
+}
+
+// open connects and waits for Redis to answer, up to --redis-wait, so that a
+// wrong or dead Redis fails at once, in one line, rather than after
+// --redis-retry-for.
+func (c *common) open(ctx context.Context, poolSize int, log *slog.Logger) (redis.UniversalClient, error) {
+	rdb, err := c.connect(poolSize)
+	if err != nil {
+		return nil, err
+	}
+	if err := waitRedis(ctx, rdb, time.Duration(c.redisWait), log.Warn); err != nil {
+		rdb.Close()
+		return nil, fmt.Errorf("%s: %w", c.redisName(), err)
 	}
 	return rdb, nil
 }

@@ -115,6 +115,7 @@ type httpFlags struct {
 	proxy        string
 	insecure     bool
 	userAgent    string
+	denyPrivate  bool
 }
 
 func (h *httpFlags) register(fs *flag.FlagSet) {
@@ -130,6 +131,7 @@ func (h *httpFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&h.proxy, "proxy", "", "proxy URL for every request (default: HTTP_PROXY/HTTPS_PROXY/NO_PROXY from the environment)")
 	fs.BoolVar(&h.insecure, "insecure", false, "do not verify TLS certificates (requests' verify=False)")
 	fs.StringVar(&h.userAgent, "user-agent", "", "User-Agent of requests without one (default reqfleet/1)")
+	fs.BoolVar(&h.denyPrivate, "deny-private", false, "refuse to connect to loopback, private, link-local (cloud metadata), shared, multicast and reserved addresses, checked on the address dialed; such jobs become DeniedAddress exceptions")
 }
 
 // apply puts the flags into a worker config. Secrets come from the
@@ -146,6 +148,7 @@ func (h *httpFlags) apply(fs *flag.FlagSet, getenv func(string) string, cfg *wor
 	cfg.Exec.JobTimeout = timeDuration(h.jobTimeout)
 	cfg.Exec.UserAgent = h.userAgent
 	cfg.Session.Insecure = h.insecure
+	cfg.Session.DenyPrivate = h.denyPrivate
 	if h.proxy != "" {
 		u, err := url.Parse(h.proxy)
 		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "socks5") {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/redis/go-redis/v9"
@@ -24,7 +25,8 @@ func main() {
 	a := &app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
 	err := a.run(ctx, os.Args[1:])
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "reqfleet:", err)
+		// One line, even for joined errors (a failed enqueue and seal).
+		fmt.Fprintln(os.Stderr, "reqfleet:", strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
 	os.Exit(exitCode(ctx, err))
 }
@@ -79,6 +81,8 @@ func commands() []command {
 		{"exceptions", "[flags]", "print exceptions as JSONL", (*app).runExceptions},
 		{"stats", "[flags]", "queue sizes, in flight, results and exceptions, batches, workers", (*app).runStats},
 		{"wait", "[flags] BATCH", "wait until every job of a batch has its outcome", (*app).runWait},
+		{"bench", "[flags]", "measure the fleet on this machine against the raw HTTP ceiling (starts its own Redis and target)", (*app).runBench},
+		{"serve", "[flags]", "HTTP: enqueue API, Prometheus /metrics, health checks and the web UI", (*app).runServe},
 	}
 }
 

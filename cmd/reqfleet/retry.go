@@ -27,12 +27,13 @@ func (a *app) runRetry(ctx context.Context, args []string) error {
 	if err := c.check(fs); err != nil {
 		return err
 	}
-	rdb, err := c.connect(16)
+	log := a.logger(&c)
+	rdb, err := c.open(ctx, 16, log)
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
-	enq, err := enqueuer.New(enqueuer.Config{Redis: rdb, Queue: c.queue, Logger: a.logger(&c)})
+	enq, err := enqueuer.New(enqueuer.Config{Redis: rdb, Queue: c.queue, Logger: log, RedisRetryFor: c.retryFor()})
 	if err != nil {
 		return err
 	}

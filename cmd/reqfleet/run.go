@@ -9,9 +9,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/reqfleet/reqfleet"
-	"github.com/reqfleet/reqfleet/internal/redisconn"
 	"github.com/reqfleet/reqfleet/outcomes"
 	"github.com/reqfleet/reqfleet/tasks"
 	"github.com/reqfleet/reqfleet/worker"
@@ -35,8 +35,9 @@ func (a *app) runRun(ctx context.Context, args []string) error {
 	if err := c.check(fs); err != nil {
 		return err
 	}
-	if *noWorker && c.redisURL == "" {
-		return usageErr(fs, "--no-worker needs --redis: an embedded Redis has no other workers")
+	shared := c.redisURL != "" || c.redisCluster != ""
+	if *noWorker && !shared {
+		return usageErr(fs, "--no-worker needs --redis or --redis-cluster: an embedded Redis has no other workers")
 	}
 	wcfg := worker.Config{}
 	if err := h.apply(fs, a.getenv, &wcfg); err != nil {
@@ -57,13 +58,15 @@ func (a *app) runRun(ctx context.Context, args []string) error {
 
 	log := a.logger(&c)
 	opts := reqfleet.Options{Queue: c.queue, Concurrency: h.concurrency, NoLocalWorker: *noWorker, Worker: wcfg, Logger: log}
-	if c.redisURL != "" {
-		rdb, err := redisconn.Open(c.redisURL, max(h.concurrency, 64)+48)
+	if shared {
+		rdb, err := c.open(ctx, max(h.concurrency, 64)+48, log)
 		if err != nil {
-			return fmt.Errorf("--redis: %w", err)
+			return err
 		}
 		defer rdb.Close()
 		opts.Redis = rdb
+		opts.Enqueuer.RedisRetryFor = c.retryFor()
+		opts.Worker.RecordTimeout = max(c.retryFor(), time.Second)
 	}
 	p := a.newProgress()
 	if !*quiet {

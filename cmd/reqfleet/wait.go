@@ -25,7 +25,7 @@ func (a *app) runWait(ctx context.Context, args []string) error {
 	if err := c.check(fs); err != nil {
 		return err
 	}
-	rdb, err := c.connect(4)
+	rdb, err := c.open(ctx, 4, a.logger(&c))
 	if err != nil {
 		return err
 	}
@@ -34,6 +34,7 @@ func (a *app) runWait(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	reader.SetRedisRetryFor(c.retryFor())
 	if limit > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(limit))

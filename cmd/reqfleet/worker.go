@@ -9,13 +9,13 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/reqfleet/reqfleet/internal/redisconn"
+	"github.com/reqfleet/reqfleet/internal/redisretry"
 	"github.com/reqfleet/reqfleet/worker"
 )
 
 func (a *app) runWorker(ctx context.Context, args []string) error {
 	fs := a.newFlags("worker", "[flags]")
-	var c common
+	c := common{redisWait: durationFlag(30 * time.Second)} // as docker compose starts Redis and workers together
 	a.commonFlagsLevel(fs, &c, "Redis URL: redis://, rediss:// (TLS) or redis-sentinel:// (default $REQFLEET_REDIS, else "+defaultRedis+")", "info")
 	var h httpFlags
 	h.register(fs)
@@ -23,9 +23,13 @@ func (a *app) runWorker(ctx context.Context, args []string) error {
 	strict := fs.Bool("strict-priority", false, "drain higher-priority queues before lower ones")
 	shutdown := durationFlag(40 * time.Second)
 	fs.Var(&shutdown, "shutdown-timeout", "on SIGINT/SIGTERM, how long jobs in flight may take before they go back to the queue")
-	redisWait := durationFlag(30 * time.Second)
-	fs.Var(&redisWait, "redis-wait", "how long to wait for Redis at start")
 	name := fs.String("name", "", "worker name recorded in outcomes (default host:pid)")
+	shards := fs.Int("shards", 0, "asynq servers in this process, sharing its sessions (default: one per 8 sessions, at most 8)")
+	recordBatch := fs.Int("record-batch", 0, "most outcomes recorded in one Redis call; 1 records each on its own (default 64)")
+	checkEvery := durationFlag(0)
+	fs.Var(&checkEvery, "task-check-interval", "how often an idle worker polls the queues (default 50ms)")
+	var ops workerOps
+	ops.register(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -41,6 +45,14 @@ func (a *app) runWorker(ctx context.Context, args []string) error {
 		ShutdownTimeout: time.Duration(shutdown),
 		Name:            *name,
 		Logger:          a.logger(&c),
+		RecordTimeout:   max(c.retryFor(), time.Second),
+		Shards:          *shards,
+		RecordBatch:     *recordBatch,
+
+		TaskCheckInterval: time.Duration(checkEvery),
+	}
+	if *shards < 0 || *recordBatch < 0 || checkEvery < 0 {
+		return usageErr(fs, "--shards, --record-batch and --task-check-interval must not be negative")
 	}
 	if cfg.Queues, err = parseQueues(*queues, c.queue); err != nil {
 		return usageErr(fs, "--queues: %v", err)
@@ -48,20 +60,17 @@ func (a *app) runWorker(ctx context.Context, args []string) error {
 	if err := h.apply(fs, a.getenv, &cfg); err != nil {
 		return err
 	}
-	rdb, err := c.connect(max(h.concurrency, 64) + 16)
+	rdb, err := c.open(ctx, max(h.concurrency, 64)+16, cfg.Logger)
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
-	if err := waitRedis(ctx, rdb, time.Duration(redisWait), cfg.Logger.Warn); err != nil {
-		return fmt.Errorf("--redis %s: %w", redisconn.Redact(c.redisURLOrDefault()), err)
-	}
 	cfg.Redis = rdb
 	w, err := worker.New(cfg)
 	if err != nil {
 		return err
 	}
-	return w.Run(ctx)
+	return ops.run(ctx, rdb, cfg.Queues, c.retryFor(), cfg.Logger, w.Run)
 }
 
 func (c *common) redisURLOrDefault() string {
@@ -109,6 +118,9 @@ func waitRedis(ctx context.Context, rdb redis.UniversalClient, limit time.Durati
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if !redisretry.Transient(err) { // a wrong password, an untrusted certificate: waiting will not help
+			return fmt.Errorf("Redis refused: %w", err)
 		}
 		if time.Now().Add(delay).After(deadline) {
 			return fmt.Errorf("Redis unreachable: %w", err)
