@@ -184,7 +184,7 @@ func TestBatchedRecordRetriedWithoutDoubles(t *testing.T) {
 		for i := range n {
 			wg.Go(func() {
 				tk, o := outcome(fmt.Sprint(i))
-				if err := w.record(ctx, "q", tk, o); err != nil {
+				if err := w.record(ctx, "q", tk, o, time.Now()); err != nil {
 					t.Error(err)
 				}
 			})

@@ -64,6 +64,12 @@ type Config struct {
 	BatchTTL          time.Duration // expiry of a batch's counters and dedupe set; default 7 days
 	Logger            *slog.Logger  // default: discard
 
+	// OnOutcome, if set, is called once for each outcome this worker
+	// recorded (not for a duplicate run's), with the job's queue and the time
+	// from taking the job to recording its outcome. It must be fast and safe
+	// for concurrent use; workers' --metrics-addr counts jobs with it.
+	OnOutcome func(queue string, o tasks.Outcome, elapsed time.Duration)
+
 	Sweep SweepConfig // the archive sweeper: asynq's archived jobs become WorkerLost exceptions (archive.go)
 }
 
@@ -246,6 +252,7 @@ func (w *Worker) ProcessTask(ctx context.Context, at *asynq.Task) error {
 }
 
 func (w *Worker) process(ctx context.Context, queue string, payload []byte) error {
+	start := time.Now()
 	t, err := tasks.DecodeTask(payload)
 	if err != nil {
 		// Without a batch and an id there is nowhere to record it: asynq
@@ -261,14 +268,14 @@ func (w *Worker) process(ctx context.Context, queue string, payload []byte) erro
 	if err != nil {
 		return err // shutting down: asynq hands the job back
 	}
-	return w.record(ctx, queue, t, out)
+	return w.record(ctx, queue, t, out, start)
 }
 
 // record keeps trying while Redis is unreachable, for up to RecordTimeout,
 // even past a shutdown: the request was sent, its outcome must not be lost.
 // If it still fails the error goes to asynq, which runs the job again later;
 // the dedupe in the record script keeps that to one outcome.
-func (w *Worker) record(ctx context.Context, queue string, t tasks.Task, out tasks.Outcome) error {
+func (w *Worker) record(ctx context.Context, queue string, t tasks.Task, out tasks.Outcome, start time.Time) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.RecordTimeout)
 	defer cancel()
 	delay := 50 * time.Millisecond
@@ -277,6 +284,8 @@ func (w *Worker) record(ctx context.Context, queue string, t tasks.Task, out tas
 		if err == nil {
 			if !fresh {
 				w.log.Info("duplicate run, outcome already recorded", "batch", t.Batch, "id", t.Job.ID, "attempt", t.Attempt)
+			} else if w.cfg.OnOutcome != nil {
+				w.cfg.OnOutcome(queue, out, time.Since(start))
 			}
 			return nil
 		}

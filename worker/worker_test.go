@@ -152,7 +152,12 @@ func TestWorkerJobRunTwiceRecordsOnce(t *testing.T) {
 	var hits atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
 	t.Cleanup(srv.Close)
-	f := newFleet(t, miniRedis(t), Config{Concurrency: 2})
+	var observed atomic.Int32
+	f := newFleet(t, miniRedis(t), Config{Concurrency: 2, OnOutcome: func(q string, o tasks.Outcome, _ time.Duration) {
+		if q == "q" && o.Kind() == "response" {
+			observed.Add(1)
+		}
+	}})
 	task := tasks.Task{Batch: "B", Attempt: 1, Job: job("j", srv.URL)}
 	f.enqueue(t, task, "first")
 	f.enqueue(t, task, "second")
@@ -181,6 +186,9 @@ func TestWorkerJobRunTwiceRecordsOnce(t *testing.T) {
 	}
 	if done := f.rdb.HGet(context.Background(), tasks.BatchKey("q", "B"), "done").Val(); done != "2" {
 		t.Fatalf("done = %s, want 2", done)
+	}
+	if n := observed.Load(); n != 2 {
+		t.Fatalf("OnOutcome called %d times, want 2: once per recorded outcome", n)
 	}
 }
 

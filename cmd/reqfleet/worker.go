@@ -66,6 +66,7 @@ func (a *app) runWorker(ctx context.Context, args []string) error {
 	}
 	defer rdb.Close()
 	cfg.Redis = rdb
+	cfg.OnOutcome = ops.jobs.Observe
 	w, err := worker.New(cfg)
 	if err != nil {
 		return err
