@@ -3,6 +3,7 @@ package enqueuer
 import (
 	"context"
 	"fmt"
+	"github.com/reqfleet/reqfleet/internal/parallel"
 	"log/slog"
 	"sync"
 	"time"
@@ -153,7 +154,7 @@ func (r *retryRun) recover(ctx context.Context) error {
 				todo = append(todo, retryEntry{raw, exc})
 			}
 		}
-		return kept, forEach(ctx, e.cfg.Concurrency, todo, func(ctx context.Context, en retryEntry) error {
+		return kept, parallel.ForEach(ctx, e.cfg.Concurrency, todo, func(ctx context.Context, en retryEntry) error {
 			removed, err := r.finish(ctx, en, true)
 			if err == nil && removed {
 				r.count(&en.exc, func(rep *RetryReport) { rep.Recovered++ })
@@ -186,7 +187,7 @@ func (r *retryRun) walk(ctx context.Context) error {
 				todo = append(todo, retryEntry{raw, exc})
 			}
 		}
-		return kept, forEach(ctx, e.cfg.Concurrency, todo, func(ctx context.Context, en retryEntry) error {
+		return kept, parallel.ForEach(ctx, e.cfg.Concurrency, todo, func(ctx context.Context, en retryEntry) error {
 			return r.retry(ctx, en)
 		})
 	})
@@ -312,45 +313,4 @@ func (r *retryRun) finish(ctx context.Context, en retryEntry, recovering bool) (
 		return false, fmt.Errorf("retry %q of batch %s: %w", t.Job.ID, t.Batch, err)
 	}
 	return n > 0, nil
-}
-
-// forEach calls fn for the items, n at a time, and returns the first error
-// (or ctx's), after the calls in flight have returned; an error ends the
-// ctx the other calls have.
-func forEach[T any](ctx context.Context, n int, items []T, fn func(context.Context, T) error) error {
-	if len(items) == 0 {
-		return ctx.Err()
-	}
-	cctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var (
-		wg    sync.WaitGroup
-		once  sync.Once
-		first error
-		sem   = make(chan struct{}, n)
-	)
-	for _, it := range items {
-		if cctx.Err() != nil {
-			break
-		}
-		select {
-		case sem <- struct{}{}:
-		case <-cctx.Done():
-		}
-		if cctx.Err() != nil {
-			break
-		}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			if err := fn(cctx, it); err != nil {
-				once.Do(func() { first = err })
-				cancel(err)
-			}
-		})
-	}
-	wg.Wait()
-	if first != nil {
-		return first
-	}
-	return ctx.Err()
 }

@@ -43,6 +43,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/reqfleet/reqfleet/internal/parallel"
 	"log/slog"
 	"os"
 	"strconv"
@@ -468,7 +469,7 @@ func (f *Forwarder) forward(ctx context.Context, stamped []string, recovering bo
 			mu       sync.Mutex
 			deferred []string
 		)
-		err := forEach(ctx, f.cfg.Concurrency, stamped, func(ctx context.Context, s string) error {
+		err := parallel.ForEach(ctx, f.cfg.Concurrency, stamped, func(ctx context.Context, s string) error {
 			later, err := f.forwardOne(ctx, s, recovering)
 			if later != "" {
 				mu.Lock()
@@ -670,40 +671,6 @@ func (f *Forwarder) sealBatch(ctx context.Context) error {
 	f.log.LogAttrs(ctx, slog.LevelInfo, "inbox batch sealed", slog.String("batch", f.batch.ID()), slog.Int("jobs", f.batch.Accepted()))
 	f.batch = nil
 	return nil
-}
-
-// forEach calls fn for the items, n at a time, and returns the first error
-// after the calls in flight have returned; an error ends the others' ctx.
-func forEach[T any](ctx context.Context, n int, items []T, fn func(context.Context, T) error) error {
-	cctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var (
-		wg    sync.WaitGroup
-		once  sync.Once
-		first error
-		sem   = make(chan struct{}, n)
-	)
-	for _, it := range items {
-		select {
-		case sem <- struct{}{}:
-		case <-cctx.Done():
-		}
-		if cctx.Err() != nil {
-			break
-		}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			if err := fn(cctx, it); err != nil {
-				once.Do(func() { first = err })
-				cancel(err)
-			}
-		})
-	}
-	wg.Wait()
-	if first != nil {
-		return first
-	}
-	return ctx.Err()
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
