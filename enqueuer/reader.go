@@ -26,6 +26,19 @@ import (
 // job is an error wrapping the tasks package's sentinel (tasks.ErrSyntax,
 // tasks.ErrUnknownField, ...).
 func ReadJSONL(r io.Reader, maxLine int) iter.Seq2[tasks.Job, error] {
+	return readLines(r, maxLine, func(line []byte) (tasks.Job, bool, error) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			return tasks.Job{}, false, nil
+		}
+		job, err := tasks.DecodeJob(line)
+		return job, true, err
+	})
+}
+
+// readLines yields what parse makes of each line: a job, nothing (ok false)
+// or an error, which is yielded as a *LineError naming the line, as are
+// lines that are too long; a read error ends it.
+func readLines(r io.Reader, maxLine int, parse func(line []byte) (job tasks.Job, ok bool, err error)) iter.Seq2[tasks.Job, error] {
 	return func(yield func(tasks.Job, error) bool) {
 		lr := newLineReader(r, maxLine)
 		for {
@@ -42,18 +55,16 @@ func ReadJSONL(r io.Reader, maxLine int) iter.Seq2[tasks.Job, error] {
 				yield(tasks.Job{}, &LineError{Line: lr.line, Err: err})
 				return
 			}
-			if len(bytes.TrimSpace(line)) == 0 {
-				continue
-			}
-			job, err := tasks.DecodeJob(line)
-			if err != nil {
+			job, ok, err := parse(line)
+			switch {
+			case err != nil:
 				if !yield(tasks.Job{}, &LineError{Line: lr.line, Err: err}) {
 					return
 				}
-				continue
-			}
-			if !yield(job, nil) {
-				return
+			case ok:
+				if !yield(job, nil) {
+					return
+				}
 			}
 		}
 	}
@@ -66,34 +77,16 @@ func ReadJSONL(r io.Reader, maxLine int) iter.Seq2[tasks.Job, error] {
 // dropped. A URL is not checked: one that requests would refuse when
 // sending (no scheme, ftp://) is enqueued and lands as an exception.
 func ReadURLs(r io.Reader, tmpl tasks.Job, maxLine int) iter.Seq2[tasks.Job, error] {
-	return func(yield func(tasks.Job, error) bool) {
-		lr := newLineReader(r, maxLine)
-		for {
-			line, err := lr.next()
-			switch {
-			case err == io.EOF:
-				return
-			case errors.Is(err, ErrLineTooLong):
-				if !yield(tasks.Job{}, &LineError{Line: lr.line, Err: err}) {
-					return
-				}
-				continue
-			case err != nil:
-				yield(tasks.Job{}, &LineError{Line: lr.line, Err: err})
-				return
-			}
-			line = bytes.TrimSpace(line)
-			if len(line) == 0 || line[0] == '#' {
-				continue
-			}
-			job := cloneJob(tmpl)
-			job.ID = ""
-			job.URL = string(line)
-			if !yield(job, nil) {
-				return
-			}
+	return readLines(r, maxLine, func(line []byte) (tasks.Job, bool, error) {
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 || line[0] == '#' {
+			return tasks.Job{}, false, nil
 		}
-	}
+		job := cloneJob(tmpl)
+		job.ID = ""
+		job.URL = string(line)
+		return job, true, nil
+	})
 }
 
 // FromURLs is requests_toolbelt's Pool.from_urls: a GET job per URL.
