@@ -12,47 +12,57 @@ import (
 	"github.com/reqfleet/reqfleet/tasks"
 )
 
-// recordScript records one outcome exactly once. KEYS: the results or
-// exceptions list, the batch's seen set, the batch hash. ARGV: the outcome's
-// "attempt:id", its JSON line, the batch counter to raise ("responses" or
-// "exceptions"), the TTL in seconds of the batch's keys. It returns 1 when
-// recorded, 0 when this attempt of this job was recorded before (a job that
-// asynq ran twice).
-var recordScript = redis.NewScript(`
-if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then
-  return 0
-end
-redis.call('RPUSH', KEYS[1], ARGV[2])
-redis.call('HINCRBY', KEYS[3], 'done', 1)
-redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
-local ttl = tonumber(ARGV[4])
-if ttl > 0 then
-  redis.call('EXPIRE', KEYS[2], ttl)
-  redis.call('EXPIRE', KEYS[3], ttl)
-end
-return 1
-`)
-
 // recorder writes outcomes to Redis.
 type recorder struct {
 	rdb redis.UniversalClient
 	ttl time.Duration
+	now func() time.Time // the clock of asynq's daily stats
+}
+
+// ack is the asynq bookkeeping of a task the fetcher took (fetch.go): asynq
+// is done with it in the same script call that records its outcome, so an
+// outcome is never recorded without its task finishing, nor the other way
+// round.
+type ack struct {
+	id        string // asynq's task id
+	uniqueKey string // asynq's uniqueness lock, if the task holds one
 }
 
 // record stores the outcome of task t run from queue. It reports whether the
 // outcome was new; false means a duplicate run whose outcome was dropped.
 func (r *recorder) record(ctx context.Context, queue string, t tasks.Task, o tasks.Outcome) (bool, error) {
-	line, err := json.Marshal(o)
+	return r.finish(ctx, queue, t, o, nil)
+}
+
+// finish is record, and for a fetched task (a != nil) asynq's Done.
+func (r *recorder) finish(ctx context.Context, queue string, t tasks.Task, o tasks.Outcome, a *ack) (bool, error) {
+	req, err := r.request(queue, t, o, a)
 	if err != nil {
-		return false, fmt.Errorf("encode outcome: %w", err)
+		return false, err
 	}
-	list, counter := outcomeList(queue, o)
-	keys := []string{list, tasks.SeenKey(queue, t.Batch), tasks.BatchKey(queue, t.Batch)}
-	n, err := recordScript.Run(ctx, r.rdb, keys, t.OutcomeKey(), line, counter, int64(r.ttl/time.Second)).Int()
+	keys, argv := r.args([]*recordReq{req})
+	res, err := recordManyScript.Run(ctx, r.rdb, keys, argv...).Int64Slice()
+	if err == nil && len(res) != 1 {
+		err = fmt.Errorf("record script returned %d results for 1 outcome", len(res))
+	}
 	if err != nil {
 		return false, fmt.Errorf("record outcome: %w", err)
 	}
-	return n == 1, nil
+	return res[0] == 1, nil
+}
+
+// request is the outcome's script entry.
+func (r *recorder) request(queue string, t tasks.Task, o tasks.Outcome, a *ack) (*recordReq, error) {
+	line, err := json.Marshal(o)
+	if err != nil {
+		return nil, fmt.Errorf("encode outcome: %w", err)
+	}
+	req := &recordReq{queue: queue, line: line, seen: tasks.SeenKey(queue, t.Batch), batch: tasks.BatchKey(queue, t.Batch), member: t.OutcomeKey()}
+	req.list, req.counter = outcomeList(queue, o)
+	if a != nil {
+		req.ack = *a
+	}
+	return req, nil
 }
 
 // outcomeList is the list an outcome goes to and the batch counter it
@@ -64,36 +74,74 @@ func outcomeList(queue string, o tasks.Outcome) (list, counter string) {
 	return tasks.ResultsKey(queue), tasks.BatchResponses
 }
 
-// recordManyScript records several outcomes in one call, each exactly as
-// recordScript does: the script runs atomically, and each outcome's SADD,
-// RPUSH and counters come together, in recordScript's order. KEYS: three
-// per outcome (list, seen set, batch hash). ARGV[1]: the TTL in seconds;
-// then three per outcome ("attempt:id", JSON line, counter). It returns one
-// 1 (recorded) or 0 (recorded before) per outcome, in order. The keys of a
-// batch get their TTL once, at the end, whether their outcomes were new or
-// not (a call tried again after a lost reply sets it then).
+// recordManyScript records outcomes exactly once, several in one call. The
+// script runs atomically; each outcome's SADD, RPUSH and counters come
+// together, and a duplicate (its "attempt:id" already in the batch's seen
+// set: a job that ran twice) is dropped.
+//
+// An outcome of a fetched task also finishes the task as asynq's doneCmd
+// does: off the active list and the lease set, its hash deleted, its
+// uniqueness lock released, the processed counters raised. That happens
+// only while the task is still on the active list: if its lease ran out and
+// asynq's recoverer moved it away, it runs again and that run's outcome is
+// the duplicate.
+//
+// KEYS: eight per outcome: the results or exceptions list, the seen set,
+// the batch hash, then asynq's active list, lease set, task hash, daily and
+// total processed counters of the queue. ARGV[1]: the TTL in seconds of the
+// batch keys; ARGV[2]: the unix time the daily counter expires; then five
+// per outcome: "attempt:id", JSON line, batch counter ("responses" or
+// "exceptions"), asynq task id ("" when asynq's processor finishes the task
+// itself), uniqueness lock key (""). It returns 1 (recorded) or 0 (recorded
+// before) per outcome, in order. The keys of a batch get their TTL once, at
+// the end, whether their outcomes were new or not (a call tried again after
+// a lost reply sets it then).
 var recordManyScript = redis.NewScript(`
 local ttl = tonumber(ARGV[1])
-local n = #KEYS / 3
+local n = #KEYS / 8
 local out = {}
 local touched = {}
+local processed = {}
 for i = 0, n - 1 do
-  local seen, batch = KEYS[3*i+2], KEYS[3*i+3]
-  if redis.call('SADD', seen, ARGV[3*i+2]) == 0 then
+  local k, a = 8*i, 2 + 5*i
+  local seen, batch = KEYS[k+2], KEYS[k+3]
+  if redis.call('SADD', seen, ARGV[a+1]) == 0 then
     out[i+1] = 0
   else
-    redis.call('RPUSH', KEYS[3*i+1], ARGV[3*i+3])
+    redis.call('RPUSH', KEYS[k+1], ARGV[a+2])
     redis.call('HINCRBY', batch, 'done', 1)
-    redis.call('HINCRBY', batch, ARGV[3*i+4], 1)
+    redis.call('HINCRBY', batch, ARGV[a+3], 1)
     out[i+1] = 1
   end
   touched[seen] = true
   touched[batch] = true
+  local id = ARGV[a+4]
+  if id ~= '' and redis.call('LREM', KEYS[k+4], 0, id) > 0 then
+    redis.call('ZREM', KEYS[k+5], id)
+    redis.call('DEL', KEYS[k+6])
+    local u = ARGV[a+5]
+    if u ~= '' and redis.call('GET', u) == id then
+      redis.call('DEL', u)
+    end
+    local day = KEYS[k+7]
+    local p = processed[day]
+    if p then
+      p[2] = p[2] + 1
+    else
+      processed[day] = {KEYS[k+8], 1}
+    end
+  end
 end
 if ttl > 0 then
   for k in pairs(touched) do
     redis.call('EXPIRE', k, ttl)
   end
+end
+for day, p in pairs(processed) do
+  if redis.call('INCRBY', day, p[2]) == p[2] then
+    redis.call('EXPIREAT', day, ARGV[2])
+  end
+  redis.call('INCRBY', p[1], p[2])
 end
 return out
 `)
@@ -105,6 +153,7 @@ type recordReq struct {
 	seen, batch   string
 	member        string
 	line          []byte
+	ack           ack            // id "": asynq's processor finishes the task
 	done          chan recordRes // buffered: the flusher never blocks on it
 }
 
@@ -153,6 +202,11 @@ func (b *batcher) close() {
 
 // record is recorder.record through the batcher.
 func (b *batcher) record(ctx context.Context, queue string, t tasks.Task, o tasks.Outcome) (bool, error) {
+	return b.finish(ctx, queue, t, o, nil)
+}
+
+// finish is recorder.finish through the batcher.
+func (b *batcher) finish(ctx context.Context, queue string, t tasks.Task, o tasks.Outcome, a *ack) (bool, error) {
 	line, err := json.Marshal(o)
 	if err != nil {
 		return false, fmt.Errorf("encode outcome: %w", err)
@@ -161,11 +215,14 @@ func (b *batcher) record(ctx context.Context, queue string, t tasks.Task, o task
 	r.queue, r.line = queue, line
 	r.list, r.counter = outcomeList(queue, o)
 	r.seen, r.batch, r.member = tasks.SeenKey(queue, t.Batch), tasks.BatchKey(queue, t.Batch), t.OutcomeKey()
+	if a != nil {
+		r.ack = *a
+	}
 	select {
 	case b.reqs <- r:
 	case <-b.quit:
 		b.reqPool.Put(r)
-		return b.rec.record(ctx, queue, t, o)
+		return b.rec.finish(ctx, queue, t, o, a)
 	case <-ctx.Done():
 		b.reqPool.Put(r)
 		return false, fmt.Errorf("record outcome: %w", ctx.Err())
@@ -241,13 +298,27 @@ func (b *batcher) flush(group []*recordReq) {
 // it first); its callers then try again.
 const flushTimeout = 30 * time.Second
 
-func (b *batcher) args(reqs []*recordReq) ([]string, []any) {
-	keys := make([]string, 0, 3*len(reqs))
-	argv := make([]any, 0, 1+3*len(reqs))
-	argv = append(argv, int64(b.rec.ttl/time.Second))
-	for _, r := range reqs {
-		keys = append(keys, r.list, r.seen, r.batch)
-		argv = append(argv, r.member, r.line, r.counter)
+func (b *batcher) args(reqs []*recordReq) ([]string, []any) { return b.rec.args(reqs) }
+
+// args are recordManyScript's keys and arguments for reqs.
+func (r *recorder) args(reqs []*recordReq) ([]string, []any) {
+	now := time.Now
+	if r.now != nil {
+		now = r.now
+	}
+	t := now()
+	keys := make([]string, 0, 8*len(reqs))
+	argv := make([]any, 0, 2+5*len(reqs))
+	argv = append(argv, int64(r.ttl/time.Second), t.Add(asynqStatsTTL).Unix())
+	var q, active, lease, prefix, day, total string
+	for _, req := range reqs {
+		if req.queue != q {
+			q = req.queue
+			active, lease, prefix = asynqActiveKey(q), asynqLeaseKey(q), asynqTaskKeyPrefix(q)
+			day, total = asynqProcessedKey(q, t), asynqProcessedTotalKey(q)
+		}
+		keys = append(keys, req.list, req.seen, req.batch, active, lease, prefix+req.ack.id, day, total)
+		argv = append(argv, req.member, req.line, req.counter, req.ack.id, req.ack.uniqueKey)
 	}
 	return keys, argv
 }

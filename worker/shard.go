@@ -18,6 +18,9 @@ const (
 	// an idle fleet waits 75ms at most; each idle shard costs Redis 20
 	// polls a second a queue (see the README's Performance section).
 	DefaultTaskCheckInterval = 50 * time.Millisecond
+	// maintenanceCheckInterval is the idle poll of the asynq servers that
+	// run beside the fetcher (asynq's default).
+	maintenanceCheckInterval = time.Second
 	// DefaultRecordBatch is Config.RecordBatch's default.
 	DefaultRecordBatch = 64
 	// sessionsPerShard is how many sessions make one more default shard.
@@ -89,9 +92,9 @@ func shutdownShards(servers []*asynq.Server) {
 
 // recordOnce records an outcome through the batcher while the worker runs,
 // else on its own.
-func (w *Worker) recordOnce(ctx context.Context, queue string, t tasks.Task, o tasks.Outcome) (bool, error) {
+func (w *Worker) recordOnce(ctx context.Context, queue string, t tasks.Task, o tasks.Outcome, a *ack) (bool, error) {
 	if w.batch != nil {
-		return w.batch.record(ctx, queue, t, o)
+		return w.batch.finish(ctx, queue, t, o, a)
 	}
-	return w.rec.record(ctx, queue, t, o)
+	return w.rec.finish(ctx, queue, t, o, a)
 }

@@ -30,20 +30,22 @@ import (
 //	go test -run XXX -bench WorkerDrain -benchtime 50000x ./worker/
 func BenchmarkWorkerDrain(b *testing.B) {
 	for _, tc := range []struct {
-		shards, conc int
-		batch        bool
+		name string
+		conc int
+		cfg  Config
 	}{
-		{1, 64, false}, // one asynq server, one record call a job: as before shards
-		{1, 64, true},
-		{8, 64, true}, // the default for 64 sessions
+		{"asynq/shards=1/batched=false", 64, Config{AsynqProcessor: true, Shards: 1, RecordBatch: 1}}, // as before shards
+		{"asynq/shards=1/batched=true", 64, Config{AsynqProcessor: true, Shards: 1}},
+		{"asynq/shards=8/batched=true", 64, Config{AsynqProcessor: true, Shards: 8}}, // as before the fetcher
+		{"fetcher", 64, Config{}}, // the default
 	} {
-		b.Run(fmt.Sprintf("shards=%d/c=%d/batched=%v", tc.shards, tc.conc, tc.batch), func(b *testing.B) {
-			benchDrain(b, tc.shards, tc.conc, tc.batch)
+		b.Run(tc.name+fmt.Sprintf("/c=%d", tc.conc), func(b *testing.B) {
+			benchDrain(b, tc.conc, tc.cfg)
 		})
 	}
 }
 
-func benchDrain(b *testing.B, shards, conc int, batched bool) {
+func benchDrain(b *testing.B, conc int, cfg Config) {
 	srv := testredis.Start(b)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: conc + 32})
 	defer rdb.Close()
@@ -73,7 +75,8 @@ func benchDrain(b *testing.B, shards, conc int, batched bool) {
 	close(next)
 	wg.Wait()
 
-	w, err := New(Config{Redis: rdb, Queues: map[string]int{"q": 1}, Concurrency: conc, Shards: shards, RecordBatch: map[bool]int{true: 0, false: 1}[batched]})
+	cfg.Redis, cfg.Queues, cfg.Concurrency = rdb, map[string]int{"q": 1}, conc
+	w, err := New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

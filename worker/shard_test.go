@@ -56,6 +56,16 @@ func TestShardCheckInterval(t *testing.T) {
 // Several shards share one pool: every job gets one outcome, and never more
 // jobs run at once than there are sessions.
 func TestShardsShareTheSessions(t *testing.T) {
+	for _, asynqProcessor := range []bool{false, true} {
+		t.Run(fmt.Sprintf("asynq_processor=%v", asynqProcessor), func(t *testing.T) {
+			testShardsShareTheSessions(t, asynqProcessor)
+		})
+	}
+}
+
+// testShardsShareTheSessions: the fetcher's runners and the asynq servers,
+// or the asynq servers alone, never run more jobs at once than sessions.
+func testShardsShareTheSessions(t *testing.T, asynqProcessor bool) {
 	testredis.Each(t, func(t *testing.T, rdb redis.UniversalClient) {
 		var running, peak atomic.Int32
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -71,7 +81,7 @@ func TestShardsShareTheSessions(t *testing.T) {
 		}))
 		t.Cleanup(srv.Close)
 		const sessions, jobs = 5, 120
-		f := newFleet(t, rdb, Config{Concurrency: sessions, Shards: 3})
+		f := newFleet(t, rdb, Config{Concurrency: sessions, Shards: 3, AsynqProcessor: asynqProcessor})
 		for i := range jobs {
 			f.enqueue(t, tasks.Task{Batch: "B", Attempt: 1, Job: job(fmt.Sprint(i), srv.URL)}, "")
 		}
@@ -80,6 +90,9 @@ func TestShardsShareTheSessions(t *testing.T) {
 		}
 		if n := len(f.w.servers); n != 3 {
 			t.Fatalf("%d shards, want 3", n)
+		}
+		if (f.w.fetch == nil) != asynqProcessor {
+			t.Fatalf("fetcher running: %v, with AsynqProcessor %v", f.w.fetch != nil, asynqProcessor)
 		}
 		f.waitDone(t, "B", jobs)
 		if p := peak.Load(); p > sessions {
@@ -184,7 +197,7 @@ func TestBatchedRecordRetriedWithoutDoubles(t *testing.T) {
 		for i := range n {
 			wg.Go(func() {
 				tk, o := outcome(fmt.Sprint(i))
-				if err := w.record(ctx, "q", tk, o, time.Now()); err != nil {
+				if err := w.record(ctx, "q", tk, o, time.Now(), nil); err != nil {
 					t.Error(err)
 				}
 			})

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -36,11 +37,24 @@ type Config struct {
 	StrictPriority bool                  // drain higher priorities first
 	Concurrency    int                   // jobs at once = sessions; default runtime.NumCPU(), as the original
 
+	// FetchBatch is the most jobs the fetcher takes in one Redis call
+	// (fetch.go); default DefaultFetchBatch. The fetcher runs the jobs on
+	// Concurrency sessions and finishes each in the call that records its
+	// outcome, in asynq's layout, so asynq's tools see the queues as usual.
+	FetchBatch int
+	// AsynqProcessor runs every job through asynq's own processor instead
+	// of the fetcher: one Redis call to take each job and one to finish it,
+	// in Shards asynq servers. It is the fallback should asynq's layout
+	// change under the fetcher.
+	AsynqProcessor bool
 	// Shards is how many asynq servers this worker runs, all sharing its
-	// session pool; their concurrencies add up to Concurrency. One asynq
-	// server takes jobs one Redis call at a time, which caps its rate
-	// whatever its concurrency; shards take them in parallel. Default: one
-	// per 8 sessions, at most 8 (see shard.go).
+	// session pool. With the fetcher (the default) they only run asynq's
+	// maintenance (crash recovery, retries, the server list that asynqmon
+	// shows) and take the odd job: default 1, each with concurrency 1.
+	// With AsynqProcessor they run every job, their concurrencies adding up
+	// to Concurrency (one asynq server takes jobs one Redis call at a time,
+	// which caps its rate; shards take them in parallel): default one per 8
+	// sessions, at most 8 (see shard.go).
 	Shards int
 	// RecordBatch is the most outcomes recorded in one Redis call: outcomes
 	// that finish while a call is in flight go together in the next one,
@@ -59,7 +73,7 @@ type Config struct {
 
 	Name              string        // recorded in outcomes; default host:pid
 	ShutdownTimeout   time.Duration // in-flight jobs get this long to finish on shutdown, then go back to the queue; default 40s, above the default 30s read timeout
-	TaskCheckInterval time.Duration // how often an idle shard polls (asynq sleeps half to one and a half of it); default 50ms: a job enqueued into an idle fleet starts within 75ms
+	TaskCheckInterval time.Duration // how often an idle worker polls (it sleeps half to one and a half of it); default 50ms: a job enqueued into an idle fleet starts within 75ms
 	RecordTimeout     time.Duration // how long to keep trying to record an outcome while Redis is away; default 60s
 	BatchTTL          time.Duration // expiry of a batch's counters and dedupe set; default 7 days
 	Logger            *slog.Logger  // default: discard
@@ -88,13 +102,20 @@ func (c *Config) validate() error {
 			return fmt.Errorf("%w: queue %q: priority must be at least 1", ErrConfig, q)
 		}
 	}
-	if c.Concurrency < 0 || c.Shards < 0 || c.RecordBatch < 0 || c.ShutdownTimeout < 0 || c.TaskCheckInterval < 0 || c.RecordTimeout < 0 || c.BatchTTL < 0 {
+	if c.Concurrency < 0 || c.Shards < 0 || c.FetchBatch < 0 || c.RecordBatch < 0 || c.ShutdownTimeout < 0 || c.TaskCheckInterval < 0 || c.RecordTimeout < 0 || c.BatchTTL < 0 {
 		return fmt.Errorf("%w: Concurrency and durations must not be negative", ErrConfig)
 	}
 	if c.Concurrency == 0 {
 		c.Concurrency = runtime.NumCPU()
 	}
-	c.Shards = shardCount(c.Shards, c.Concurrency)
+	if c.AsynqProcessor {
+		c.Shards = shardCount(c.Shards, c.Concurrency)
+	} else {
+		c.Shards = max(c.Shards, 1)
+	}
+	if c.FetchBatch == 0 {
+		c.FetchBatch = DefaultFetchBatch
+	}
 	if c.RecordBatch == 0 {
 		c.RecordBatch = DefaultRecordBatch
 	}
@@ -138,6 +159,7 @@ type Worker struct {
 	mu      sync.Mutex
 	servers []*asynq.Server // the shards, started together
 	batch   *batcher        // records outcomes in groups while started; nil: one by one
+	fetch   *fetcher        // runs the jobs, unless AsynqProcessor
 	sweep   *sweeper        // started with the server (archive.go)
 }
 
@@ -174,11 +196,15 @@ func (w *Worker) Start() error {
 		return ErrStarted
 	}
 	newServer := func(shard, concurrency int) *asynq.Server {
+		interval := shardCheckInterval(w.cfg.TaskCheckInterval, shard)
+		if !w.cfg.AsynqProcessor {
+			interval = max(interval, maintenanceCheckInterval) // the fetcher polls
+		}
 		return asynq.NewServerFromRedisClient(w.cfg.Redis, asynq.Config{
 			Concurrency:       concurrency,
 			Queues:            w.cfg.Queues,
 			StrictPriority:    w.cfg.StrictPriority,
-			TaskCheckInterval: shardCheckInterval(w.cfg.TaskCheckInterval, shard),
+			TaskCheckInterval: interval,
 			ShutdownTimeout:   w.cfg.ShutdownTimeout,
 			Logger:            asynqLogger{w.log},
 			LogLevel:          asynq.WarnLevel,
@@ -191,7 +217,11 @@ func (w *Worker) Start() error {
 	if w.cfg.RecordBatch > 1 {
 		w.batch = newBatcher(&w.rec, recordFlushers, w.cfg.RecordBatch)
 	}
-	servers, err := startShards(newServer, mux, shardConcurrencies(w.cfg.Concurrency, w.cfg.Shards))
+	concurrencies := shardConcurrencies(w.cfg.Concurrency, w.cfg.Shards)
+	if !w.cfg.AsynqProcessor {
+		concurrencies = slices.Repeat([]int{1}, w.cfg.Shards)
+	}
+	servers, err := startShards(newServer, mux, concurrencies)
 	if err != nil {
 		if w.batch != nil {
 			w.batch.close()
@@ -199,6 +229,14 @@ func (w *Worker) Start() error {
 		return fmt.Errorf("start worker: %w", err)
 	}
 	w.servers = servers
+	if !w.cfg.AsynqProcessor {
+		w.fetch = newFetcher(fetcherConfig{
+			queues: w.cfg.Queues, strict: w.cfg.StrictPriority, concurrency: w.cfg.Concurrency,
+			batch: w.cfg.FetchBatch, interval: w.cfg.TaskCheckInterval, shutdown: w.cfg.ShutdownTimeout,
+			now: time.Now, log: w.log,
+		}, w.cfg.Redis, w.run)
+		w.fetch.start()
+	}
 	w.startSweeper()
 	w.log.Info("worker started", "concurrency", w.cfg.Concurrency, "shards", len(servers), "queues", w.cfg.Queues)
 	return nil
@@ -218,7 +256,12 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 	w.stopSweeper()
 	done := make(chan struct{})
 	go func() {
+		var wg sync.WaitGroup
+		if w.fetch != nil {
+			wg.Go(func() { w.fetch.stop(ctx) })
+		}
 		shutdownShards(srvs)
+		wg.Wait()
 		if w.batch != nil {
 			w.batch.close() // after the shards: their jobs in flight have recorded
 		}
@@ -259,6 +302,12 @@ func (w *Worker) process(ctx context.Context, queue string, payload []byte) erro
 		// archives it, where the fleet's archive sweep finds it.
 		return fmt.Errorf("%w: %w", asynq.SkipRetry, err)
 	}
+	return w.run(ctx, queue, t, start, nil)
+}
+
+// run sends the job's request on a session from the pool and records its
+// outcome (finishing a fetched task with it, when a != nil).
+func (w *Worker) run(ctx context.Context, queue string, t tasks.Task, start time.Time, a *ack) error {
 	s, err := w.pool.get(ctx)
 	if err != nil {
 		return err
@@ -266,21 +315,21 @@ func (w *Worker) process(ctx context.Context, queue string, payload []byte) erro
 	out, err := w.exec.Do(ctx, s, t)
 	w.pool.put(s)
 	if err != nil {
-		return err // shutting down: asynq hands the job back
+		return err // shutting down: the job goes back to the queue
 	}
-	return w.record(ctx, queue, t, out, start)
+	return w.record(ctx, queue, t, out, start, a)
 }
 
 // record keeps trying while Redis is unreachable, for up to RecordTimeout,
 // even past a shutdown: the request was sent, its outcome must not be lost.
 // If it still fails the error goes to asynq, which runs the job again later;
 // the dedupe in the record script keeps that to one outcome.
-func (w *Worker) record(ctx context.Context, queue string, t tasks.Task, out tasks.Outcome, start time.Time) error {
+func (w *Worker) record(ctx context.Context, queue string, t tasks.Task, out tasks.Outcome, start time.Time, a *ack) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.RecordTimeout)
 	defer cancel()
 	delay := 50 * time.Millisecond
 	for {
-		fresh, err := w.recordOnce(ctx, queue, t, out)
+		fresh, err := w.recordOnce(ctx, queue, t, out, a)
 		if err == nil {
 			if !fresh {
 				w.log.Info("duplicate run, outcome already recorded", "batch", t.Batch, "id", t.Job.ID, "attempt", t.Attempt)

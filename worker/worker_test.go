@@ -222,11 +222,14 @@ func TestWorkerSessionStateAndHooks(t *testing.T) {
 			return s, nil
 		},
 	})
+	// The second job is enqueued once the first is done: a worker runs
+	// its jobs in no set order (its asynq server may take one too).
 	f.enqueue(t, tasks.Task{Batch: "B", Attempt: 1, Job: job("set", srv.URL+"/set")}, "")
-	f.enqueue(t, tasks.Task{Batch: "B", Attempt: 1, Job: job("get", srv.URL+"/get")}, "")
 	if err := f.w.Start(); err != nil {
 		t.Fatal(err)
 	}
+	f.waitDone(t, "B", 1)
+	f.enqueue(t, tasks.Task{Batch: "B", Attempt: 1, Job: job("get", srv.URL+"/get")}, "")
 	if got, want := <-seen, "cookie=oatmeal header=blue auth=u:p"; got != want {
 		t.Fatalf("second job sent %q, want %q", got, want)
 	}
@@ -300,6 +303,8 @@ func TestConfigValidate(t *testing.T) {
 		{"bad queue", Config{Redis: rdb, Queues: map[string]int{"a{b}": 1}}, false},
 		{"zero priority", Config{Redis: rdb, Queues: map[string]int{"a": 0}}, false},
 		{"negative concurrency", Config{Redis: rdb, Concurrency: -1}, false},
+		{"negative fetch batch", Config{Redis: rdb, FetchBatch: -1}, false},
+		{"asynq processor", Config{Redis: rdb, AsynqProcessor: true}, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -310,7 +315,7 @@ func TestConfigValidate(t *testing.T) {
 			if err != nil && !errors.Is(err, ErrConfig) {
 				t.Fatalf("err = %v, want ErrConfig", err)
 			}
-			if err == nil && (tc.cfg.Concurrency < 1 || !strings.Contains(tc.cfg.Name, ":")) {
+			if err == nil && (tc.cfg.Concurrency < 1 || tc.cfg.Shards < 1 || tc.cfg.FetchBatch < 1 || !strings.Contains(tc.cfg.Name, ":")) {
 				t.Fatalf("defaults not filled: %+v", tc.cfg)
 			}
 		})

@@ -1,0 +1,534 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/reqfleet/reqfleet/tasks"
+)
+
+// The fetcher runs jobs without asynq's processor, which takes one task a
+// Redis call and finishes it with another: it takes up to FetchBatch tasks
+// in one call and finishes each in the call that records its outcome
+// (recordManyScript), so a job costs Redis a fraction of a call instead of
+// two. It keeps asynq v0.26.0's layout and rules (asynqwire.go), so that
+// asynq's servers, Inspector and asynqmon see the same queues:
+//
+//   - a task taken moves from the pending list to the active list under a
+//     30s lease in the lease set, as dequeueCmd; a paused queue is skipped;
+//   - every 5s the leases of the tasks held are extended, as asynq's
+//     heartbeater; a worker that dies stops extending them, and asynq's
+//     recoverer (in the asynq server each worker still runs) retries its
+//     tasks, as for any asynq worker;
+//   - a task whose payload is not a job is archived as asynq does with
+//     SkipRetry (the sweeper then records it, archive.go);
+//   - at shutdown, tasks taken but not started, and those still running when
+//     ShutdownTimeout ends, go back to the head of the pending list, as
+//     asynq's requeue;
+//   - a task whose context ends (asynq's task timeout or deadline), or whose
+//     outcome cannot be recorded, is let go: its lease runs out and the
+//     recoverer retries it, the record's dedupe keeping one outcome.
+//
+// Tasks with a retention are finished without one: reqfleet's outcome is in
+// its lists. asynqwire_test.go and fetch_test.go check all of it against
+// asynq.
+
+// DefaultFetchBatch is Config.FetchBatch's default.
+const DefaultFetchBatch = 32
+
+// fetchScript is dequeueCmd for up to ARGV[3] tasks. KEYS: pending, paused,
+// active, lease. ARGV: the lease's expiry (unix seconds), the task key
+// prefix, the most tasks to take. It returns the tasks' messages. An id
+// without a task hash (which dequeueCmd would leave on the active list for
+// good) is dropped.
+var fetchScript = redis.NewScript(`
+local out = {}
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  return out
+end
+for i = 1, tonumber(ARGV[3]) do
+  local id = redis.call('RPOPLPUSH', KEYS[1], KEYS[3])
+  if not id then
+    break
+  end
+  local key = ARGV[2] .. id
+  local msg = redis.call('HGET', key, 'msg')
+  if msg then
+    redis.call('HSET', key, 'state', 'active')
+    redis.call('HDEL', key, 'pending_since')
+    redis.call('ZADD', KEYS[4], ARGV[1], id)
+    out[#out+1] = msg
+  else
+    redis.call('LREM', KEYS[3], 1, id)
+  end
+end
+return out
+`)
+
+// requeueScript is requeueCmd for many tasks. KEYS: active, lease, pending.
+// ARGV: the task key prefix, then the ids. A task no longer active (its
+// lease ran out and the recoverer took it) is left alone.
+var requeueScript = redis.NewScript(`
+for i = 2, #ARGV do
+  local id = ARGV[i]
+  if redis.call('LREM', KEYS[1], 0, id) > 0 then
+    redis.call('ZREM', KEYS[2], id)
+    redis.call('RPUSH', KEYS[3], id)
+    redis.call('HSET', ARGV[1] .. id, 'state', 'pending')
+  end
+end
+return redis.status_reply('OK')
+`)
+
+// archiveScript is asynq's archiveCmd, with its keys and arguments, but a
+// task no longer active is left alone instead of an error.
+var archiveScript = redis.NewScript(`
+if redis.call("LREM", KEYS[2], 0, ARGV[1]) == 0 then
+  return 0
+end
+redis.call("ZREM", KEYS[3], ARGV[1])
+redis.call("ZADD", KEYS[4], ARGV[3], ARGV[1])
+local old = redis.call("ZRANGE", KEYS[4], "-inf", ARGV[4], "BYSCORE")
+if #old > 0 then
+	for _, id in ipairs(old) do
+		redis.call("DEL", KEYS[9] .. id)
+	end
+	redis.call("ZREM", KEYS[4], unpack(old))
+end
+local extra = redis.call("ZRANGE", KEYS[4], 0, -ARGV[5])
+if #extra > 0 then
+	for _, id in ipairs(extra) do
+		redis.call("DEL", KEYS[9] .. id)
+	end
+	redis.call("ZREM", KEYS[4], unpack(extra))
+end
+redis.call("HSET", KEYS[1], "msg", ARGV[2], "state", "archived")
+local n = redis.call("INCR", KEYS[5])
+if tonumber(n) == 1 then
+	redis.call("EXPIREAT", KEYS[5], ARGV[6])
+end
+local m = redis.call("INCR", KEYS[6])
+if tonumber(m) == 1 then
+	redis.call("EXPIREAT", KEYS[6], ARGV[6])
+end
+local total = redis.call("GET", KEYS[7])
+if tonumber(total) == tonumber(ARGV[7]) then
+	redis.call("SET", KEYS[7], 1)
+	redis.call("SET", KEYS[8], 1)
+else
+	redis.call("INCR", KEYS[7])
+	redis.call("INCR", KEYS[8])
+end
+return 1
+`)
+
+// fetchedTask is a task the fetcher holds.
+type fetchedTask struct {
+	queue string
+	msg   taskMessage
+}
+
+// fetcherConfig is what the fetcher takes from the worker's Config.
+type fetcherConfig struct {
+	queues      map[string]int
+	strict      bool
+	concurrency int           // runners, one job each at a time
+	batch       int           // most tasks a Redis call
+	interval    time.Duration // idle poll
+	shutdown    time.Duration // ShutdownTimeout
+	now         func() time.Time
+	log         *slog.Logger
+}
+
+// fetcher takes tasks, many a call, and runs them on concurrency runners.
+// Credits bound the tasks held (running or waiting for a runner) to
+// concurrency + batch: a call is made once half a batch of credits is free,
+// or sooner when the runners have nothing left waiting, so that they rarely
+// wait for a call.
+type fetcher struct {
+	cfg  fetcherConfig
+	rdb  redis.UniversalClient
+	exec func(ctx context.Context, queue string, t tasks.Task, start time.Time, a *ack) error
+
+	credits chan struct{}
+	jobs    chan fetchedTask
+	quit    chan struct{} // closed: take no more tasks
+	abort   context.Context
+	cancel  context.CancelFunc // ends the jobs in flight
+	rng     *rand.Rand         // the fetch loop's only
+
+	wg       sync.WaitGroup // the fetch loop and the runners
+	stopOnce sync.Once      // a second stop waits for the first
+	beat     sync.WaitGroup // the lease extender
+
+	mu       sync.Mutex
+	held     map[string]map[string]struct{} // queue -> ids whose leases to extend
+	leftover []fetchedTask                  // to requeue at shutdown
+}
+
+func newFetcher(cfg fetcherConfig, rdb redis.UniversalClient, exec func(ctx context.Context, queue string, t tasks.Task, start time.Time, a *ack) error) *fetcher {
+	abort, cancel := context.WithCancel(context.Background())
+	f := &fetcher{
+		cfg: cfg, rdb: rdb, exec: exec,
+		credits: make(chan struct{}, cfg.concurrency+cfg.batch),
+		jobs:    make(chan fetchedTask, cfg.concurrency+cfg.batch),
+		quit:    make(chan struct{}),
+		abort:   abort, cancel: cancel,
+		rng:  rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+		held: make(map[string]map[string]struct{}),
+	}
+	for range cap(f.credits) {
+		f.credits <- struct{}{}
+	}
+	return f
+}
+
+func (f *fetcher) start() {
+	f.wg.Go(f.loop)
+	for range f.cfg.concurrency {
+		f.wg.Go(f.runner)
+	}
+	f.beat.Go(f.extendLeases)
+}
+
+// stop takes no more tasks, gives the jobs in flight until the shutdown
+// timeout (or ctx) ends, then cancels them, and puts every task taken but
+// not finished back on its queue.
+func (f *fetcher) stop(ctx context.Context) {
+	f.stopOnce.Do(func() { f.doStop(ctx) })
+}
+
+func (f *fetcher) doStop(ctx context.Context) {
+	close(f.quit)
+	done := make(chan struct{})
+	go func() { f.wg.Wait(); close(done) }()
+	timer := time.NewTimer(f.cfg.shutdown)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	f.cancel()
+	<-done
+	f.requeueLeftovers()
+	f.beat.Wait()
+}
+
+// loop takes credits, then tasks, until quit.
+func (f *fetcher) loop() {
+	defer close(f.jobs)
+	errDelay := 100 * time.Millisecond
+	idle := f.cfg.interval // the next empty poll's wait
+	for {
+		n := f.takeCredits()
+		if n == 0 {
+			return
+		}
+		got, err := f.fetch(n)
+		for range n - got {
+			f.credits <- struct{}{}
+		}
+		var wait time.Duration
+		switch {
+		case err != nil:
+			f.cfg.log.Warn("taking jobs failed", "err", err)
+			wait, errDelay = errDelay, min(2*errDelay, 5*time.Second)
+		case got == 0:
+			// Just emptied: poll again soon, then less and less often, up
+			// to every half to one and a half of the interval, so that a
+			// steady trickle of jobs waits little and an idle worker costs
+			// Redis little.
+			errDelay = 100 * time.Millisecond
+			if idle < f.cfg.interval {
+				wait, idle = idle, 2*idle
+			} else {
+				wait = f.cfg.interval/2 + time.Duration(f.rng.Int64N(int64(f.cfg.interval)+1))
+			}
+		default:
+			errDelay, idle = 100*time.Millisecond, time.Millisecond
+		}
+		if wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-f.quit:
+				t.Stop()
+				return
+			}
+		}
+	}
+}
+
+// takeCredits waits for a call's worth of credits: half a batch, or any
+// while the runners have nothing waiting; then it takes whatever else is
+// free, up to a batch. 0: quit.
+func (f *fetcher) takeCredits() int {
+	n := 0
+	for n < f.cfg.batch {
+		if n > 0 && (n >= (f.cfg.batch+1)/2 || len(f.jobs) == 0) {
+			return n + f.takeFree(f.cfg.batch-n)
+		}
+		select {
+		case <-f.quit:
+			for range n {
+				f.credits <- struct{}{}
+			}
+			return 0
+		default:
+		}
+		select {
+		case <-f.credits:
+			n++
+		case <-f.quit:
+			for range n {
+				f.credits <- struct{}{}
+			}
+			return 0
+		}
+	}
+	return n
+}
+
+// takeFree takes up to most credits without waiting.
+func (f *fetcher) takeFree(most int) int {
+	for n := 0; n < most; n++ {
+		select {
+		case <-f.credits:
+		default:
+			return n
+		}
+	}
+	return most
+}
+
+// queueOrder is the order to try the queues in: by priority with
+// StrictPriority, else a random order weighted by priority, as asynq's.
+func (f *fetcher) queueOrder() []string {
+	qs := make([]string, 0, len(f.cfg.queues))
+	for q := range f.cfg.queues {
+		qs = append(qs, q)
+	}
+	slices.Sort(qs)
+	if len(qs) == 1 {
+		return qs
+	}
+	if f.cfg.strict {
+		slices.SortStableFunc(qs, func(a, b string) int { return f.cfg.queues[b] - f.cfg.queues[a] })
+		return qs
+	}
+	// Draw without replacement, each queue with its priority's weight.
+	out := make([]string, 0, len(qs))
+	for len(qs) > 0 {
+		total := 0
+		for _, q := range qs {
+			total += f.cfg.queues[q]
+		}
+		r := f.rng.IntN(total)
+		for i, q := range qs {
+			if r -= f.cfg.queues[q]; r < 0 {
+				out = append(out, q)
+				qs = slices.Delete(qs, i, i+1)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// fetch takes up to n tasks from the queues in order and hands them to the
+// runners; it returns how many.
+func (f *fetcher) fetch(n int) (int, error) {
+	got := 0
+	for _, q := range f.queueOrder() {
+		if got == n {
+			break
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		expiry := f.cfg.now().Add(asynqLeaseDuration).Unix()
+		msgs, err := fetchScript.Run(ctx, f.rdb,
+			[]string{asynqPendingKey(q), asynqPausedKey(q), asynqActiveKey(q), asynqLeaseKey(q)},
+			expiry, asynqTaskKeyPrefix(q), n-got).StringSlice()
+		cancel()
+		if err != nil {
+			// Tasks the call took are active under a lease nobody extends:
+			// the recoverer retries them, as after a worker's crash.
+			return got, fmt.Errorf("queue %s: %w", q, err)
+		}
+		for _, raw := range msgs {
+			m, err := decodeTaskMessage([]byte(raw))
+			if err != nil {
+				// Not asynq's message: nothing can finish it (asynq would
+				// fail as well); its lease runs out and asynq's recoverer
+				// deals with it.
+				f.cfg.log.Error("task message undecodable, left to asynq's recoverer", "queue", q, "err", err)
+				continue
+			}
+			f.hold(q, m.id)
+			f.jobs <- fetchedTask{queue: q, msg: m}
+			got++
+		}
+	}
+	return got, nil
+}
+
+func (f *fetcher) hold(q, id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ids := f.held[q]
+	if ids == nil {
+		ids = make(map[string]struct{})
+		f.held[q] = ids
+	}
+	ids[id] = struct{}{}
+}
+
+// release stops extending the task's lease.
+func (f *fetcher) release(q, id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.held[q], id)
+}
+
+func (f *fetcher) runner() {
+	for j := range f.jobs {
+		select {
+		case <-f.quit:
+			f.giveBack(j) // taken, not started
+		default:
+			f.run(j)
+		}
+		f.credits <- struct{}{}
+	}
+}
+
+// run runs one task and finishes it.
+func (f *fetcher) run(j fetchedTask) {
+	start := time.Now()
+	if j.msg.typ != tasks.TypeRequest {
+		f.archive(j, fmt.Sprintf("handler not found for task %q", j.msg.typ))
+		return
+	}
+	t, err := tasks.DecodeTask(j.msg.payload)
+	if err != nil {
+		f.archive(j, err.Error())
+		return
+	}
+	ctx := f.abort
+	if dl := j.msg.contextDeadline(f.cfg.now()); !dl.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl)
+		defer cancel()
+	}
+	err = f.exec(ctx, j.queue, t, start, &ack{id: j.msg.id, uniqueKey: j.msg.uniqueKey})
+	switch {
+	case err == nil:
+		f.release(j.queue, j.msg.id)
+	case f.abort.Err() != nil:
+		f.giveBack(j) // shutting down
+	default:
+		// Its deadline passed, or its outcome could not be recorded: its
+		// lease runs out and asynq's recoverer retries it.
+		f.cfg.log.Warn("job let go to asynq's recoverer", "queue", j.queue, "task", j.msg.id, "err", err)
+		f.release(j.queue, j.msg.id)
+	}
+}
+
+// giveBack keeps the task for the requeue at shutdown.
+func (f *fetcher) giveBack(j fetchedTask) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.leftover = append(f.leftover, j)
+}
+
+// requeueLeftovers puts the tasks given back on the head of their queues.
+// If Redis is away they stay active, and their leases run out.
+func (f *fetcher) requeueLeftovers() {
+	f.mu.Lock()
+	// RPUSH puts a task where the next is taken: the last given back goes
+	// first, so that the first taken is taken first again.
+	byQueue := map[string][]any{}
+	for _, j := range slices.Backward(f.leftover) {
+		byQueue[j.queue] = append(byQueue[j.queue], j.msg.id)
+		delete(f.held[j.queue], j.msg.id)
+	}
+	f.leftover = nil
+	f.mu.Unlock()
+	for q, ids := range byQueue {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := requeueScript.Run(ctx, f.rdb, []string{asynqActiveKey(q), asynqLeaseKey(q), asynqPendingKey(q)},
+			append([]any{asynqTaskKeyPrefix(q)}, ids...)...).Err()
+		cancel()
+		if err != nil {
+			f.cfg.log.Warn("putting unfinished jobs back failed; asynq's recoverer will", "queue", q, "jobs", len(ids), "err", err)
+		}
+	}
+}
+
+// archive does what asynq does with a task whose handler returns SkipRetry.
+func (f *fetcher) archive(j fetchedTask, reason string) {
+	defer f.release(j.queue, j.msg.id)
+	q, now := j.queue, f.cfg.now()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := archiveScript.Run(ctx, f.rdb,
+		[]string{asynqTaskKey(q, j.msg.id), asynqActiveKey(q), asynqLeaseKey(q), asynqArchivedKey(q),
+			asynqProcessedKey(q, now), asynqFailedKey(q, now), asynqProcessedTotalKey(q), asynqFailedTotalKey(q), asynqTaskKeyPrefix(q)},
+		j.msg.id, j.msg.withFailure(reason, now), now.Unix(), now.AddDate(0, 0, -asynqArchivedDays).Unix(),
+		asynqMaxArchiveSize, now.Add(asynqStatsTTL).Unix(), int64(math.MaxInt64)).Err()
+	if err != nil {
+		f.cfg.log.Warn("archiving a task failed; asynq's recoverer will retry it", "queue", q, "task", j.msg.id, "err", err)
+		return
+	}
+	f.cfg.log.Error("task archived", "queue", q, "task", j.msg.id, "reason", reason)
+}
+
+// extendLeases extends the leases of the tasks held every 5s, until the
+// fetch loop and the runners are done.
+func (f *fetcher) extendLeases() {
+	done := make(chan struct{})
+	go func() { f.wg.Wait(); close(done) }()
+	t := time.NewTicker(asynqLeaseExtendEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			f.extendOnce()
+		case <-done:
+			return
+		}
+	}
+}
+
+func (f *fetcher) extendOnce() {
+	f.mu.Lock()
+	byQueue := make(map[string][]string, len(f.held))
+	for q, ids := range f.held {
+		for id := range ids {
+			byQueue[q] = append(byQueue[q], id)
+		}
+	}
+	f.mu.Unlock()
+	expiry := float64(f.cfg.now().Add(asynqLeaseDuration).Unix())
+	for q, ids := range byQueue {
+		zs := make([]redis.Z, len(ids))
+		for i, id := range ids {
+			zs[i] = redis.Z{Score: expiry, Member: id}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := f.rdb.ZAddXX(ctx, asynqLeaseKey(q), zs...).Err()
+		cancel()
+		if err != nil && !errors.Is(err, context.Canceled) {
+			f.cfg.log.Warn("extending job leases failed", "queue", q, "jobs", len(ids), "err", err)
+		}
+	}
+}

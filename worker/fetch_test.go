@@ -1,0 +1,429 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/reqfleet/reqfleet/internal/testredis"
+	"github.com/reqfleet/reqfleet/tasks"
+)
+
+type execFunc = func(ctx context.Context, queue string, t tasks.Task, start time.Time, a *ack) error
+
+// newTestFetcher is a fetcher with small defaults, stopped at the end of the
+// test. It is not started.
+func newTestFetcher(t *testing.T, rdb redis.UniversalClient, cfg fetcherConfig, exec execFunc) *fetcher {
+	t.Helper()
+	if cfg.queues == nil {
+		cfg.queues = map[string]int{"q": 1}
+	}
+	cfg.concurrency = max(cfg.concurrency, 1)
+	cfg.batch = max(cfg.batch, 4)
+	if cfg.interval == 0 {
+		cfg.interval = 10 * time.Millisecond
+	}
+	if cfg.shutdown == 0 {
+		cfg.shutdown = 50 * time.Millisecond
+	}
+	if cfg.now == nil {
+		cfg.now = time.Now
+	}
+	cfg.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	f := newFetcher(cfg, rdb, exec)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		f.stop(ctx)
+	})
+	return f
+}
+
+// enqueueRaw enqueues a task of reqfleet's type with asynq's Client.
+func enqueueRaw(t *testing.T, rdb redis.UniversalClient, queue, id string, payload []byte, opts ...asynq.Option) {
+	t.Helper()
+	opts = append([]asynq.Option{asynq.Queue(queue), asynq.TaskID(id), asynq.MaxRetry(25)}, opts...)
+	if _, err := asynq.NewClientFromRedisClient(rdb).Enqueue(asynq.NewTask(tasks.TypeRequest, payload), opts...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// enqueueJobs enqueues n jobs of batch B as reqfleet does, ids 0 to n-1.
+func enqueueJobs(t *testing.T, rdb redis.UniversalClient, queue string, n int) {
+	t.Helper()
+	for i := range n {
+		tk := tasks.Task{Batch: "B", Attempt: 1, Job: job(fmt.Sprint(i), "http://x/")}
+		b, err := tk.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		enqueueRaw(t, rdb, queue, tk.TaskID(), b)
+	}
+}
+
+// finishing runs no request: it records a 200 response for each job.
+func finishing(rdb redis.UniversalClient) execFunc {
+	rec := &recorder{rdb: rdb, ttl: time.Hour}
+	return func(ctx context.Context, queue string, t tasks.Task, _ time.Time, a *ack) error {
+		_, err := rec.finish(ctx, queue, t, &tasks.Response{ID: t.Job.ID, Batch: t.Batch, Request: t.Job, StatusCode: 200, Attempt: t.Attempt}, a)
+		return err
+	}
+}
+
+func queueInfo(t *testing.T, rdb redis.UniversalClient, q string) *asynq.QueueInfo {
+	t.Helper()
+	qi, err := asynq.NewInspectorFromRedisClient(rdb).GetQueueInfo(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return qi
+}
+
+func waitOutcomes(t *testing.T, rdb redis.UniversalClient, q string, n int64) {
+	t.Helper()
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	timeout := time.After(20 * time.Second)
+	for {
+		if got := rdb.LLen(context.Background(), tasks.ResultsKey(q)).Val(); got >= n {
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-timeout:
+			t.Fatalf("%d results, want %d", rdb.LLen(context.Background(), tasks.ResultsKey(q)).Val(), n)
+		}
+	}
+}
+
+// Jobs the fetcher takes are finished as asynq finishes them: nothing left
+// pending, active, leased or stored, and asynq's processed counters raised,
+// with never more jobs running than runners nor held than runners + batch.
+func TestFetcherFinishesInAsynqLayout(t *testing.T) {
+	testredis.Each(t, func(t *testing.T, rdb redis.UniversalClient) {
+		ctx := context.Background()
+		const jobs, runners, batch = 60, 3, 4
+		enqueueJobs(t, rdb, "q", jobs)
+		var running, peak, peakHeld atomic.Int64
+		finish := finishing(rdb)
+		f := newTestFetcher(t, rdb, fetcherConfig{concurrency: runners, batch: batch}, func(ctx context.Context, q string, tk tasks.Task, s time.Time, a *ack) error {
+			n := running.Add(1)
+			defer running.Add(-1)
+			raise(&peak, n)
+			raise(&peakHeld, rdb.LLen(ctx, asynqActiveKey("q")).Val())
+			return finish(ctx, q, tk, s, a)
+		})
+		f.start()
+		waitOutcomes(t, rdb, "q", jobs)
+		if p := peak.Load(); p > runners {
+			t.Errorf("%d jobs ran at once, runners %d", p, runners)
+		}
+		if p := peakHeld.Load(); p > runners+batch {
+			t.Errorf("%d jobs held at once, at most %d", p, runners+batch)
+		}
+		qi := queueInfo(t, rdb, "q")
+		if qi.Pending != 0 || qi.Active != 0 || qi.Archived != 0 || qi.Retry != 0 || qi.Processed != jobs || qi.ProcessedTotal != jobs || qi.Failed != 0 {
+			t.Fatalf("queue after: %+v", qi)
+		}
+		if n := rdb.ZCard(ctx, asynqLeaseKey("q")).Val(); n != 0 {
+			t.Fatalf("%d leases left", n)
+		}
+		if keys, _ := rdb.Keys(ctx, asynqTaskKeyPrefix("q")+"*").Result(); len(keys) != 0 {
+			t.Fatalf("task hashes left: %v", keys)
+		}
+		if ttl := rdb.TTL(ctx, asynqProcessedKey("q", time.Now())).Val(); ttl < 80*24*time.Hour {
+			t.Fatalf("daily processed counter expires in %v, want about 90 days", ttl)
+		}
+	})
+}
+
+func raise(peak *atomic.Int64, n int64) {
+	for {
+		p := peak.Load()
+		if n <= p || peak.CompareAndSwap(p, n) {
+			return
+		}
+	}
+}
+
+// A paused queue is not taken from; resumed, it is.
+func TestFetcherSkipsPausedQueue(t *testing.T) {
+	testredis.Each(t, func(t *testing.T, rdb redis.UniversalClient) {
+		insp := asynq.NewInspectorFromRedisClient(rdb)
+		enqueueJobs(t, rdb, "q", 3)
+		if err := insp.PauseQueue("q"); err != nil {
+			t.Fatal(err)
+		}
+		f := newTestFetcher(t, rdb, fetcherConfig{}, nil)
+		if got, err := f.fetch(4); err != nil || got != 0 {
+			t.Fatalf("fetched %d from a paused queue, %v", got, err)
+		}
+		if err := insp.UnpauseQueue("q"); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := f.fetch(4); err != nil || got != 3 {
+			t.Fatalf("fetched %d of 3, %v", got, err)
+		}
+		if qi := queueInfo(t, rdb, "q"); qi.Active != 3 || qi.Pending != 0 {
+			t.Fatalf("after fetch: %d active, %d pending", qi.Active, qi.Pending)
+		}
+	})
+}
+
+// An id on the pending list without its task hash is dropped, not left on
+// the active list for good.
+func TestFetcherDropsOrphanIDs(t *testing.T) {
+	testredis.Each(t, func(t *testing.T, rdb redis.UniversalClient) {
+		ctx := context.Background()
+		enqueueJobs(t, rdb, "q", 1)
+		rdb.LPush(ctx, asynqPendingKey("q"), "ghost")
+		f := newTestFetcher(t, rdb, fetcherConfig{}, nil)
+		if got, err := f.fetch(4); err != nil || got != 1 {
+			t.Fatalf("fetched %d, %v; want the one real task", got, err)
+		}
+		if ids := rdb.LRange(ctx, asynqActiveKey("q"), 0, -1).Val(); len(ids) != 1 || ids[0] == "ghost" {
+			t.Fatalf("active list %v", ids)
+		}
+		if n := rdb.ZCard(ctx, asynqLeaseKey("q")).Val(); n != 1 {
+			t.Fatalf("%d leases, want 1", n)
+		}
+	})
+}
+
+// At shutdown the task running past the shutdown timeout and those taken
+// but not started go back to the head of the queue, in the order taken.
+func TestFetcherRequeuesAtShutdown(t *testing.T) {
+	testredis.Each(t, func(t *testing.T, rdb redis.UniversalClient) {
+		ctx := context.Background()
+		enqueueJobs(t, rdb, "q", 5)
+		started := make(chan struct{})
+		f := newTestFetcher(t, rdb, fetcherConfig{concurrency: 1, batch: 8}, func(ctx context.Context, _ string, _ tasks.Task, _ time.Time, _ *ack) error {
+			close(started) // once: the others are never started
+			<-ctx.Done()
+			return ctx.Err()
+		})
+		f.start()
+		<-started
+		f.stop(ctx)
+		qi := queueInfo(t, rdb, "q")
+		if qi.Pending != 5 || qi.Active != 0 || qi.Retry != 0 || qi.Archived != 0 {
+			t.Fatalf("after shutdown: %+v", qi)
+		}
+		if n := rdb.ZCard(ctx, asynqLeaseKey("q")).Val(); n != 0 {
+			t.Fatalf("%d leases left", n)
+		}
+		for i := range 5 {
+			id := tasks.Task{Batch: "B", Attempt: 1, Job: tasks.Job{ID: fmt.Sprint(i)}}.TaskID()
+			if got := rdb.RPop(ctx, asynqPendingKey("q")).Val(); got != id {
+				t.Fatalf("next task %d is %q, want %q", i, got, id)
+			}
+			if st := rdb.HGet(ctx, asynqTaskKey("q", id), "state").Val(); st != "pending" {
+				t.Fatalf("task %s state %q", id, st)
+			}
+		}
+	})
+}
+
+// A task that is not a job is archived with the reason, as asynq archives a
+// SkipRetry task: counted processed and failed.
+func TestFetcherArchivesNonJobs(t *testing.T) {
+	testredis.Each(t, func(t *testing.T, rdb redis.UniversalClient) {
+		enqueueRaw(t, rdb, "q", "bad", []byte(`{"batch":"B","attempt":1,"job":{"url":"x","bogus":1}}`))
+		if _, err := asynq.NewClientFromRedisClient(rdb).Enqueue(asynq.NewTask("other", nil), asynq.Queue("q"), asynq.TaskID("foreign")); err != nil {
+			t.Fatal(err)
+		}
+		var ran atomic.Int32
+		f := newTestFetcher(t, rdb, fetcherConfig{}, func(context.Context, string, tasks.Task, time.Time, *ack) error {
+			ran.Add(1)
+			return nil
+		})
+		f.start()
+		insp := asynq.NewInspectorFromRedisClient(rdb)
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		for queueInfo(t, rdb, "q").Archived < 2 {
+			<-tick.C
+		}
+		for _, id := range []string{"bad", "foreign"} {
+			info, err := insp.GetTaskInfo("q", id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.State != asynq.TaskStateArchived || info.LastErr == "" {
+				t.Fatalf("task %s: state %v, last error %q", id, info.State, info.LastErr)
+			}
+		}
+		if qi := queueInfo(t, rdb, "q"); qi.Failed != 2 || qi.Processed != 2 || qi.Active != 0 {
+			t.Fatalf("queue after: %+v", qi)
+		}
+		if n := ran.Load(); n != 0 {
+			t.Fatalf("ran %d non-jobs", n)
+		}
+	})
+}
+
+// The leases of the tasks held are extended to 30s from now; a task let go
+// (its deadline passed) is no longer extended, and stays active for asynq's
+// recoverer.
+func TestFetcherLeases(t *testing.T) {
+	testredis.Each(t, func(t *testing.T, rdb redis.UniversalClient) {
+		ctx := context.Background()
+		enqueueRaw(t, rdb, "q", "held", mustMarshal(t, "held"))
+		enqueueRaw(t, rdb, "q", "late", mustMarshal(t, "late"), asynq.Deadline(time.Unix(1_000_000, 0)))
+		var mu sync.Mutex
+		now := time.Unix(2_000_000_000, 0)
+		clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+		release := make(chan struct{})
+		started := make(chan string, 2)
+		f := newTestFetcher(t, rdb, fetcherConfig{concurrency: 2, now: clock}, func(ctx context.Context, _ string, tk tasks.Task, _ time.Time, _ *ack) error {
+			started <- tk.Job.ID
+			select {
+			case <-release:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+		f.start()
+		<-started
+		<-started
+		// The late task's deadline passed: it is let go at once.
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			f.mu.Lock()
+			_, held := f.held["q"]["late"]
+			f.mu.Unlock()
+			if !held {
+				break
+			}
+			<-tick.C
+		}
+		mu.Lock()
+		now = now.Add(time.Hour)
+		mu.Unlock()
+		f.extendOnce()
+		want := float64(now.Add(asynqLeaseDuration).Unix())
+		if got := rdb.ZScore(ctx, asynqLeaseKey("q"), "held").Val(); got != want {
+			t.Fatalf("held task's lease %v, want %v", got, want)
+		}
+		if got := rdb.ZScore(ctx, asynqLeaseKey("q"), "late").Val(); got >= want {
+			t.Fatalf("let-go task's lease extended to %v", got)
+		}
+		if qi := queueInfo(t, rdb, "q"); qi.Active != 2 {
+			t.Fatalf("%d active, want both (one left to asynq's recoverer)", qi.Active)
+		}
+		close(release)
+	})
+}
+
+func mustMarshal(t *testing.T, id string) []byte {
+	t.Helper()
+	b, err := tasks.Task{Batch: "B", Attempt: 1, Job: job(id, "http://x/")}.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Queues are tried by priority with StrictPriority, else in a random order
+// weighted by priority, each queue once.
+func TestQueueOrder(t *testing.T) {
+	queues := map[string]int{"high": 6, "mid": 3, "low": 1}
+	f := &fetcher{cfg: fetcherConfig{queues: queues, strict: true}, rng: rand.New(rand.NewPCG(1, 2))}
+	if got := f.queueOrder(); fmt.Sprint(got) != "[high mid low]" {
+		t.Fatalf("strict order %v", got)
+	}
+	f.cfg.strict = false
+	first := map[string]int{}
+	const draws = 10000
+	for range draws {
+		order := f.queueOrder()
+		if len(order) != 3 || order[0] == order[1] || order[1] == order[2] || order[0] == order[2] {
+			t.Fatalf("order %v", order)
+		}
+		first[order[0]]++
+	}
+	for q, p := range queues {
+		want := draws * p / 10
+		if d := first[q] - want; d < -draws/25 || d > draws/25 {
+			t.Errorf("%s first %d times of %d, want about %d", q, first[q], draws, want)
+		}
+	}
+}
+
+// The record script finishes a fetched task with its outcome; a duplicate
+// outcome still finishes it; a task no longer active is left alone.
+func TestRecordFinishesFetchedTasks(t *testing.T) {
+	testredis.Each(t, func(t *testing.T, rdb redis.UniversalClient) {
+		ctx := context.Background()
+		enqueueJobs(t, rdb, "q", 3)
+		f := newTestFetcher(t, rdb, fetcherConfig{}, nil)
+		if got, err := f.fetch(3); err != nil || got != 3 {
+			t.Fatalf("fetched %d, %v", got, err)
+		}
+		var fetched []fetchedTask
+		for range 3 {
+			fetched = append(fetched, <-f.jobs)
+		}
+		rec := &recorder{rdb: rdb, ttl: time.Hour}
+		b := newBatcher(rec, 1, 8)
+		defer b.close()
+		finish := func(j fetchedTask) bool {
+			t.Helper()
+			tk, err := tasks.DecodeTask(j.msg.payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fresh, err := b.finish(ctx, "q", tk, &tasks.Response{ID: tk.Job.ID, Batch: "B", Request: tk.Job, StatusCode: 200, Attempt: 1}, &ack{id: j.msg.id})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return fresh
+		}
+		// 0: recorded before (a run elsewhere); 1: fresh; 2: moved away by the recoverer.
+		tk0, _ := tasks.DecodeTask(fetched[0].msg.payload)
+		if _, err := rec.record(ctx, "q", tk0, &tasks.Response{ID: tk0.Job.ID, Batch: "B", Request: tk0.Job, StatusCode: 200, Attempt: 1}); err != nil {
+			t.Fatal(err)
+		}
+		rdb.LRem(ctx, asynqActiveKey("q"), 0, fetched[2].msg.id)
+		rdb.ZRem(ctx, asynqLeaseKey("q"), fetched[2].msg.id)
+		rdb.ZAdd(ctx, "asynq:{q}:retry", redis.Z{Score: 1, Member: fetched[2].msg.id})
+		if fresh := finish(fetched[0]); fresh {
+			t.Fatal("duplicate outcome recorded")
+		}
+		if fresh := finish(fetched[1]); !fresh {
+			t.Fatal("outcome not recorded")
+		}
+		if fresh := finish(fetched[2]); !fresh {
+			t.Fatal("outcome of a task the recoverer took not recorded")
+		}
+		for i, want := range []bool{false, false, true} {
+			exists := rdb.Exists(ctx, asynqTaskKey("q", fetched[i].msg.id)).Val() == 1
+			if exists != want {
+				t.Errorf("task %d hash exists %v, want %v", i, exists, want)
+			}
+		}
+		if n := rdb.LLen(ctx, asynqActiveKey("q")).Val(); n != 0 {
+			t.Fatalf("%d active left", n)
+		}
+		if n := rdb.ZCard(ctx, asynqLeaseKey("q")).Val(); n != 0 {
+			t.Fatalf("%d leases left", n)
+		}
+		if qi := queueInfo(t, rdb, "q"); qi.Processed != 2 || qi.Retry != 1 {
+			t.Fatalf("processed %d (want 2), retry %d (want 1)", qi.Processed, qi.Retry)
+		}
+		if n := rdb.LLen(ctx, tasks.ResultsKey("q")).Val(); n != 3 {
+			t.Fatalf("%d results, want 3", n)
+		}
+	})
+}
