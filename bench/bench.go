@@ -45,16 +45,20 @@ type Config struct {
 	RedisURL    string // a Redis to use; empty starts RedisServer on a free loopback port
 	RedisServer string // [redis-server]
 
-	Jobs        int           // jobs per round [100000]
-	Workers     int           // worker processes [1]
-	Concurrency int           // sessions in all, split among the workers; also the ceiling's clients [64]
-	Shards      int           // asynq servers per worker process [the worker's default]
-	RecordBatch int           // outcomes per record call in the workers [the worker's default]
-	WorkerEnv   []string      // more environment of the worker processes, e.g. GOMAXPROCS=1
-	Rounds      int           // ceiling/reqfleet round pairs [3]
-	BodySize    int           // bytes of the target's body [64]
-	AsynqClient bool          // enqueue through asynq's Client instead of the fast path
-	CheckEvery  time.Duration // the workers' task check interval [the worker's default]
+	Jobs        int // jobs per round [100000]
+	Workers     int // worker processes [1]
+	Concurrency int // sessions in all, split among the workers; also the ceiling's clients [64]
+	Shards      int // asynq servers per worker process [the worker's default]
+	RecordBatch int // outcomes per record call in the workers [the worker's default]
+	FetchBatch  int // jobs per fetch call in the workers [the worker's default]
+	// AsynqProcessor runs the workers' jobs through asynq's processor, not
+	// the fetcher.
+	AsynqProcessor bool
+	WorkerEnv      []string      // more environment of the worker processes, e.g. GOMAXPROCS=1
+	Rounds         int           // ceiling/reqfleet round pairs [3]
+	BodySize       int           // bytes of the target's body [64]
+	AsynqClient    bool          // enqueue through asynq's Client instead of the fast path
+	CheckEvery     time.Duration // the workers' task check interval [the worker's default]
 
 	IdleProbes  int           // jobs enqueued one at a time into the idle fleet, for the pickup latency [20]
 	IdleWindow  time.Duration // how long the idle fleet's CPU is measured [3s]
@@ -103,6 +107,7 @@ type Result struct {
 	Concurrency int    `json:"concurrency"`
 	Shards      int    `json:"shards,omitempty"`
 	EnqueuePath string `json:"enqueue_path"`
+	WorkerPath  string `json:"worker_path"` // "fetcher" or "asynq-processor"
 	InProcess   bool   `json:"in_process,omitempty"`
 	CPUs        int    `json:"cpus"`
 
@@ -178,7 +183,10 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		fmt.Fprintf(cfg.Log, "bench: "+format+"\n", args...)
 	}}
 	r.res = Result{Jobs: cfg.Jobs, Workers: cfg.Workers, Concurrency: cfg.Concurrency, Shards: cfg.Shards,
-		EnqueuePath: "fast", InProcess: cfg.Exe == "", CPUs: runtime.NumCPU()}
+		EnqueuePath: "fast", WorkerPath: "fetcher", InProcess: cfg.Exe == "", CPUs: runtime.NumCPU()}
+	if cfg.AsynqProcessor {
+		r.res.WorkerPath = "asynq-processor"
+	}
 	if cfg.AsynqClient {
 		r.res.EnqueuePath = "asynq-client"
 	}
@@ -311,7 +319,7 @@ func (r *run) startWorkers(ctx context.Context) error {
 		c := r.workerShare(i)
 		if r.cfg.Exe == "" {
 			w, err := worker.New(worker.Config{Redis: r.rdb, Queues: map[string]int{r.queue: 1}, Concurrency: c,
-				Shards: r.cfg.Shards, RecordBatch: r.cfg.RecordBatch, TaskCheckInterval: r.cfg.CheckEvery, ShutdownTimeout: 5 * time.Second,
+				Shards: r.cfg.Shards, RecordBatch: r.cfg.RecordBatch, FetchBatch: r.cfg.FetchBatch, AsynqProcessor: r.cfg.AsynqProcessor, TaskCheckInterval: r.cfg.CheckEvery, ShutdownTimeout: 5 * time.Second,
 				Name: fmt.Sprintf("bench-%d", i+1), Sweep: worker.SweepConfig{Disabled: true}})
 			if err == nil {
 				err = w.Start()
@@ -332,6 +340,12 @@ func (r *run) startWorkers(ctx context.Context) error {
 		}
 		if r.cfg.RecordBatch > 0 {
 			args = append(args, "--record-batch", strconv.Itoa(r.cfg.RecordBatch))
+		}
+		if r.cfg.FetchBatch > 0 {
+			args = append(args, "--fetch-batch", strconv.Itoa(r.cfg.FetchBatch))
+		}
+		if r.cfg.AsynqProcessor {
+			args = append(args, "--asynq-processor")
 		}
 		ch, err := startChild(fmt.Sprintf("worker %d", i+1), r.cfg.Exe, args, r.cfg.WorkerEnv)
 		if err != nil {

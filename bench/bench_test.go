@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -19,19 +20,26 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // and the bench leaves none of its keys behind. The speed itself is not
 // checked: that is the bench's to print.
 func TestRunSmall(t *testing.T) {
+	for _, asynqProcessor := range []bool{false, true} {
+		t.Run(fmt.Sprintf("asynq_processor=%v", asynqProcessor), func(t *testing.T) { testRunSmall(t, asynqProcessor) })
+	}
+}
+
+func testRunSmall(t *testing.T, asynqProcessor bool) {
 	srv := testredis.Start(t)
 	rdb := srv.Client(t)
 	ctx := context.Background()
 	var log bytes.Buffer
 	res, err := Run(ctx, Config{
-		RedisURL: srv.URL(), Jobs: 300, Concurrency: 8, Shards: 2, Rounds: 2,
+		RedisURL: srv.URL(), Jobs: 300, Concurrency: 8, Shards: 2, Rounds: 2, AsynqProcessor: asynqProcessor,
 		IdleProbes: 2, IdleWindow: 100 * time.Millisecond, LatencyJobs: 50, LatencyRate: 500,
 		MaxTime: 2 * time.Minute, Log: &log,
 	})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
-	if len(res.Rounds) != 2 || !res.InProcess || res.EnqueuePath != "fast" {
+	wantPath := map[bool]string{false: "fetcher", true: "asynq-processor"}[asynqProcessor]
+	if len(res.Rounds) != 2 || !res.InProcess || res.EnqueuePath != "fast" || res.WorkerPath != wantPath {
 		t.Fatalf("result %+v", res)
 	}
 	for _, rd := range res.Rounds {

@@ -14,8 +14,8 @@ func (r *Result) WriteTable(w io.Writer) error {
 	if r.InProcess {
 		mode = "workers in the bench process"
 	}
-	fmt.Fprintf(w, "reqfleet bench: %d jobs a round, %d %s, %d sessions in all, %d CPUs, enqueue path %s\n\n",
-		r.Jobs, r.Workers, mode, r.Concurrency, r.CPUs, r.EnqueuePath)
+	fmt.Fprintf(w, "reqfleet bench: %d jobs a round, %d %s, %d sessions in all, %d CPUs, enqueue path %s, worker path %s\n\n",
+		r.Jobs, r.Workers, mode, r.Concurrency, r.CPUs, r.EnqueuePath, r.WorkerPath)
 	fmt.Fprintln(tw, "round\tceiling jobs/s\treqfleet jobs/s\tratio\tenqueue jobs/s\tredis B/pending job\tworker CPU µs/job\tredis CPU µs/job\ttarget CPU µs/job\t")
 	for i, rd := range r.Rounds {
 		fmt.Fprintf(tw, "%d\t%.0f\t%.0f\t%.2f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t\n", i+1, rd.Ceiling, rd.EndToEnd, rd.Ratio,

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +20,7 @@ import (
 	"github.com/reqfleet/reqfleet/inbox"
 	"github.com/reqfleet/reqfleet/internal/testredis"
 	"github.com/reqfleet/reqfleet/tasks"
+	"github.com/reqfleet/reqfleet/worker"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -125,6 +127,54 @@ func TestQueues(t *testing.T) {
 			t.Errorf("scrape lacks the Go collector:\n%s", text)
 		}
 	})
+}
+
+// A worker process counts once, however many entries it has in asynq's
+// server list; its slots are its sessions.
+func TestQueuesCountsWorkerProcesses(t *testing.T) {
+	for _, cfg := range []worker.Config{
+		{Concurrency: 6},
+		{Concurrency: 6, Shards: 3, AsynqProcessor: true},
+	} {
+		t.Run(fmt.Sprintf("asynq_processor=%v", cfg.AsynqProcessor), func(t *testing.T) {
+			rdb := testredis.Start(t).Client(t)
+			cfg.Redis, cfg.Queues = rdb, map[string]int{"q": 1}
+			w, err := worker.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				if err := w.Shutdown(ctx); err != nil {
+					t.Error(err)
+				}
+			})
+			qc, err := NewQueues(QueuesConfig{Redis: rdb, Queues: []string{"q"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(qc)
+			tick := time.NewTicker(10 * time.Millisecond)
+			defer tick.Stop()
+			timeout := time.After(20 * time.Second)
+			for {
+				text := scrape(t, Handler(reg, nil))
+				if strings.Contains(text, `reqfleet_workers{queue="q"} 1`+"\n") && strings.Contains(text, `reqfleet_worker_slots{queue="q"} 6`+"\n") {
+					return
+				}
+				select {
+				case <-tick.C:
+				case <-timeout:
+					t.Fatalf("want 1 worker with 6 slots:\n%s", text)
+				}
+			}
+		})
+	}
 }
 
 // Redis away: the scrape still answers, with reqfleet_redis_up 0.

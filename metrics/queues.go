@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -162,14 +163,17 @@ func (c *Queues) collect(ctx context.Context, ch chan<- prometheus.Metric) error
 		}
 		gauge(c.outstanding, float64(left), q)
 
-		var nw, slots int
+		// A worker process has several entries in asynq's server list (its
+		// fetcher and asynq servers): it counts once, by host and pid.
+		procs := map[string]bool{}
+		var slots int
 		for _, s := range servers {
 			if _, ok := s.Queues[q]; ok {
-				nw++
+				procs[s.Host+":"+strconv.Itoa(s.PID)] = true
 				slots += s.Concurrency
 			}
 		}
-		gauge(c.workers, float64(nw), q)
+		gauge(c.workers, float64(len(procs)), q)
 		gauge(c.slots, float64(slots), q)
 	}
 	return nil

@@ -141,10 +141,11 @@ type fetchedTask struct {
 type fetcherConfig struct {
 	queues      map[string]int
 	strict      bool
-	concurrency int           // runners, one job each at a time
-	batch       int           // most tasks a Redis call
-	interval    time.Duration // idle poll
-	shutdown    time.Duration // ShutdownTimeout
+	concurrency int            // runners, one job each at a time
+	batch       int            // most tasks a Redis call
+	interval    time.Duration  // idle poll
+	shutdown    time.Duration  // ShutdownTimeout
+	identity    serverIdentity // in asynq's server list
 	now         func() time.Time
 	log         *slog.Logger
 }
@@ -171,8 +172,8 @@ type fetcher struct {
 	beat     sync.WaitGroup // the lease extender
 
 	mu       sync.Mutex
-	held     map[string]map[string]struct{} // queue -> ids whose leases to extend
-	leftover []fetchedTask                  // to requeue at shutdown
+	held     map[string]map[string]*runningTask // queue -> id -> the tasks whose leases to extend (start set: running)
+	leftover []fetchedTask                      // to requeue at shutdown
 }
 
 func newFetcher(cfg fetcherConfig, rdb redis.UniversalClient, exec func(ctx context.Context, queue string, t tasks.Task, start time.Time, a *ack) error) *fetcher {
@@ -184,7 +185,7 @@ func newFetcher(cfg fetcherConfig, rdb redis.UniversalClient, exec func(ctx cont
 		quit:    make(chan struct{}),
 		abort:   abort, cancel: cancel,
 		rng:  rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
-		held: make(map[string]map[string]struct{}),
+		held: make(map[string]map[string]*runningTask),
 	}
 	for range cap(f.credits) {
 		f.credits <- struct{}{}
@@ -197,7 +198,7 @@ func (f *fetcher) start() {
 	for range f.cfg.concurrency {
 		f.wg.Go(f.runner)
 	}
-	f.beat.Go(f.extendLeases)
+	f.beat.Go(f.heartbeat)
 }
 
 // stop takes no more tasks, gives the jobs in flight until the shutdown
@@ -222,6 +223,11 @@ func (f *fetcher) doStop(ctx context.Context) {
 	<-done
 	f.requeueLeftovers()
 	f.beat.Wait()
+	cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := f.cfg.identity.clearServerState(cctx, f.rdb); err != nil {
+		f.cfg.log.Warn("clearing the worker's entry in asynq's server list failed; it expires", "err", err)
+	}
 }
 
 // loop takes credits, then tasks, until quit.
@@ -373,7 +379,7 @@ func (f *fetcher) fetch(n int) (int, error) {
 				f.cfg.log.Error("task message undecodable, left to asynq's recoverer", "queue", q, "err", err)
 				continue
 			}
-			f.hold(q, m.id)
+			f.hold(q, &m)
 			f.jobs <- fetchedTask{queue: q, msg: m}
 			got++
 		}
@@ -381,15 +387,24 @@ func (f *fetcher) fetch(n int) (int, error) {
 	return got, nil
 }
 
-func (f *fetcher) hold(q, id string) {
+func (f *fetcher) hold(q string, m *taskMessage) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	ids := f.held[q]
 	if ids == nil {
-		ids = make(map[string]struct{})
+		ids = make(map[string]*runningTask)
 		f.held[q] = ids
 	}
-	ids[id] = struct{}{}
+	ids[m.id] = &runningTask{queue: q, msg: m}
+}
+
+// running marks a held task as running, for the server list.
+func (f *fetcher) running(q, id string, start, deadline time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r := f.held[q][id]; r != nil {
+		r.start, r.deadline = start, deadline
+	}
 }
 
 // release stops extending the task's lease.
@@ -424,11 +439,13 @@ func (f *fetcher) run(j fetchedTask) {
 		return
 	}
 	ctx := f.abort
-	if dl := j.msg.contextDeadline(f.cfg.now()); !dl.IsZero() {
+	dl := j.msg.contextDeadline(f.cfg.now())
+	if !dl.IsZero() {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, dl)
 		defer cancel()
 	}
+	f.running(j.queue, j.msg.id, start, dl)
 	err = f.exec(ctx, j.queue, t, start, &ack{id: j.msg.id, uniqueKey: j.msg.uniqueKey})
 	switch {
 	case err == nil:
@@ -492,20 +509,41 @@ func (f *fetcher) archive(j fetchedTask, reason string) {
 	f.cfg.log.Error("task archived", "queue", q, "task", j.msg.id, "reason", reason)
 }
 
-// extendLeases extends the leases of the tasks held every 5s, until the
-// fetch loop and the runners are done.
-func (f *fetcher) extendLeases() {
+// heartbeat extends the leases of the tasks held and writes the fetcher's
+// entry in asynq's server list, at once and every 5s, until the fetch loop
+// and the runners are done.
+func (f *fetcher) heartbeat() {
 	done := make(chan struct{})
 	go func() { f.wg.Wait(); close(done) }()
+	f.writeState()
 	t := time.NewTicker(asynqLeaseExtendEvery)
 	defer t.Stop()
 	for {
 		select {
 		case <-t.C:
 			f.extendOnce()
+			f.writeState()
 		case <-done:
 			return
 		}
+	}
+}
+
+func (f *fetcher) writeState() {
+	f.mu.Lock()
+	var running []runningTask
+	for _, ids := range f.held {
+		for _, r := range ids {
+			if !r.start.IsZero() {
+				running = append(running, *r)
+			}
+		}
+	}
+	f.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := f.cfg.identity.writeServerState(ctx, f.rdb, f.cfg.now(), "active", running); err != nil {
+		f.cfg.log.Warn("writing the worker's entry in asynq's server list failed", "err", err)
 	}
 }
 

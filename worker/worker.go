@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
@@ -111,7 +112,7 @@ func (c *Config) validate() error {
 	if c.AsynqProcessor {
 		c.Shards = shardCount(c.Shards, c.Concurrency)
 	} else {
-		c.Shards = max(c.Shards, 1)
+		c.Shards = max(min(c.Shards, c.Concurrency), 1)
 	}
 	if c.FetchBatch == 0 {
 		c.FetchBatch = DefaultFetchBatch
@@ -233,13 +234,25 @@ func (w *Worker) Start() error {
 		w.fetch = newFetcher(fetcherConfig{
 			queues: w.cfg.Queues, strict: w.cfg.StrictPriority, concurrency: w.cfg.Concurrency,
 			batch: w.cfg.FetchBatch, interval: w.cfg.TaskCheckInterval, shutdown: w.cfg.ShutdownTimeout,
-			now: time.Now, log: w.log,
+			now: time.Now, log: w.log, identity: w.identity(),
 		}, w.cfg.Redis, w.run)
 		w.fetch.start()
 	}
 	w.startSweeper()
 	w.log.Info("worker started", "concurrency", w.cfg.Concurrency, "shards", len(servers), "queues", w.cfg.Queues)
 	return nil
+}
+
+// identity is the fetcher's entry in asynq's server list. It shows the
+// sessions less those of the asynq servers beside it (one job each), so
+// that the process's entries add up to its sessions.
+func (w *Worker) identity() serverIdentity {
+	host, _ := os.Hostname()
+	return serverIdentity{
+		host: host, pid: os.Getpid(), id: uuid.NewString(),
+		concurrency: w.cfg.Concurrency - w.cfg.Shards,
+		queues:      w.cfg.Queues, strict: w.cfg.StrictPriority, started: time.Now(),
+	}
 }
 
 // Shutdown stops taking jobs and lets those in flight finish for up to

@@ -19,6 +19,8 @@ func (a *app) runBench(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.Concurrency, "c", 64, "sessions in all, split among the workers; the ceiling's clients too")
 	fs.IntVar(&cfg.Shards, "shards", 0, "asynq servers per worker process (default: the worker's)")
 	fs.IntVar(&cfg.RecordBatch, "record-batch", 0, "the workers' --record-batch (default: the worker's)")
+	fs.IntVar(&cfg.FetchBatch, "fetch-batch", 0, "the workers' --fetch-batch (default: the worker's)")
+	fs.BoolVar(&cfg.AsynqProcessor, "asynq-processor", false, "the workers run jobs through asynq's processor (--asynq-processor), not the fetcher")
 	fs.IntVar(&cfg.Rounds, "rounds", 3, "ceiling/reqfleet round pairs")
 	fs.IntVar(&cfg.BodySize, "body", 64, "bytes of the target's response body")
 	fs.IntVar(&cfg.IdleProbes, "idle-probes", 20, "jobs enqueued one at a time into the idle fleet, for the pickup latency")
@@ -41,8 +43,8 @@ func (a *app) runBench(ctx context.Context, args []string) error {
 	if len(pos) > 0 {
 		return usageErr(fs, "unexpected argument %q", pos[0])
 	}
-	if cfg.Jobs < 1 || cfg.Workers < 1 || cfg.Concurrency < 1 || cfg.Rounds < 1 || cfg.Shards < 0 {
-		return usageErr(fs, "-n, --workers, -c and --rounds must be at least 1")
+	if cfg.Jobs < 1 || cfg.Workers < 1 || cfg.Concurrency < 1 || cfg.Rounds < 1 || cfg.Shards < 0 || cfg.FetchBatch < 0 {
+		return usageErr(fs, "-n, --workers, -c and --rounds must be at least 1; --shards and --fetch-batch must not be negative")
 	}
 	cfg.CheckEvery, cfg.MaxTime, cfg.RoundTimeout = time.Duration(check), time.Duration(maxTime), time.Duration(round)
 	if *workerProcs > 0 {

@@ -13,6 +13,7 @@ func TestBenchUsageErrors(t *testing.T) {
 		{"bench", "-n", "0"},
 		{"bench", "--workers", "0"},
 		{"bench", "--shards", "-1"},
+		{"bench", "--fetch-batch", "-1"},
 		{"bench", "extra"},
 	} {
 		var c cli
@@ -23,8 +24,10 @@ func TestBenchUsageErrors(t *testing.T) {
 	}
 	var c cli
 	ctx := context.Background()
-	if got := exitCode(ctx, c.run(ctx, "worker", "--shards", "-2")); got != exitUsage {
-		t.Errorf("worker --shards -2: exit %d", got)
+	for _, flag := range []string{"--shards", "--fetch-batch"} {
+		if got := exitCode(ctx, c.run(ctx, "worker", flag, "-2")); got != exitUsage {
+			t.Errorf("worker %s -2: exit %d", flag, got)
+		}
 	}
 }
 

@@ -24,7 +24,9 @@ func (a *app) runWorker(ctx context.Context, args []string) error {
 	shutdown := durationFlag(40 * time.Second)
 	fs.Var(&shutdown, "shutdown-timeout", "on SIGINT/SIGTERM, how long jobs in flight may take before they go back to the queue")
 	name := fs.String("name", "", "worker name recorded in outcomes (default host:pid)")
-	shards := fs.Int("shards", 0, "asynq servers in this process, sharing its sessions (default: one per 8 sessions, at most 8)")
+	fetchBatch := fs.Int("fetch-batch", 0, "most jobs taken in one Redis call (default 32)")
+	asynqProcessor := fs.Bool("asynq-processor", false, "run jobs through asynq's own processor, one Redis call to take a job and one to finish it, instead of the fetcher")
+	shards := fs.Int("shards", 0, "asynq servers in this process, sharing its sessions (default 1; with --asynq-processor one per 8 sessions, at most 8)")
 	recordBatch := fs.Int("record-batch", 0, "most outcomes recorded in one Redis call; 1 records each on its own (default 64)")
 	checkEvery := durationFlag(0)
 	fs.Var(&checkEvery, "task-check-interval", "how often an idle worker polls the queues (default 50ms)")
@@ -48,11 +50,13 @@ func (a *app) runWorker(ctx context.Context, args []string) error {
 		RecordTimeout:   max(c.retryFor(), time.Second),
 		Shards:          *shards,
 		RecordBatch:     *recordBatch,
+		FetchBatch:      *fetchBatch,
+		AsynqProcessor:  *asynqProcessor,
 
 		TaskCheckInterval: time.Duration(checkEvery),
 	}
-	if *shards < 0 || *recordBatch < 0 || checkEvery < 0 {
-		return usageErr(fs, "--shards, --record-batch and --task-check-interval must not be negative")
+	if *shards < 0 || *recordBatch < 0 || *fetchBatch < 0 || checkEvery < 0 {
+		return usageErr(fs, "--shards, --record-batch, --fetch-batch and --task-check-interval must not be negative")
 	}
 	if cfg.Queues, err = parseQueues(*queues, c.queue); err != nil {
 		return usageErr(fs, "--queues: %v", err)

@@ -1,0 +1,110 @@
+package worker
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/reqfleet/reqfleet/internal/testredis"
+	"github.com/reqfleet/reqfleet/tasks"
+)
+
+// asynq's Inspector reads the fetcher's entry in the server list: its
+// sessions, queues, start and the jobs it is running; the entry goes at
+// shutdown.
+func TestFetcherInAsynqServerList(t *testing.T) {
+	testredis.Each(t, func(t *testing.T, rdb redis.UniversalClient) {
+		started := time.Now().Add(-time.Minute).Truncate(time.Microsecond)
+		id := serverIdentity{host: "h1", pid: 4242, id: "srv-1", concurrency: 7,
+			queues: map[string]int{"q": 3, "low": 1}, strict: true, started: started}
+		payload := mustMarshal(t, "j1")
+		enqueueRaw(t, rdb, "q", "task-1", payload, asynq.Timeout(time.Hour))
+		running := make(chan struct{})
+		release := make(chan struct{})
+		f := newTestFetcher(t, rdb, fetcherConfig{identity: id}, func(ctx context.Context, _ string, _ tasks.Task, _ time.Time, _ *ack) error {
+			close(running)
+			<-release
+			return nil
+		})
+		f.start()
+		<-running
+		f.writeState() // the heartbeat's, without waiting 5s for it
+		insp := asynq.NewInspectorFromRedisClient(rdb)
+		servers, err := insp.Servers()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(servers) != 1 {
+			t.Fatalf("%d servers, want the fetcher's", len(servers))
+		}
+		s := servers[0]
+		if s.ID != "srv-1" || s.Host != "h1" || s.PID != 4242 || s.Concurrency != 7 || !s.StrictPriority ||
+			s.Queues["q"] != 3 || s.Queues["low"] != 1 || len(s.Queues) != 2 || s.Status != "active" || !s.Started.Equal(started) {
+			t.Fatalf("server %+v", s)
+		}
+		if len(s.ActiveWorkers) != 1 {
+			t.Fatalf("%d active workers, want 1", len(s.ActiveWorkers))
+		}
+		w := s.ActiveWorkers[0]
+		if w.TaskID != "task-1" || w.TaskType != tasks.TypeRequest || w.Queue != "q" || string(w.TaskPayload) != string(payload) ||
+			time.Since(w.Started) > time.Minute || w.Deadline.Sub(w.Started) < 59*time.Minute || w.Deadline.Sub(w.Started) > 61*time.Minute {
+			t.Fatalf("active worker %+v", w)
+		}
+		close(release)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		f.stop(ctx)
+		if servers, err := insp.Servers(); err != nil || len(servers) != 0 {
+			t.Fatalf("after stop: servers %+v, %v", servers, err)
+		}
+	})
+}
+
+// A worker's entries in the server list (the fetcher's and its asynq
+// server's) add up to its sessions.
+func TestWorkerServerListAddsUpToSessions(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want int
+	}{
+		{"fetcher", Config{Concurrency: 6}, 6},
+		{"fetcher, one session", Config{Concurrency: 1}, 1},
+		{"fetcher, more shards than sessions", Config{Concurrency: 2, Shards: 5}, 2},
+		{"asynq processor", Config{Concurrency: 6, Shards: 2, AsynqProcessor: true}, 6},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rdb := miniRedis(t)
+			f := newFleet(t, rdb, tc.cfg)
+			if err := f.w.Start(); err != nil {
+				t.Fatal(err)
+			}
+			insp := asynq.NewInspectorFromRedisClient(rdb)
+			tick := time.NewTicker(5 * time.Millisecond)
+			defer tick.Stop()
+			timeout := time.After(20 * time.Second)
+			for {
+				servers, err := insp.Servers()
+				if err != nil {
+					t.Fatal(err)
+				}
+				sum := 0
+				for _, s := range servers {
+					sum += s.Concurrency
+				}
+				want := f.w.cfg.Shards + map[bool]int{false: 1, true: 0}[tc.cfg.AsynqProcessor]
+				if len(servers) == want && sum == tc.want {
+					return
+				}
+				select {
+				case <-tick.C:
+				case <-timeout:
+					t.Fatalf("%d entries adding up to %d sessions, want %d adding up to %d", len(servers), sum, want, tc.want)
+				}
+			}
+		})
+	}
+}
