@@ -51,6 +51,7 @@ type Config struct {
 	Shards      int // asynq servers per worker process [the worker's default]
 	RecordBatch int // outcomes per record call in the workers [the worker's default]
 	FetchBatch  int // jobs per fetch call in the workers [the worker's default]
+	Prefetch    int // the workers' prefetch; -1 none [the worker's default]
 	// AsynqProcessor runs the workers' jobs through asynq's processor, not
 	// the fetcher.
 	AsynqProcessor bool
@@ -319,7 +320,7 @@ func (r *run) startWorkers(ctx context.Context) error {
 		c := r.workerShare(i)
 		if r.cfg.Exe == "" {
 			w, err := worker.New(worker.Config{Redis: r.rdb, Queues: map[string]int{r.queue: 1}, Concurrency: c,
-				Shards: r.cfg.Shards, RecordBatch: r.cfg.RecordBatch, FetchBatch: r.cfg.FetchBatch, AsynqProcessor: r.cfg.AsynqProcessor, TaskCheckInterval: r.cfg.CheckEvery, ShutdownTimeout: 5 * time.Second,
+				Shards: r.cfg.Shards, RecordBatch: r.cfg.RecordBatch, FetchBatch: r.cfg.FetchBatch, Prefetch: r.cfg.Prefetch, AsynqProcessor: r.cfg.AsynqProcessor, TaskCheckInterval: r.cfg.CheckEvery, ShutdownTimeout: 5 * time.Second,
 				Name: fmt.Sprintf("bench-%d", i+1), Sweep: worker.SweepConfig{Disabled: true}})
 			if err == nil {
 				err = w.Start()
@@ -343,6 +344,9 @@ func (r *run) startWorkers(ctx context.Context) error {
 		}
 		if r.cfg.FetchBatch > 0 {
 			args = append(args, "--fetch-batch", strconv.Itoa(r.cfg.FetchBatch))
+		}
+		if r.cfg.Prefetch != 0 {
+			args = append(args, "--prefetch", strconv.Itoa(r.cfg.Prefetch))
 		}
 		if r.cfg.AsynqProcessor {
 			args = append(args, "--asynq-processor")

@@ -143,6 +143,7 @@ type fetcherConfig struct {
 	strict      bool
 	concurrency int            // runners, one job each at a time
 	batch       int            // most tasks a Redis call
+	prefetch    int            // tasks held beyond the runners, waiting for one
 	interval    time.Duration  // idle poll
 	shutdown    time.Duration  // ShutdownTimeout
 	identity    serverIdentity // in asynq's server list
@@ -152,9 +153,10 @@ type fetcherConfig struct {
 
 // fetcher takes tasks, many a call, and runs them on concurrency runners.
 // Credits bound the tasks held (running or waiting for a runner) to
-// concurrency + batch: a call is made once half a batch of credits is free,
-// or sooner when the runners have nothing left waiting, so that they rarely
-// wait for a call.
+// concurrency + prefetch. With a prefetch, a call is made once half a batch
+// of credits (or the prefetch, if fewer) is free, or sooner when the runners
+// have nothing left waiting, so that they rarely wait for a call and calls
+// take several tasks; without one, as soon as a runner is free.
 type fetcher struct {
 	cfg  fetcherConfig
 	rdb  redis.UniversalClient
@@ -180,8 +182,8 @@ func newFetcher(cfg fetcherConfig, rdb redis.UniversalClient, exec func(ctx cont
 	abort, cancel := context.WithCancel(context.Background())
 	f := &fetcher{
 		cfg: cfg, rdb: rdb, exec: exec,
-		credits: make(chan struct{}, cfg.concurrency+cfg.batch),
-		jobs:    make(chan fetchedTask, cfg.concurrency+cfg.batch),
+		credits: make(chan struct{}, cfg.concurrency+cfg.prefetch),
+		jobs:    make(chan fetchedTask, cfg.concurrency+cfg.prefetch),
 		quit:    make(chan struct{}),
 		abort:   abort, cancel: cancel,
 		rng:  rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
@@ -275,13 +277,13 @@ func (f *fetcher) loop() {
 	}
 }
 
-// takeCredits waits for a call's worth of credits: half a batch, or any
-// while the runners have nothing waiting; then it takes whatever else is
-// free, up to a batch. 0: quit.
+// takeCredits waits for a call's worth of credits (see fetcher), then takes
+// whatever else is free, up to a batch. 0: quit.
 func (f *fetcher) takeCredits() int {
+	enough := max(min((f.cfg.batch+1)/2, f.cfg.prefetch), 1)
 	n := 0
 	for n < f.cfg.batch {
-		if n > 0 && (n >= (f.cfg.batch+1)/2 || len(f.jobs) == 0) {
+		if n > 0 && (n >= enough || len(f.jobs) == 0) {
 			return n + f.takeFree(f.cfg.batch-n)
 		}
 		select {

@@ -29,6 +29,9 @@ func newTestFetcher(t *testing.T, rdb redis.UniversalClient, cfg fetcherConfig, 
 	}
 	cfg.concurrency = max(cfg.concurrency, 1)
 	cfg.batch = max(cfg.batch, 4)
+	if cfg.prefetch == 0 {
+		cfg.prefetch = cfg.batch // room for the tests that call fetch themselves
+	}
 	if cfg.interval == 0 {
 		cfg.interval = 10 * time.Millisecond
 	}
@@ -111,11 +114,11 @@ func waitOutcomes(t *testing.T, rdb redis.UniversalClient, q string, n int64) {
 func TestFetcherFinishesInAsynqLayout(t *testing.T) {
 	testredis.Each(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
-		const jobs, runners, batch = 60, 3, 4
+		const jobs, runners, batch, prefetch = 60, 3, 4, 2
 		enqueueJobs(t, rdb, "q", jobs)
 		var running, peak, peakHeld atomic.Int64
 		finish := finishing(rdb)
-		f := newTestFetcher(t, rdb, fetcherConfig{concurrency: runners, batch: batch}, func(ctx context.Context, q string, tk tasks.Task, s time.Time, a *ack) error {
+		f := newTestFetcher(t, rdb, fetcherConfig{concurrency: runners, batch: batch, prefetch: prefetch}, func(ctx context.Context, q string, tk tasks.Task, s time.Time, a *ack) error {
 			n := running.Add(1)
 			defer running.Add(-1)
 			raise(&peak, n)
@@ -127,8 +130,8 @@ func TestFetcherFinishesInAsynqLayout(t *testing.T) {
 		if p := peak.Load(); p > runners {
 			t.Errorf("%d jobs ran at once, runners %d", p, runners)
 		}
-		if p := peakHeld.Load(); p > runners+batch {
-			t.Errorf("%d jobs held at once, at most %d", p, runners+batch)
+		if p := peakHeld.Load(); p > runners+prefetch {
+			t.Errorf("%d jobs held at once, at most %d", p, runners+prefetch)
 		}
 		qi := queueInfo(t, rdb, "q")
 		if qi.Pending != 0 || qi.Active != 0 || qi.Archived != 0 || qi.Retry != 0 || qi.Processed != jobs || qi.ProcessedTotal != jobs || qi.Failed != 0 {
@@ -206,7 +209,7 @@ func TestFetcherRequeuesAtShutdown(t *testing.T) {
 		ctx := context.Background()
 		enqueueJobs(t, rdb, "q", 5)
 		started := make(chan struct{})
-		f := newTestFetcher(t, rdb, fetcherConfig{concurrency: 1, batch: 8}, func(ctx context.Context, _ string, _ tasks.Task, _ time.Time, _ *ack) error {
+		f := newTestFetcher(t, rdb, fetcherConfig{concurrency: 1, batch: 8, prefetch: 8}, func(ctx context.Context, _ string, _ tasks.Task, _ time.Time, _ *ack) error {
 			close(started) // once: the others are never started
 			<-ctx.Done()
 			return ctx.Err()
@@ -426,4 +429,31 @@ func TestRecordFinishesFetchedTasks(t *testing.T) {
 			t.Fatalf("%d results, want 3", n)
 		}
 	})
+}
+
+// Prefetch defaults to a quarter of the sessions, at most a fetch batch,
+// so that few sessions (slow jobs, typically) hold no jobs ahead.
+func TestPrefetchDefault(t *testing.T) {
+	rdb := miniRedis(t)
+	for _, tc := range []struct {
+		cfg  Config
+		want int
+	}{
+		{Config{Concurrency: 1}, 0},
+		{Config{Concurrency: 3}, 0},
+		{Config{Concurrency: 8}, 2},
+		{Config{Concurrency: 64}, 16},
+		{Config{Concurrency: 512}, DefaultFetchBatch},
+		{Config{Concurrency: 512, FetchBatch: 100}, 100},
+		{Config{Concurrency: 64, Prefetch: 5}, 5},
+		{Config{Concurrency: 64, Prefetch: -1}, 0},
+	} {
+		tc.cfg.Redis = rdb
+		if err := tc.cfg.validate(); err != nil {
+			t.Fatal(err)
+		}
+		if tc.cfg.Prefetch != tc.want {
+			t.Errorf("Concurrency %d, FetchBatch %d: Prefetch %d, want %d", tc.cfg.Concurrency, tc.cfg.FetchBatch, tc.cfg.Prefetch, tc.want)
+		}
+	}
 }

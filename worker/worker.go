@@ -43,6 +43,12 @@ type Config struct {
 	// Concurrency sessions and finishes each in the call that records its
 	// outcome, in asynq's layout, so asynq's tools see the queues as usual.
 	FetchBatch int
+	// Prefetch is how many jobs a worker holds beyond its sessions, taken
+	// ahead so that a free session finds one waiting: more make fewer,
+	// larger Redis calls when jobs are quick; fewer keep slow jobs from
+	// piling up in one worker while others idle. Default a quarter of
+	// Concurrency, at most FetchBatch (0 below 4 sessions); negative: none.
+	Prefetch int
 	// AsynqProcessor runs every job through asynq's own processor instead
 	// of the fetcher: one Redis call to take each job and one to finish it,
 	// in Shards asynq servers. It is the fallback should asynq's layout
@@ -116,6 +122,12 @@ func (c *Config) validate() error {
 	}
 	if c.FetchBatch == 0 {
 		c.FetchBatch = DefaultFetchBatch
+	}
+	switch {
+	case c.Prefetch == 0:
+		c.Prefetch = min(c.Concurrency/4, c.FetchBatch)
+	case c.Prefetch < 0:
+		c.Prefetch = 0
 	}
 	if c.RecordBatch == 0 {
 		c.RecordBatch = DefaultRecordBatch
@@ -233,7 +245,7 @@ func (w *Worker) Start() error {
 	if !w.cfg.AsynqProcessor {
 		w.fetch = newFetcher(fetcherConfig{
 			queues: w.cfg.Queues, strict: w.cfg.StrictPriority, concurrency: w.cfg.Concurrency,
-			batch: w.cfg.FetchBatch, interval: w.cfg.TaskCheckInterval, shutdown: w.cfg.ShutdownTimeout,
+			batch: w.cfg.FetchBatch, prefetch: w.cfg.Prefetch, interval: w.cfg.TaskCheckInterval, shutdown: w.cfg.ShutdownTimeout,
 			now: time.Now, log: w.log, identity: w.identity(),
 		}, w.cfg.Redis, w.run)
 		w.fetch.start()

@@ -20,6 +20,7 @@ func (a *app) runBench(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.Shards, "shards", 0, "asynq servers per worker process (default: the worker's)")
 	fs.IntVar(&cfg.RecordBatch, "record-batch", 0, "the workers' --record-batch (default: the worker's)")
 	fs.IntVar(&cfg.FetchBatch, "fetch-batch", 0, "the workers' --fetch-batch (default: the worker's)")
+	fs.IntVar(&cfg.Prefetch, "prefetch", 0, "the workers' --prefetch, -1 for none (default: the worker's)")
 	fs.BoolVar(&cfg.AsynqProcessor, "asynq-processor", false, "the workers run jobs through asynq's processor (--asynq-processor), not the fetcher")
 	fs.IntVar(&cfg.Rounds, "rounds", 3, "ceiling/reqfleet round pairs")
 	fs.IntVar(&cfg.BodySize, "body", 64, "bytes of the target's response body")

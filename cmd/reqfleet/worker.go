@@ -25,6 +25,7 @@ func (a *app) runWorker(ctx context.Context, args []string) error {
 	fs.Var(&shutdown, "shutdown-timeout", "on SIGINT/SIGTERM, how long jobs in flight may take before they go back to the queue")
 	name := fs.String("name", "", "worker name recorded in outcomes (default host:pid)")
 	fetchBatch := fs.Int("fetch-batch", 0, "most jobs taken in one Redis call (default 32)")
+	prefetch := fs.Int("prefetch", 0, "jobs held beyond the sessions, taken ahead; -1 for none (default a quarter of -c, at most --fetch-batch)")
 	asynqProcessor := fs.Bool("asynq-processor", false, "run jobs through asynq's own processor, one Redis call to take a job and one to finish it, instead of the fetcher")
 	shards := fs.Int("shards", 0, "asynq servers in this process, sharing its sessions (default 1; with --asynq-processor one per 8 sessions, at most 8)")
 	recordBatch := fs.Int("record-batch", 0, "most outcomes recorded in one Redis call; 1 records each on its own (default 64)")
@@ -51,6 +52,7 @@ func (a *app) runWorker(ctx context.Context, args []string) error {
 		Shards:          *shards,
 		RecordBatch:     *recordBatch,
 		FetchBatch:      *fetchBatch,
+		Prefetch:        *prefetch,
 		AsynqProcessor:  *asynqProcessor,
 
 		TaskCheckInterval: time.Duration(checkEvery),
