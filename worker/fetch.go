@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -147,6 +148,8 @@ type fetcherConfig struct {
 	interval    time.Duration  // idle poll
 	shutdown    time.Duration  // ShutdownTimeout
 	identity    serverIdentity // in asynq's server list
+	beat        time.Duration  // how often the server entry is written [stateWriteEvery]
+	extendEvery time.Duration  // how often the leases are extended [asynqLeaseExtendEvery]
 	now         func() time.Time
 	log         *slog.Logger
 }
@@ -511,25 +514,34 @@ func (f *fetcher) archive(j fetchedTask, reason string) {
 	f.cfg.log.Error("task archived", "queue", q, "task", j.msg.id, "reason", reason)
 }
 
-// heartbeat extends the leases of the tasks held and writes the fetcher's
-// entry in asynq's server list, at once and every 5s, until the fetch loop
-// and the runners are done.
+// heartbeat writes the fetcher's entry in asynq's server list at once and
+// every second (asynq's servers: every 5s; `reqfleet stats` shows the jobs
+// running a second late at most), and extends the leases of the tasks held
+// every 5s, until the fetch loop and the runners are done.
 func (f *fetcher) heartbeat() {
 	done := make(chan struct{})
 	go func() { f.wg.Wait(); close(done) }()
 	f.writeState()
-	t := time.NewTicker(asynqLeaseExtendEvery)
+	beat, extend := cmp.Or(f.cfg.beat, stateWriteEvery), cmp.Or(f.cfg.extendEvery, asynqLeaseExtendEvery)
+	t := time.NewTicker(beat)
 	defer t.Stop()
+	last := time.Now()
 	for {
 		select {
-		case <-t.C:
-			f.extendOnce()
+		case now := <-t.C:
+			if now.Sub(last) >= extend-beat/2 {
+				f.extendOnce()
+				last = now
+			}
 			f.writeState()
 		case <-done:
 			return
 		}
 	}
 }
+
+// stateWriteEvery is how often the fetcher's server entry is written.
+const stateWriteEvery = time.Second
 
 func (f *fetcher) writeState() {
 	f.mu.Lock()

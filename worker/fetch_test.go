@@ -329,6 +329,45 @@ func TestFetcherLeases(t *testing.T) {
 	})
 }
 
+// The heartbeat extends the leases of the tasks held on its own.
+func TestFetcherHeartbeatExtendsLeases(t *testing.T) {
+	rdb := miniRedis(t)
+	ctx := context.Background()
+	enqueueRaw(t, rdb, "q", "held", mustMarshal(t, "held"))
+	var mu sync.Mutex
+	now := time.Unix(2_000_000_000, 0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	release := make(chan struct{})
+	started := make(chan struct{})
+	f := newTestFetcher(t, rdb, fetcherConfig{now: clock, beat: 2 * time.Millisecond, extendEvery: 10 * time.Millisecond},
+		func(ctx context.Context, _ string, _ tasks.Task, _ time.Time, _ *ack) error {
+			close(started)
+			select {
+			case <-release:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	f.start()
+	<-started
+	mu.Lock()
+	now = now.Add(time.Hour)
+	mu.Unlock()
+	want := float64(now.Add(asynqLeaseDuration).Unix())
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	timeout := time.After(10 * time.Second)
+	for rdb.ZScore(ctx, asynqLeaseKey("q"), "held").Val() != want {
+		select {
+		case <-tick.C:
+		case <-timeout:
+			t.Fatalf("lease %v, want %v", rdb.ZScore(ctx, asynqLeaseKey("q"), "held").Val(), want)
+		}
+	}
+	close(release)
+}
+
 func mustMarshal(t *testing.T, id string) []byte {
 	t.Helper()
 	b, err := tasks.Task{Batch: "B", Attempt: 1, Job: job(id, "http://x/")}.Marshal()
