@@ -132,6 +132,31 @@ end
 return 1
 `)
 
+// recordedBeforeScript finishes, as recordManyScript does, a task run
+// again after its worker was lost whose outcome that worker had recorded.
+// KEYS: the batch's seen set, then asynq's active list, lease set, task
+// hash, daily and total processed counters. ARGV: the outcome's
+// "attempt:id", the task id, its uniqueness lock key (""), the unix time
+// the daily counter expires. It returns 1 if the outcome was recorded
+// before (the task is then finished), else 0.
+var recordedBeforeScript = redis.NewScript(`
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then
+  return 0
+end
+if redis.call('LREM', KEYS[2], 0, ARGV[2]) > 0 then
+  redis.call('ZREM', KEYS[3], ARGV[2])
+  redis.call('DEL', KEYS[4])
+  if ARGV[3] ~= '' and redis.call('GET', ARGV[3]) == ARGV[2] then
+    redis.call('DEL', ARGV[3])
+  end
+  if redis.call('INCR', KEYS[5]) == 1 then
+    redis.call('EXPIREAT', KEYS[5], ARGV[4])
+  end
+  redis.call('INCR', KEYS[6])
+end
+return 1
+`)
+
 // fetchedTask is a task the fetcher holds.
 type fetchedTask struct {
 	queue string
@@ -443,6 +468,9 @@ func (f *fetcher) run(j fetchedTask) {
 		f.archive(j, err.Error())
 		return
 	}
+	if j.msg.retried > 0 && f.recordedBefore(j, t) {
+		return
+	}
 	ctx := f.abort
 	dl := j.msg.contextDeadline(f.cfg.now())
 	if !dl.IsZero() {
@@ -463,6 +491,29 @@ func (f *fetcher) run(j fetchedTask) {
 		f.cfg.log.Warn("job let go to asynq's recoverer", "queue", j.queue, "task", j.msg.id, "err", err)
 		f.release(j.queue, j.msg.id)
 	}
+}
+
+// recordedBefore finishes a task that asynq runs again (its worker was
+// lost) if that worker had recorded its outcome, so that its request is
+// not sent twice. On an error it says no: the task runs, and the record's
+// dedupe keeps one outcome.
+func (f *fetcher) recordedBefore(j fetchedTask, t tasks.Task) bool {
+	q, now := j.queue, f.cfg.now()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	n, err := recordedBeforeScript.Run(ctx, f.rdb,
+		[]string{tasks.SeenKey(q, t.Batch), asynqActiveKey(q), asynqLeaseKey(q), asynqTaskKey(q, j.msg.id), asynqProcessedKey(q, now), asynqProcessedTotalKey(q)},
+		t.OutcomeKey(), j.msg.id, j.msg.uniqueKey, now.Add(asynqStatsTTL).Unix()).Int()
+	if err != nil {
+		f.cfg.log.Warn("checking a rerun job's outcome failed; running it", "queue", q, "task", j.msg.id, "err", err)
+		return false
+	}
+	if n == 1 {
+		f.release(q, j.msg.id)
+		f.cfg.log.Info("outcome recorded before its worker was lost; not sent again", "queue", q, "batch", t.Batch, "id", t.Job.ID, "attempt", t.Attempt)
+		return true
+	}
+	return false
 }
 
 // giveBack keeps the task for the requeue at shutdown.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/reqfleet/reqfleet/internal/testredis"
 	"github.com/reqfleet/reqfleet/tasks"
@@ -366,6 +367,57 @@ func TestFetcherHeartbeatExtendsLeases(t *testing.T) {
 		}
 	}
 	close(release)
+}
+
+// A job asynq runs again after its worker was lost is not sent again when
+// that worker had recorded its outcome: it is only finished. One whose
+// outcome was not recorded runs.
+func TestFetcherRerunOfRecordedJob(t *testing.T) {
+	testredis.Each(t, func(t *testing.T, rdb redis.UniversalClient) {
+		ctx := context.Background()
+		rec := &recorder{rdb: rdb, ttl: time.Hour}
+		for _, id := range []string{"recorded", "lost"} {
+			tk := tasks.Task{Batch: "B", Attempt: 1, Job: job(id, "http://x/")}
+			enqueueRaw(t, rdb, "q", tk.TaskID(), mustMarshal(t, id))
+			// As asynq's recoverer leaves it: retried once.
+			raw, err := rdb.HGet(ctx, asynqTaskKey("q", tk.TaskID()), "msg").Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			rdb.HSet(ctx, asynqTaskKey("q", tk.TaskID()), "msg", protowire.AppendVarint(protowire.AppendTag(raw, 6, protowire.VarintType), 1))
+			if id == "recorded" {
+				if _, err := rec.record(ctx, "q", tk, &tasks.Response{ID: id, Batch: "B", Request: tk.Job, StatusCode: 200, Attempt: 1}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		ran := make(chan string, 2)
+		finish := finishing(rdb)
+		f := newTestFetcher(t, rdb, fetcherConfig{}, func(ctx context.Context, q string, tk tasks.Task, s time.Time, a *ack) error {
+			ran <- tk.Job.ID
+			return finish(ctx, q, tk, s, a)
+		})
+		f.start()
+		if id := <-ran; id != "lost" {
+			t.Fatalf("ran %q again", id)
+		}
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		for qi := queueInfo(t, rdb, "q"); qi.Processed != 2 || qi.Active != 0; qi = queueInfo(t, rdb, "q") {
+			<-tick.C
+		}
+		select {
+		case id := <-ran:
+			t.Fatalf("ran %q too", id)
+		default:
+		}
+		if n := rdb.LLen(ctx, tasks.ResultsKey("q")).Val(); n != 2 {
+			t.Fatalf("%d results, want 2", n)
+		}
+		if keys := rdb.Keys(ctx, asynqTaskKeyPrefix("q")+"*").Val(); len(keys) != 0 {
+			t.Fatalf("task hashes left: %v", keys)
+		}
+	})
 }
 
 func mustMarshal(t *testing.T, id string) []byte {
