@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/reqfleet/reqfleet/internal/asynqwire"
 	"github.com/reqfleet/reqfleet/internal/redisretry"
 	"github.com/reqfleet/reqfleet/tasks"
 )
@@ -32,13 +33,6 @@ import (
 //
 // fast_test.go proves it against asynq: the bytes of msg, Inspector's
 // GetTaskInfo, a plain asynq.Server running the task, and the conflicts.
-
-// asynq v0.26.0's keys (internal/base).
-const asynqAllQueues = "asynq:queues"
-
-func asynqPendingKey(queue string) string    { return "asynq:{" + queue + "}:pending" }
-func asynqTaskKeyPrefix(queue string) string { return "asynq:{" + queue + "}:t:" }
-func asynqTaskKey(queue, id string) string   { return asynqTaskKeyPrefix(queue) + id }
 
 // fastEnqueueLua is asynq's enqueueCmd for many tasks. KEYS[1]: the pending
 // list; KEYS[2...]: the tasks' hashes. ARGV[1]: now in unix ns; then per
@@ -107,12 +101,12 @@ type fastRes struct {
 }
 
 func newFastEnqueuer(rdb redis.UniversalClient, queue string, maxRetry int, timeout time.Duration) *fastEnqueuer {
-	f := &fastEnqueuer{rdb: rdb, queue: queue, pending: asynqPendingKey(queue), prefix: asynqTaskKeyPrefix(queue)}
+	f := &fastEnqueuer{rdb: rdb, queue: queue, pending: asynqwire.PendingKey(queue), prefix: asynqwire.TaskKeyPrefix(queue)}
 	f.head = protowire.AppendTag(nil, 1, protowire.BytesType)
 	f.head = protowire.AppendString(f.head, tasks.TypeRequest)
-	f.tail = appendString(nil, 4, queue)
-	f.tail = appendVarint(f.tail, 5, uint64(int64(int32(maxRetry))))
-	f.tail = appendVarint(f.tail, 8, uint64(int64(timeout.Seconds())))
+	f.tail = asynqwire.AppendString(nil, 4, queue)
+	f.tail = asynqwire.AppendVarint(f.tail, 5, uint64(int64(int32(maxRetry))))
+	f.tail = asynqwire.AppendVarint(f.tail, 8, uint64(int64(timeout.Seconds())))
 	return f
 }
 
@@ -127,24 +121,8 @@ func (f *fastEnqueuer) encode(id string, payload []byte) []byte {
 		b = protowire.AppendTag(b, 2, protowire.BytesType)
 		b = protowire.AppendBytes(b, payload)
 	}
-	b = appendString(b, 3, id)
+	b = asynqwire.AppendString(b, 3, id)
 	return append(b, f.tail...)
-}
-
-func appendString(b []byte, num protowire.Number, s string) []byte {
-	if s == "" {
-		return b
-	}
-	b = protowire.AppendTag(b, num, protowire.BytesType)
-	return protowire.AppendString(b, s)
-}
-
-func appendVarint(b []byte, num protowire.Number, v uint64) []byte {
-	if v == 0 {
-		return b
-	}
-	b = protowire.AppendTag(b, num, protowire.VarintType)
-	return protowire.AppendVarint(b, v)
 }
 
 // enqueue puts one task on the queue through the group commit; existed
@@ -233,7 +211,7 @@ func (f *fastEnqueuer) publish(ctx context.Context) error {
 	if f.published.Load() {
 		return nil
 	}
-	if err := f.rdb.SAdd(ctx, asynqAllQueues, f.queue).Err(); err != nil {
+	if err := f.rdb.SAdd(ctx, asynqwire.AllQueues, f.queue).Err(); err != nil {
 		return err
 	}
 	f.published.Store(true)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/reqfleet/reqfleet/internal/asynqwire"
 	"github.com/reqfleet/reqfleet/tasks"
 )
 
@@ -21,7 +22,7 @@ import (
 // Redis call and finishes it with another: it takes up to FetchBatch tasks
 // in one call and finishes each in the call that records its outcome
 // (recordManyScript), so a job costs Redis a fraction of a call instead of
-// two. It keeps asynq v0.26.0's layout and rules (asynqwire.go), so that
+// two. It keeps asynq v0.26.0's layout and rules (internal/asynqwire), so that
 // asynq's servers, Inspector and asynqmon see the same queues:
 //
 //   - a task taken moves from the pending list to the active list under a
@@ -40,7 +41,7 @@ import (
 //     recoverer retries it, the record's dedupe keeping one outcome.
 //
 // Tasks with a retention are finished without one: reqfleet's outcome is in
-// its lists. asynqwire_test.go and fetch_test.go check all of it against
+// its lists. internal/asynqwire's tests and fetch_test.go check all of it against
 // asynq.
 
 // DefaultFetchBatch is Config.FetchBatch's default.
@@ -160,7 +161,7 @@ return 1
 // fetchedTask is a task the fetcher holds.
 type fetchedTask struct {
 	queue string
-	msg   taskMessage
+	msg   asynqwire.TaskMessage
 }
 
 // fetcherConfig is what the fetcher takes from the worker's Config.
@@ -174,7 +175,7 @@ type fetcherConfig struct {
 	shutdown    time.Duration  // ShutdownTimeout
 	identity    serverIdentity // in asynq's server list
 	beat        time.Duration  // how often the server entry is written [stateWriteEvery]
-	extendEvery time.Duration  // how often the leases are extended [asynqLeaseExtendEvery]
+	extendEvery time.Duration  // how often the leases are extended [asynqwire.LeaseExtendEvery]
 	now         func() time.Time
 	log         *slog.Logger
 }
@@ -390,10 +391,10 @@ func (f *fetcher) fetch(n int) (int, error) {
 			break
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		expiry := f.cfg.now().Add(asynqLeaseDuration).Unix()
+		expiry := f.cfg.now().Add(asynqwire.LeaseDuration).Unix()
 		msgs, err := fetchScript.Run(ctx, f.rdb,
-			[]string{asynqPendingKey(q), asynqPausedKey(q), asynqActiveKey(q), asynqLeaseKey(q)},
-			expiry, asynqTaskKeyPrefix(q), n-got).StringSlice()
+			[]string{asynqwire.PendingKey(q), asynqwire.PausedKey(q), asynqwire.ActiveKey(q), asynqwire.LeaseKey(q)},
+			expiry, asynqwire.TaskKeyPrefix(q), n-got).StringSlice()
 		cancel()
 		if err != nil {
 			// Tasks the call took are active under a lease nobody extends:
@@ -401,7 +402,7 @@ func (f *fetcher) fetch(n int) (int, error) {
 			return got, fmt.Errorf("queue %s: %w", q, err)
 		}
 		for _, raw := range msgs {
-			m, err := decodeTaskMessage([]byte(raw))
+			m, err := asynqwire.DecodeTaskMessage([]byte(raw))
 			if err != nil {
 				// Not asynq's message: nothing can finish it (asynq would
 				// fail as well); its lease runs out and asynq's recoverer
@@ -417,7 +418,7 @@ func (f *fetcher) fetch(n int) (int, error) {
 	return got, nil
 }
 
-func (f *fetcher) hold(q string, m *taskMessage) {
+func (f *fetcher) hold(q string, m *asynqwire.TaskMessage) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	ids := f.held[q]
@@ -425,7 +426,7 @@ func (f *fetcher) hold(q string, m *taskMessage) {
 		ids = make(map[string]*runningTask)
 		f.held[q] = ids
 	}
-	ids[m.id] = &runningTask{queue: q, msg: m}
+	ids[m.ID] = &runningTask{queue: q, msg: m}
 }
 
 // running marks a held task as running, for the server list.
@@ -459,37 +460,37 @@ func (f *fetcher) runner() {
 // run runs one task and finishes it.
 func (f *fetcher) run(j fetchedTask) {
 	start := time.Now()
-	if j.msg.typ != tasks.TypeRequest {
-		f.archive(j, fmt.Sprintf("handler not found for task %q", j.msg.typ))
+	if j.msg.Type != tasks.TypeRequest {
+		f.archive(j, fmt.Sprintf("handler not found for task %q", j.msg.Type))
 		return
 	}
-	t, err := tasks.DecodeTask(j.msg.payload)
+	t, err := tasks.DecodeTask(j.msg.Payload)
 	if err != nil {
 		f.archive(j, err.Error())
 		return
 	}
-	if j.msg.retried > 0 && f.recordedBefore(j, t) {
+	if j.msg.Retried > 0 && f.recordedBefore(j, t) {
 		return
 	}
 	ctx := f.abort
-	dl := j.msg.contextDeadline(f.cfg.now())
+	dl := j.msg.ContextDeadline(f.cfg.now())
 	if !dl.IsZero() {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, dl)
 		defer cancel()
 	}
-	f.running(j.queue, j.msg.id, start, dl)
-	err = f.exec(ctx, j.queue, t, start, &ack{id: j.msg.id, uniqueKey: j.msg.uniqueKey})
+	f.running(j.queue, j.msg.ID, start, dl)
+	err = f.exec(ctx, j.queue, t, start, &ack{id: j.msg.ID, uniqueKey: j.msg.UniqueKey})
 	switch {
 	case err == nil:
-		f.release(j.queue, j.msg.id)
+		f.release(j.queue, j.msg.ID)
 	case f.abort.Err() != nil:
 		f.giveBack(j) // shutting down
 	default:
 		// Its deadline passed, or its outcome could not be recorded: its
 		// lease runs out and asynq's recoverer retries it.
-		f.cfg.log.Warn("job let go to asynq's recoverer", "queue", j.queue, "task", j.msg.id, "err", err)
-		f.release(j.queue, j.msg.id)
+		f.cfg.log.Warn("job let go to asynq's recoverer", "queue", j.queue, "task", j.msg.ID, "err", err)
+		f.release(j.queue, j.msg.ID)
 	}
 }
 
@@ -502,14 +503,14 @@ func (f *fetcher) recordedBefore(j fetchedTask, t tasks.Task) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	n, err := recordedBeforeScript.Run(ctx, f.rdb,
-		[]string{tasks.SeenKey(q, t.Batch), asynqActiveKey(q), asynqLeaseKey(q), asynqTaskKey(q, j.msg.id), asynqProcessedKey(q, now), asynqProcessedTotalKey(q)},
-		t.OutcomeKey(), j.msg.id, j.msg.uniqueKey, now.Add(asynqStatsTTL).Unix()).Int()
+		[]string{tasks.SeenKey(q, t.Batch), asynqwire.ActiveKey(q), asynqwire.LeaseKey(q), asynqwire.TaskKey(q, j.msg.ID), asynqwire.ProcessedKey(q, now), asynqwire.ProcessedTotalKey(q)},
+		t.OutcomeKey(), j.msg.ID, j.msg.UniqueKey, now.Add(asynqwire.StatsTTL).Unix()).Int()
 	if err != nil {
-		f.cfg.log.Warn("checking a rerun job's outcome failed; running it", "queue", q, "task", j.msg.id, "err", err)
+		f.cfg.log.Warn("checking a rerun job's outcome failed; running it", "queue", q, "task", j.msg.ID, "err", err)
 		return false
 	}
 	if n == 1 {
-		f.release(q, j.msg.id)
+		f.release(q, j.msg.ID)
 		f.cfg.log.Info("outcome recorded before its worker was lost; not sent again", "queue", q, "batch", t.Batch, "id", t.Job.ID, "attempt", t.Attempt)
 		return true
 	}
@@ -531,15 +532,15 @@ func (f *fetcher) requeueLeftovers() {
 	// first, so that the first taken is taken first again.
 	byQueue := map[string][]any{}
 	for _, j := range slices.Backward(f.leftover) {
-		byQueue[j.queue] = append(byQueue[j.queue], j.msg.id)
-		delete(f.held[j.queue], j.msg.id)
+		byQueue[j.queue] = append(byQueue[j.queue], j.msg.ID)
+		delete(f.held[j.queue], j.msg.ID)
 	}
 	f.leftover = nil
 	f.mu.Unlock()
 	for q, ids := range byQueue {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := requeueScript.Run(ctx, f.rdb, []string{asynqActiveKey(q), asynqLeaseKey(q), asynqPendingKey(q)},
-			append([]any{asynqTaskKeyPrefix(q)}, ids...)...).Err()
+		err := requeueScript.Run(ctx, f.rdb, []string{asynqwire.ActiveKey(q), asynqwire.LeaseKey(q), asynqwire.PendingKey(q)},
+			append([]any{asynqwire.TaskKeyPrefix(q)}, ids...)...).Err()
 		cancel()
 		if err != nil {
 			f.cfg.log.Warn("putting unfinished jobs back failed; asynq's recoverer will", "queue", q, "jobs", len(ids), "err", err)
@@ -549,20 +550,20 @@ func (f *fetcher) requeueLeftovers() {
 
 // archive does what asynq does with a task whose handler returns SkipRetry.
 func (f *fetcher) archive(j fetchedTask, reason string) {
-	defer f.release(j.queue, j.msg.id)
+	defer f.release(j.queue, j.msg.ID)
 	q, now := j.queue, f.cfg.now()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err := archiveScript.Run(ctx, f.rdb,
-		[]string{asynqTaskKey(q, j.msg.id), asynqActiveKey(q), asynqLeaseKey(q), asynqArchivedKey(q),
-			asynqProcessedKey(q, now), asynqFailedKey(q, now), asynqProcessedTotalKey(q), asynqFailedTotalKey(q), asynqTaskKeyPrefix(q)},
-		j.msg.id, j.msg.withFailure(reason, now), now.Unix(), now.AddDate(0, 0, -asynqArchivedDays).Unix(),
-		asynqMaxArchiveSize, now.Add(asynqStatsTTL).Unix(), int64(math.MaxInt64)).Err()
+		[]string{asynqwire.TaskKey(q, j.msg.ID), asynqwire.ActiveKey(q), asynqwire.LeaseKey(q), asynqwire.ArchivedKey(q),
+			asynqwire.ProcessedKey(q, now), asynqwire.FailedKey(q, now), asynqwire.ProcessedTotalKey(q), asynqwire.FailedTotalKey(q), asynqwire.TaskKeyPrefix(q)},
+		j.msg.ID, j.msg.WithFailure(reason, now), now.Unix(), now.AddDate(0, 0, -asynqwire.ArchivedDays).Unix(),
+		asynqwire.MaxArchiveSize, now.Add(asynqwire.StatsTTL).Unix(), int64(math.MaxInt64)).Err()
 	if err != nil {
-		f.cfg.log.Warn("archiving a task failed; asynq's recoverer will retry it", "queue", q, "task", j.msg.id, "err", err)
+		f.cfg.log.Warn("archiving a task failed; asynq's recoverer will retry it", "queue", q, "task", j.msg.ID, "err", err)
 		return
 	}
-	f.cfg.log.Error("task archived", "queue", q, "task", j.msg.id, "reason", reason)
+	f.cfg.log.Error("task archived", "queue", q, "task", j.msg.ID, "reason", reason)
 }
 
 // heartbeat writes the fetcher's entry in asynq's server list at once and
@@ -573,7 +574,7 @@ func (f *fetcher) heartbeat() {
 	done := make(chan struct{})
 	go func() { f.wg.Wait(); close(done) }()
 	f.writeState()
-	beat, extend := cmp.Or(f.cfg.beat, stateWriteEvery), cmp.Or(f.cfg.extendEvery, asynqLeaseExtendEvery)
+	beat, extend := cmp.Or(f.cfg.beat, stateWriteEvery), cmp.Or(f.cfg.extendEvery, asynqwire.LeaseExtendEvery)
 	t := time.NewTicker(beat)
 	defer t.Stop()
 	last := time.Now()
@@ -621,14 +622,14 @@ func (f *fetcher) extendOnce() {
 		}
 	}
 	f.mu.Unlock()
-	expiry := float64(f.cfg.now().Add(asynqLeaseDuration).Unix())
+	expiry := float64(f.cfg.now().Add(asynqwire.LeaseDuration).Unix())
 	for q, ids := range byQueue {
 		zs := make([]redis.Z, len(ids))
 		for i, id := range ids {
 			zs[i] = redis.Z{Score: expiry, Member: id}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err := f.rdb.ZAddXX(ctx, asynqLeaseKey(q), zs...).Err()
+		err := f.rdb.ZAddXX(ctx, asynqwire.LeaseKey(q), zs...).Err()
 		cancel()
 		if err != nil && !errors.Is(err, context.Canceled) {
 			f.cfg.log.Warn("extending job leases failed", "queue", q, "jobs", len(ids), "err", err)

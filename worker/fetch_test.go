@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/reqfleet/reqfleet/internal/asynqwire"
 	"github.com/reqfleet/reqfleet/internal/testredis"
 	"github.com/reqfleet/reqfleet/tasks"
 )
@@ -123,7 +124,7 @@ func TestFetcherFinishesInAsynqLayout(t *testing.T) {
 			n := running.Add(1)
 			defer running.Add(-1)
 			raise(&peak, n)
-			raise(&peakHeld, rdb.LLen(ctx, asynqActiveKey("q")).Val())
+			raise(&peakHeld, rdb.LLen(ctx, asynqwire.ActiveKey("q")).Val())
 			return finish(ctx, q, tk, s, a)
 		})
 		f.start()
@@ -138,13 +139,13 @@ func TestFetcherFinishesInAsynqLayout(t *testing.T) {
 		if qi.Pending != 0 || qi.Active != 0 || qi.Archived != 0 || qi.Retry != 0 || qi.Processed != jobs || qi.ProcessedTotal != jobs || qi.Failed != 0 {
 			t.Fatalf("queue after: %+v", qi)
 		}
-		if n := rdb.ZCard(ctx, asynqLeaseKey("q")).Val(); n != 0 {
+		if n := rdb.ZCard(ctx, asynqwire.LeaseKey("q")).Val(); n != 0 {
 			t.Fatalf("%d leases left", n)
 		}
-		if keys, _ := rdb.Keys(ctx, asynqTaskKeyPrefix("q")+"*").Result(); len(keys) != 0 {
+		if keys, _ := rdb.Keys(ctx, asynqwire.TaskKeyPrefix("q")+"*").Result(); len(keys) != 0 {
 			t.Fatalf("task hashes left: %v", keys)
 		}
-		if ttl := rdb.TTL(ctx, asynqProcessedKey("q", time.Now())).Val(); ttl < 80*24*time.Hour {
+		if ttl := rdb.TTL(ctx, asynqwire.ProcessedKey("q", time.Now())).Val(); ttl < 80*24*time.Hour {
 			t.Fatalf("daily processed counter expires in %v, want about 90 days", ttl)
 		}
 	})
@@ -189,15 +190,15 @@ func TestFetcherDropsOrphanIDs(t *testing.T) {
 	testredis.Each(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		enqueueJobs(t, rdb, "q", 1)
-		rdb.LPush(ctx, asynqPendingKey("q"), "ghost")
+		rdb.LPush(ctx, asynqwire.PendingKey("q"), "ghost")
 		f := newTestFetcher(t, rdb, fetcherConfig{}, nil)
 		if got, err := f.fetch(4); err != nil || got != 1 {
 			t.Fatalf("fetched %d, %v; want the one real task", got, err)
 		}
-		if ids := rdb.LRange(ctx, asynqActiveKey("q"), 0, -1).Val(); len(ids) != 1 || ids[0] == "ghost" {
+		if ids := rdb.LRange(ctx, asynqwire.ActiveKey("q"), 0, -1).Val(); len(ids) != 1 || ids[0] == "ghost" {
 			t.Fatalf("active list %v", ids)
 		}
-		if n := rdb.ZCard(ctx, asynqLeaseKey("q")).Val(); n != 1 {
+		if n := rdb.ZCard(ctx, asynqwire.LeaseKey("q")).Val(); n != 1 {
 			t.Fatalf("%d leases, want 1", n)
 		}
 	})
@@ -222,15 +223,15 @@ func TestFetcherRequeuesAtShutdown(t *testing.T) {
 		if qi.Pending != 5 || qi.Active != 0 || qi.Retry != 0 || qi.Archived != 0 {
 			t.Fatalf("after shutdown: %+v", qi)
 		}
-		if n := rdb.ZCard(ctx, asynqLeaseKey("q")).Val(); n != 0 {
+		if n := rdb.ZCard(ctx, asynqwire.LeaseKey("q")).Val(); n != 0 {
 			t.Fatalf("%d leases left", n)
 		}
 		for i := range 5 {
 			id := tasks.Task{Batch: "B", Attempt: 1, Job: tasks.Job{ID: fmt.Sprint(i)}}.TaskID()
-			if got := rdb.RPop(ctx, asynqPendingKey("q")).Val(); got != id {
+			if got := rdb.RPop(ctx, asynqwire.PendingKey("q")).Val(); got != id {
 				t.Fatalf("next task %d is %q, want %q", i, got, id)
 			}
-			if st := rdb.HGet(ctx, asynqTaskKey("q", id), "state").Val(); st != "pending" {
+			if st := rdb.HGet(ctx, asynqwire.TaskKey("q", id), "state").Val(); st != "pending" {
 				t.Fatalf("task %s state %q", id, st)
 			}
 		}
@@ -316,11 +317,11 @@ func TestFetcherLeases(t *testing.T) {
 		now = now.Add(time.Hour)
 		mu.Unlock()
 		f.extendOnce()
-		want := float64(now.Add(asynqLeaseDuration).Unix())
-		if got := rdb.ZScore(ctx, asynqLeaseKey("q"), "held").Val(); got != want {
+		want := float64(now.Add(asynqwire.LeaseDuration).Unix())
+		if got := rdb.ZScore(ctx, asynqwire.LeaseKey("q"), "held").Val(); got != want {
 			t.Fatalf("held task's lease %v, want %v", got, want)
 		}
-		if got := rdb.ZScore(ctx, asynqLeaseKey("q"), "late").Val(); got >= want {
+		if got := rdb.ZScore(ctx, asynqwire.LeaseKey("q"), "late").Val(); got >= want {
 			t.Fatalf("let-go task's lease extended to %v", got)
 		}
 		if qi := queueInfo(t, rdb, "q"); qi.Active != 2 {
@@ -355,15 +356,15 @@ func TestFetcherHeartbeatExtendsLeases(t *testing.T) {
 	mu.Lock()
 	now = now.Add(time.Hour)
 	mu.Unlock()
-	want := float64(now.Add(asynqLeaseDuration).Unix())
+	want := float64(now.Add(asynqwire.LeaseDuration).Unix())
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
 	timeout := time.After(10 * time.Second)
-	for rdb.ZScore(ctx, asynqLeaseKey("q"), "held").Val() != want {
+	for rdb.ZScore(ctx, asynqwire.LeaseKey("q"), "held").Val() != want {
 		select {
 		case <-tick.C:
 		case <-timeout:
-			t.Fatalf("lease %v, want %v", rdb.ZScore(ctx, asynqLeaseKey("q"), "held").Val(), want)
+			t.Fatalf("lease %v, want %v", rdb.ZScore(ctx, asynqwire.LeaseKey("q"), "held").Val(), want)
 		}
 	}
 	close(release)
@@ -380,11 +381,11 @@ func TestFetcherRerunOfRecordedJob(t *testing.T) {
 			tk := tasks.Task{Batch: "B", Attempt: 1, Job: job(id, "http://x/")}
 			enqueueRaw(t, rdb, "q", tk.TaskID(), mustMarshal(t, id))
 			// As asynq's recoverer leaves it: retried once.
-			raw, err := rdb.HGet(ctx, asynqTaskKey("q", tk.TaskID()), "msg").Bytes()
+			raw, err := rdb.HGet(ctx, asynqwire.TaskKey("q", tk.TaskID()), "msg").Bytes()
 			if err != nil {
 				t.Fatal(err)
 			}
-			rdb.HSet(ctx, asynqTaskKey("q", tk.TaskID()), "msg", protowire.AppendVarint(protowire.AppendTag(raw, 6, protowire.VarintType), 1))
+			rdb.HSet(ctx, asynqwire.TaskKey("q", tk.TaskID()), "msg", protowire.AppendVarint(protowire.AppendTag(raw, 6, protowire.VarintType), 1))
 			if id == "recorded" {
 				if _, err := rec.record(ctx, "q", tk, &tasks.Response{ID: id, Batch: "B", Request: tk.Job, StatusCode: 200, Attempt: 1}); err != nil {
 					t.Fatal(err)
@@ -414,7 +415,7 @@ func TestFetcherRerunOfRecordedJob(t *testing.T) {
 		if n := rdb.LLen(ctx, tasks.ResultsKey("q")).Val(); n != 2 {
 			t.Fatalf("%d results, want 2", n)
 		}
-		if keys := rdb.Keys(ctx, asynqTaskKeyPrefix("q")+"*").Val(); len(keys) != 0 {
+		if keys := rdb.Keys(ctx, asynqwire.TaskKeyPrefix("q")+"*").Val(); len(keys) != 0 {
 			t.Fatalf("task hashes left: %v", keys)
 		}
 	})
@@ -474,24 +475,24 @@ func TestRecordFinishesFetchedTasks(t *testing.T) {
 		defer b.close()
 		finish := func(j fetchedTask) bool {
 			t.Helper()
-			tk, err := tasks.DecodeTask(j.msg.payload)
+			tk, err := tasks.DecodeTask(j.msg.Payload)
 			if err != nil {
 				t.Fatal(err)
 			}
-			fresh, err := b.finish(ctx, "q", tk, &tasks.Response{ID: tk.Job.ID, Batch: "B", Request: tk.Job, StatusCode: 200, Attempt: 1}, &ack{id: j.msg.id})
+			fresh, err := b.finish(ctx, "q", tk, &tasks.Response{ID: tk.Job.ID, Batch: "B", Request: tk.Job, StatusCode: 200, Attempt: 1}, &ack{id: j.msg.ID})
 			if err != nil {
 				t.Fatal(err)
 			}
 			return fresh
 		}
 		// 0: recorded before (a run elsewhere); 1: fresh; 2: moved away by the recoverer.
-		tk0, _ := tasks.DecodeTask(fetched[0].msg.payload)
+		tk0, _ := tasks.DecodeTask(fetched[0].msg.Payload)
 		if _, err := rec.record(ctx, "q", tk0, &tasks.Response{ID: tk0.Job.ID, Batch: "B", Request: tk0.Job, StatusCode: 200, Attempt: 1}); err != nil {
 			t.Fatal(err)
 		}
-		rdb.LRem(ctx, asynqActiveKey("q"), 0, fetched[2].msg.id)
-		rdb.ZRem(ctx, asynqLeaseKey("q"), fetched[2].msg.id)
-		rdb.ZAdd(ctx, "asynq:{q}:retry", redis.Z{Score: 1, Member: fetched[2].msg.id})
+		rdb.LRem(ctx, asynqwire.ActiveKey("q"), 0, fetched[2].msg.ID)
+		rdb.ZRem(ctx, asynqwire.LeaseKey("q"), fetched[2].msg.ID)
+		rdb.ZAdd(ctx, "asynq:{q}:retry", redis.Z{Score: 1, Member: fetched[2].msg.ID})
 		if fresh := finish(fetched[0]); fresh {
 			t.Fatal("duplicate outcome recorded")
 		}
@@ -502,15 +503,15 @@ func TestRecordFinishesFetchedTasks(t *testing.T) {
 			t.Fatal("outcome of a task the recoverer took not recorded")
 		}
 		for i, want := range []bool{false, false, true} {
-			exists := rdb.Exists(ctx, asynqTaskKey("q", fetched[i].msg.id)).Val() == 1
+			exists := rdb.Exists(ctx, asynqwire.TaskKey("q", fetched[i].msg.ID)).Val() == 1
 			if exists != want {
 				t.Errorf("task %d hash exists %v, want %v", i, exists, want)
 			}
 		}
-		if n := rdb.LLen(ctx, asynqActiveKey("q")).Val(); n != 0 {
+		if n := rdb.LLen(ctx, asynqwire.ActiveKey("q")).Val(); n != 0 {
 			t.Fatalf("%d active left", n)
 		}
-		if n := rdb.ZCard(ctx, asynqLeaseKey("q")).Val(); n != 0 {
+		if n := rdb.ZCard(ctx, asynqwire.LeaseKey("q")).Val(); n != 0 {
 			t.Fatalf("%d leases left", n)
 		}
 		if qi := queueInfo(t, rdb, "q"); qi.Processed != 2 || qi.Retry != 1 {
@@ -547,4 +548,31 @@ func TestPrefetchDefault(t *testing.T) {
 			t.Errorf("Concurrency %d, FetchBatch %d: Prefetch %d, want %d", tc.cfg.Concurrency, tc.cfg.FetchBatch, tc.cfg.Prefetch, tc.want)
 		}
 	}
+}
+
+// withFailure is read back by asynq as the error and time of the failure.
+func TestWithFailureAsAsynqReadsIt(t *testing.T) {
+	testredis.Each(t, func(t *testing.T, rdb redis.UniversalClient) {
+		ctx := context.Background()
+		enqueueRaw(t, rdb, "w", "t1", []byte("not a job"))
+		at := time.Unix(1_900_000_000, 0)
+		f := newTestFetcher(t, rdb, fetcherConfig{queues: map[string]int{"w": 1}, now: func() time.Time { return at }}, nil)
+		got, err := f.fetch(1)
+		if err != nil || got != 1 {
+			t.Fatalf("fetched %d, %v", got, err)
+		}
+		j := <-f.jobs
+		f.archive(j, "bad payload")
+		info, err := asynq.NewInspectorFromRedisClient(rdb).GetTaskInfo("w", "t1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.State != asynq.TaskStateArchived || info.LastErr != "bad payload" || !info.LastFailedAt.Equal(at) || string(info.Payload) != "not a job" {
+			t.Fatalf("archived task: state %v, last error %q at %v, payload %q", info.State, info.LastErr, info.LastFailedAt, info.Payload)
+		}
+		raw, _ := rdb.HGet(ctx, asynqwire.TaskKey("w", "t1"), "msg").Bytes()
+		if m, err := asynqwire.DecodeTaskMessage(raw); err != nil || m.ID != "t1" || m.Retry != 25 {
+			t.Fatalf("archived message decodes to %+v, %v", m, err)
+		}
+	})
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/reqfleet/reqfleet/internal/asynqwire"
 	"github.com/reqfleet/reqfleet/tasks"
 )
 
@@ -309,13 +310,13 @@ func (r *recorder) args(reqs []*recordReq) ([]string, []any) {
 	t := now()
 	keys := make([]string, 0, 8*len(reqs))
 	argv := make([]any, 0, 2+5*len(reqs))
-	argv = append(argv, int64(r.ttl/time.Second), t.Add(asynqStatsTTL).Unix())
+	argv = append(argv, int64(r.ttl/time.Second), t.Add(asynqwire.StatsTTL).Unix())
 	var q, active, lease, prefix, day, total string
 	for _, req := range reqs {
 		if req.queue != q {
 			q = req.queue
-			active, lease, prefix = asynqActiveKey(q), asynqLeaseKey(q), asynqTaskKeyPrefix(q)
-			day, total = asynqProcessedKey(q, t), asynqProcessedTotalKey(q)
+			active, lease, prefix = asynqwire.ActiveKey(q), asynqwire.LeaseKey(q), asynqwire.TaskKeyPrefix(q)
+			day, total = asynqwire.ProcessedKey(q, t), asynqwire.ProcessedTotalKey(q)
 		}
 		keys = append(keys, req.list, req.seen, req.batch, active, lease, prefix+req.ack.id, day, total)
 		argv = append(argv, req.member, req.line, req.counter, req.ack.id, req.ack.uniqueKey)
