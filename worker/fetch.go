@@ -38,11 +38,13 @@ import (
 //     asynq's requeue;
 //   - a task whose context ends (asynq's task timeout or deadline), or whose
 //     outcome cannot be recorded, is let go: its lease runs out and the
-//     recoverer retries it, the record's dedupe keeping one outcome.
+//     recoverer retries it, the record's dedupe keeping one outcome; a task
+//     so retried whose outcome was recorded after all is finished without
+//     sending its request again.
 //
 // Tasks with a retention are finished without one: reqfleet's outcome is in
-// its lists. internal/asynqwire's tests and fetch_test.go check all of it against
-// asynq.
+// its lists. internal/asynqwire's tests and fetch_test.go check all of it
+// against asynq.
 
 // DefaultFetchBatch is Config.FetchBatch's default.
 const DefaultFetchBatch = 32
