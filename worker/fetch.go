@@ -202,7 +202,7 @@ type fetcher struct {
 
 	wg       sync.WaitGroup // the fetch loop and the runners
 	stopOnce sync.Once      // a second stop waits for the first
-	beat     sync.WaitGroup // the lease extender
+	beat     sync.WaitGroup // the heartbeat (leases, server entry)
 
 	mu       sync.Mutex
 	held     map[string]map[string]*runningTask // queue -> id -> the tasks whose leases to extend (start set: running)
