@@ -37,8 +37,8 @@ func (r *recorder) record(ctx context.Context, queue string, t tasks.Task, o tas
 
 // finish is record, and for a fetched task (a != nil) asynq's Done.
 func (r *recorder) finish(ctx context.Context, queue string, t tasks.Task, o tasks.Outcome, a *ack) (bool, error) {
-	req, err := r.request(queue, t, o, a)
-	if err != nil {
+	req := &recordReq{}
+	if err := fill(req, queue, t, o, a); err != nil {
 		return false, err
 	}
 	keys, argv := r.args([]*recordReq{req})
@@ -52,18 +52,21 @@ func (r *recorder) finish(ctx context.Context, queue string, t tasks.Task, o tas
 	return res[0] == 1, nil
 }
 
-// request is the outcome's script entry.
-func (r *recorder) request(queue string, t tasks.Task, o tasks.Outcome, a *ack) (*recordReq, error) {
+// fill makes req the script entry of the outcome: every field but done,
+// so that a request taken from a pool keeps nothing of its last use.
+func fill(req *recordReq, queue string, t tasks.Task, o tasks.Outcome, a *ack) error {
 	line, err := json.Marshal(o)
 	if err != nil {
-		return nil, fmt.Errorf("encode outcome: %w", err)
+		return fmt.Errorf("encode outcome: %w", err)
 	}
-	req := &recordReq{queue: queue, line: line, seen: tasks.SeenKey(queue, t.Batch), batch: tasks.BatchKey(queue, t.Batch), member: t.OutcomeKey()}
+	req.queue, req.line, req.member = queue, line, t.OutcomeKey()
+	req.seen, req.batch = tasks.SeenKey(queue, t.Batch), tasks.BatchKey(queue, t.Batch)
 	req.list, req.counter = outcomeList(queue, o)
+	req.ack = ack{}
 	if a != nil {
 		req.ack = *a
 	}
-	return req, nil
+	return nil
 }
 
 // outcomeList is the list an outcome goes to and the batch counter it
@@ -208,16 +211,10 @@ func (b *batcher) record(ctx context.Context, queue string, t tasks.Task, o task
 
 // finish is recorder.finish through the batcher.
 func (b *batcher) finish(ctx context.Context, queue string, t tasks.Task, o tasks.Outcome, a *ack) (bool, error) {
-	line, err := json.Marshal(o)
-	if err != nil {
-		return false, fmt.Errorf("encode outcome: %w", err)
-	}
 	r := b.reqPool.Get().(*recordReq)
-	r.queue, r.line = queue, line
-	r.list, r.counter = outcomeList(queue, o)
-	r.seen, r.batch, r.member = tasks.SeenKey(queue, t.Batch), tasks.BatchKey(queue, t.Batch), t.OutcomeKey()
-	if a != nil {
-		r.ack = *a
+	if err := fill(r, queue, t, o, a); err != nil {
+		b.reqPool.Put(r)
+		return false, err
 	}
 	select {
 	case b.reqs <- r:

@@ -65,3 +65,16 @@ func TestRecordOnce(t *testing.T) {
 		}
 	})
 }
+
+// A request reused from the batcher's pool keeps nothing of its last use:
+// an outcome without an ack must not finish the last outcome's task.
+func TestFillClearsTheLastUse(t *testing.T) {
+	tk, o := outcome("j2")
+	req := &recordReq{ack: ack{id: "B:1:j1", uniqueKey: "u"}, queue: "old"}
+	if err := fill(req, "q", tk, o, nil); err != nil {
+		t.Fatal(err)
+	}
+	if req.ack != (ack{}) || req.queue != "q" || req.member != tk.OutcomeKey() {
+		t.Fatalf("filled %+v", req)
+	}
+}
