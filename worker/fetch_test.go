@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -95,19 +96,12 @@ func queueInfo(t *testing.T, rdb redis.UniversalClient, q string) *asynq.QueueIn
 
 func waitOutcomes(t *testing.T, rdb redis.UniversalClient, q string, n int64) {
 	t.Helper()
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	timeout := time.After(20 * time.Second)
-	for {
-		if got := rdb.LLen(context.Background(), tasks.ResultsKey(q)).Val(); got >= n {
-			return
+	waitUntil(t, func() error {
+		if got := rdb.LLen(context.Background(), tasks.ResultsKey(q)).Val(); got < n {
+			return fmt.Errorf("%d results, want %d", got, n)
 		}
-		select {
-		case <-tick.C:
-		case <-timeout:
-			t.Fatalf("%d results, want %d", rdb.LLen(context.Background(), tasks.ResultsKey(q)).Val(), n)
-		}
-	}
+		return nil
+	})
 }
 
 // Jobs the fetcher takes are finished as asynq finishes them: nothing left
@@ -253,11 +247,12 @@ func TestFetcherArchivesNonJobs(t *testing.T) {
 		})
 		f.start()
 		insp := asynq.NewInspectorFromRedisClient(rdb)
-		tick := time.NewTicker(2 * time.Millisecond)
-		defer tick.Stop()
-		for queueInfo(t, rdb, "q").Archived < 2 {
-			<-tick.C
-		}
+		waitUntil(t, func() error {
+			if n := queueInfo(t, rdb, "q").Archived; n < 2 {
+				return fmt.Errorf("%d archived, want 2", n)
+			}
+			return nil
+		})
 		for _, id := range []string{"bad", "foreign"} {
 			info, err := insp.GetTaskInfo("q", id)
 			if err != nil {
@@ -302,17 +297,14 @@ func TestFetcherLeases(t *testing.T) {
 		<-started
 		<-started
 		// The late task's deadline passed: it is let go at once.
-		tick := time.NewTicker(2 * time.Millisecond)
-		defer tick.Stop()
-		for {
+		waitUntil(t, func() error {
 			f.mu.Lock()
-			_, held := f.held["q"]["late"]
-			f.mu.Unlock()
-			if !held {
-				break
+			defer f.mu.Unlock()
+			if _, held := f.held["q"]["late"]; held {
+				return errors.New("the late task is still held")
 			}
-			<-tick.C
-		}
+			return nil
+		})
 		mu.Lock()
 		now = now.Add(time.Hour)
 		mu.Unlock()
@@ -357,16 +349,12 @@ func TestFetcherHeartbeatExtendsLeases(t *testing.T) {
 	now = now.Add(time.Hour)
 	mu.Unlock()
 	want := float64(now.Add(asynqwire.LeaseDuration).Unix())
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	timeout := time.After(10 * time.Second)
-	for rdb.ZScore(ctx, asynqwire.LeaseKey("q"), "held").Val() != want {
-		select {
-		case <-tick.C:
-		case <-timeout:
-			t.Fatalf("lease %v, want %v", rdb.ZScore(ctx, asynqwire.LeaseKey("q"), "held").Val(), want)
+	waitUntil(t, func() error {
+		if got := rdb.ZScore(ctx, asynqwire.LeaseKey("q"), "held").Val(); got != want {
+			return fmt.Errorf("lease %v, want %v", got, want)
 		}
-	}
+		return nil
+	})
 	close(release)
 }
 
@@ -402,11 +390,12 @@ func TestFetcherRerunOfRecordedJob(t *testing.T) {
 		if id := <-ran; id != "lost" {
 			t.Fatalf("ran %q again", id)
 		}
-		tick := time.NewTicker(2 * time.Millisecond)
-		defer tick.Stop()
-		for qi := queueInfo(t, rdb, "q"); qi.Processed != 2 || qi.Active != 0; qi = queueInfo(t, rdb, "q") {
-			<-tick.C
-		}
+		waitUntil(t, func() error {
+			if qi := queueInfo(t, rdb, "q"); qi.Processed != 2 || qi.Active != 0 {
+				return fmt.Errorf("%d processed, %d active; want 2 and 0", qi.Processed, qi.Active)
+			}
+			return nil
+		})
 		select {
 		case id := <-ran:
 			t.Fatalf("ran %q too", id)

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -83,28 +84,21 @@ func TestWorkerServerListAddsUpToSessions(t *testing.T) {
 				t.Fatal(err)
 			}
 			insp := asynq.NewInspectorFromRedisClient(rdb)
-			tick := time.NewTicker(5 * time.Millisecond)
-			defer tick.Stop()
-			timeout := time.After(20 * time.Second)
-			for {
+			want := f.w.cfg.Shards + map[bool]int{false: 1, true: 0}[tc.cfg.AsynqProcessor]
+			waitUntil(t, func() error {
 				servers, err := insp.Servers()
 				if err != nil {
-					t.Fatal(err)
+					return err
 				}
 				sum := 0
 				for _, s := range servers {
 					sum += s.Concurrency
 				}
-				want := f.w.cfg.Shards + map[bool]int{false: 1, true: 0}[tc.cfg.AsynqProcessor]
-				if len(servers) == want && sum == tc.want {
-					return
+				if len(servers) != want || sum != tc.want {
+					return fmt.Errorf("%d entries adding up to %d sessions, want %d adding up to %d", len(servers), sum, want, tc.want)
 				}
-				select {
-				case <-tick.C:
-				case <-timeout:
-					t.Fatalf("%d entries adding up to %d sessions, want %d adding up to %d", len(servers), sum, want, tc.want)
-				}
-			}
+				return nil
+			})
 		})
 	}
 }

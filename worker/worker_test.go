@@ -75,18 +75,30 @@ func (f *fleet) enqueue(t *testing.T, task tasks.Task, taskID string) {
 // waitDone waits until the batch has n outcomes.
 func (f *fleet) waitDone(t *testing.T, batch string, n int) {
 	t.Helper()
-	tick := time.NewTicker(5 * time.Millisecond)
+	waitUntil(t, func() error {
+		if done, _ := f.rdb.HGet(context.Background(), tasks.BatchKey("q", batch), tasks.BatchDone).Int(); done < n {
+			return fmt.Errorf("batch %s: %d outcomes, want %d", batch, done, n)
+		}
+		return nil
+	})
+}
+
+// waitUntil polls cond until it returns nil; after 20s the test fails with
+// cond's last error, which says what it was waiting for.
+func waitUntil(t *testing.T, cond func() error) {
+	t.Helper()
+	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
 	timeout := time.After(20 * time.Second)
 	for {
-		done, _ := f.rdb.HGet(context.Background(), tasks.BatchKey("q", batch), tasks.BatchDone).Int()
-		if done >= n {
+		err := cond()
+		if err == nil {
 			return
 		}
 		select {
 		case <-tick.C:
 		case <-timeout:
-			t.Fatalf("batch %s: %d outcomes, want %d", batch, done, n)
+			t.Fatal(err)
 		}
 	}
 }
