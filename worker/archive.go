@@ -13,6 +13,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/reqfleet/reqfleet/httpexec"
 	"github.com/reqfleet/reqfleet/tasks"
 )
 
@@ -255,7 +256,7 @@ func (s *sweeper) exception(a archived) (tasks.Task, *tasks.Exception) {
 	t = tasks.Task{Batch: env.Batch, Attempt: env.Attempt, Job: tasks.Job{ID: id}}
 	return t, &tasks.Exception{
 		ID: id, Batch: env.Batch,
-		Exception:  tasks.ExceptionInfo{Type: tasks.InvalidJob, Message: oneLine("queued payload is not a job: " + err.Error())},
+		Exception:  tasks.ExceptionInfo{Type: tasks.InvalidJob, Message: httpexec.OneLine("queued payload is not a job: " + err.Error())},
 		Attempt:    env.Attempt,
 		Worker:     s.worker,
 		FinishedAt: s.now(),
@@ -269,7 +270,7 @@ func (w *Worker) startSweeper() {
 		return
 	}
 	w.sweep = newSweeper(w.cfg.Sweep, asynq.NewInspectorFromRedisClient(w.cfg.Redis), w.rec.record,
-		w.cfg.Queues, w.cfg.Name, w.exec.cfg.Now, w.log)
+		w.cfg.Queues, w.cfg.Name, w.exec.Now, w.log)
 	w.sweep.start()
 }
 

@@ -3,19 +3,21 @@ package worker
 import (
 	"context"
 	"fmt"
+
+	"github.com/reqfleet/reqfleet/httpexec"
 )
 
 // pool hands out sessions: a buffered channel of exactly N, so a session is
 // never used by two jobs at once and there is no lock to contend on.
 type pool struct {
-	all []*Session
-	ch  chan *Session
+	all []*httpexec.Session
+	ch  chan *httpexec.Session
 }
 
 // newPool makes n sessions as the original Pool does: the session
 // constructor, then the initializer, then the auth generator.
-func newPool(n int, newSession func() (*Session, error), init Initializer, auth AuthGenerator) (*pool, error) {
-	p := &pool{ch: make(chan *Session, n)}
+func newPool(n int, newSession func() (*httpexec.Session, error), init httpexec.Initializer, auth httpexec.AuthGenerator) (*pool, error) {
+	p := &pool{ch: make(chan *httpexec.Session, n)}
 	for i := range n {
 		s, err := newSession()
 		if err == nil && init != nil {
@@ -38,7 +40,7 @@ func newPool(n int, newSession func() (*Session, error), init Initializer, auth 
 }
 
 // get waits for a free session or for ctx.
-func (p *pool) get(ctx context.Context) (*Session, error) {
+func (p *pool) get(ctx context.Context) (*httpexec.Session, error) {
 	select {
 	case s := <-p.ch:
 		return s, nil
@@ -47,7 +49,7 @@ func (p *pool) get(ctx context.Context) (*Session, error) {
 	}
 }
 
-func (p *pool) put(s *Session) { p.ch <- s }
+func (p *pool) put(s *httpexec.Session) { p.ch <- s }
 
 func (p *pool) close() {
 	for _, s := range p.all {

@@ -8,22 +8,24 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/reqfleet/reqfleet/httpexec"
 )
 
 func TestPoolHooksInOrder(t *testing.T) {
 	var calls []string
 	var mu sync.Mutex
 	note := func(s string) { mu.Lock(); calls = append(calls, s); mu.Unlock() }
-	newS := func() (*Session, error) {
+	newS := func() (*httpexec.Session, error) {
 		note("session")
-		return &Session{Client: &http.Client{}}, nil
+		return &httpexec.Session{Client: &http.Client{}}, nil
 	}
-	init := func(s *Session) (*Session, error) {
+	init := func(s *httpexec.Session) (*httpexec.Session, error) {
 		note("initializer")
 		s.Header = http.Header{"X-Init": {"1"}}
 		return s, nil
 	}
-	auth := func(s *Session) (*Session, error) {
+	auth := func(s *httpexec.Session) (*httpexec.Session, error) {
 		note("auth_generator")
 		if s.Header.Get("X-Init") != "1" {
 			t.Error("auth generator ran before the initializer")
@@ -46,19 +48,19 @@ func TestPoolHooksInOrder(t *testing.T) {
 
 func TestPoolErrors(t *testing.T) {
 	boom := errors.New("boom")
-	ok := func() (*Session, error) { return &Session{Client: &http.Client{}}, nil }
+	ok := func() (*httpexec.Session, error) { return &httpexec.Session{Client: &http.Client{}}, nil }
 	tests := []struct {
 		name    string
-		newS    func() (*Session, error)
-		init    Initializer
-		auth    AuthGenerator
+		newS    func() (*httpexec.Session, error)
+		init    httpexec.Initializer
+		auth    httpexec.AuthGenerator
 		wantErr error
 	}{
-		{"constructor fails", func() (*Session, error) { return nil, boom }, nil, nil, boom},
-		{"initializer fails", ok, func(*Session) (*Session, error) { return nil, boom }, nil, boom},
-		{"auth generator fails", ok, nil, func(*Session) (*Session, error) { return nil, boom }, boom},
-		{"initializer returns nil", ok, func(*Session) (*Session, error) { return nil, nil }, nil, ErrNilSession},
-		{"session without client", func() (*Session, error) { return &Session{}, nil }, nil, nil, ErrNilSession},
+		{"constructor fails", func() (*httpexec.Session, error) { return nil, boom }, nil, nil, boom},
+		{"initializer fails", ok, func(*httpexec.Session) (*httpexec.Session, error) { return nil, boom }, nil, boom},
+		{"auth generator fails", ok, nil, func(*httpexec.Session) (*httpexec.Session, error) { return nil, boom }, boom},
+		{"initializer returns nil", ok, func(*httpexec.Session) (*httpexec.Session, error) { return nil, nil }, nil, ErrNilSession},
+		{"session without client", func() (*httpexec.Session, error) { return &httpexec.Session{}, nil }, nil, nil, ErrNilSession},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -72,12 +74,12 @@ func TestPoolErrors(t *testing.T) {
 // A session is never used by two jobs at once, and get waits for one.
 func TestPoolExclusive(t *testing.T) {
 	const n = 3
-	p, err := newPool(n, func() (*Session, error) { return &Session{Client: &http.Client{}}, nil }, nil, nil)
+	p, err := newPool(n, func() (*httpexec.Session, error) { return &httpexec.Session{Client: &http.Client{}}, nil }, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.close()
-	inUse := map[*Session]*atomic.Int32{}
+	inUse := map[*httpexec.Session]*atomic.Int32{}
 	for _, s := range p.all {
 		inUse[s] = new(atomic.Int32)
 	}

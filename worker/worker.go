@@ -21,6 +21,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/reqfleet/reqfleet/httpexec"
 	"github.com/reqfleet/reqfleet/tasks"
 )
 
@@ -71,12 +72,12 @@ type Config struct {
 
 	// NewSession makes one session (the original's session=); default
 	// NewSession(Session). Initializer then AuthGenerator are applied to it.
-	NewSession    func() (*Session, error)
-	Session       SessionConfig
-	Initializer   Initializer
-	AuthGenerator AuthGenerator
+	NewSession    func() (*httpexec.Session, error)
+	Session       httpexec.SessionConfig
+	Initializer   httpexec.Initializer
+	AuthGenerator httpexec.AuthGenerator
 
-	Exec ExecConfig // request execution: body cap, timeouts, user agent
+	Exec httpexec.ExecConfig // request execution: body cap, timeouts, user agent
 
 	Name              string        // recorded in outcomes; default host:pid
 	ShutdownTimeout   time.Duration // in-flight jobs get this long to finish on shutdown, then go back to the queue; default 40s, above the default 30s read timeout
@@ -134,7 +135,7 @@ func (c *Config) validate() error {
 	}
 	if c.NewSession == nil {
 		sc := c.Session
-		c.NewSession = func() (*Session, error) { return NewSession(sc) }
+		c.NewSession = func() (*httpexec.Session, error) { return httpexec.NewSession(sc) }
 	}
 	if c.Name == "" {
 		host, _ := os.Hostname()
@@ -164,7 +165,7 @@ func (c *Config) validate() error {
 // Worker is one worker process's share of the fleet.
 type Worker struct {
 	cfg  Config
-	exec *Executor
+	exec *httpexec.Executor
 	pool *pool
 	rec  recorder
 	log  *slog.Logger
@@ -181,7 +182,7 @@ func New(cfg Config) (*Worker, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	exec, err := NewExecutor(cfg.Exec)
+	exec, err := httpexec.NewExecutor(cfg.Exec)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}

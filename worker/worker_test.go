@@ -15,6 +15,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/reqfleet/reqfleet/httpexec"
 	"github.com/reqfleet/reqfleet/tasks"
 )
 
@@ -225,11 +226,11 @@ func TestWorkerSessionStateAndHooks(t *testing.T) {
 	t.Cleanup(srv.Close)
 	f := newFleet(t, miniRedis(t), Config{
 		Concurrency: 1,
-		Initializer: func(s *Session) (*Session, error) {
+		Initializer: func(s *httpexec.Session) (*httpexec.Session, error) {
 			s.Header = http.Header{"X-Team": {"blue"}}
 			return s, nil
 		},
-		AuthGenerator: func(s *Session) (*Session, error) {
+		AuthGenerator: func(s *httpexec.Session) (*httpexec.Session, error) {
 			s.Auth = &tasks.Auth{User: "u", Password: "p"}
 			return s, nil
 		},

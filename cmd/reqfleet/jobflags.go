@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/reqfleet/reqfleet/enqueuer"
+	"github.com/reqfleet/reqfleet/httpexec"
 	"github.com/reqfleet/reqfleet/tasks"
 	"github.com/reqfleet/reqfleet/worker"
 )
@@ -158,7 +159,7 @@ func (h *httpFlags) apply(fs *flag.FlagSet, getenv func(string) string, cfg *wor
 	}
 	if len(h.headers.h) > 0 {
 		defaults := h.headers.h.Clone()
-		cfg.Initializer = func(s *worker.Session) (*worker.Session, error) {
+		cfg.Initializer = func(s *httpexec.Session) (*httpexec.Session, error) {
 			if s.Header == nil {
 				s.Header = http.Header{}
 			}
@@ -185,7 +186,7 @@ func (h *httpFlags) apply(fs *flag.FlagSet, getenv func(string) string, cfg *wor
 		}
 	}
 	if auth != nil || bearer != "" {
-		cfg.AuthGenerator = func(s *worker.Session) (*worker.Session, error) {
+		cfg.AuthGenerator = func(s *httpexec.Session) (*httpexec.Session, error) {
 			if auth != nil {
 				a := *auth
 				s.Auth = &a

@@ -1,4 +1,4 @@
-package worker
+package httpexec
 
 import (
 	"bytes"
@@ -101,7 +101,7 @@ func (e *Executor) Do(ctx context.Context, s *Session, t tasks.Task) (tasks.Outc
 
 	req, cookies, rerr := e.build(s, job)
 	if rerr != nil {
-		return e.exception(t, rerr.typ, oneLine(rerr.msg)), nil
+		return e.exception(t, rerr.typ, OneLine(rerr.msg)), nil
 	}
 
 	a := &attempt{
@@ -639,3 +639,6 @@ func validHeaderValue(v string) bool {
 	}
 	return true
 }
+
+// Now is the Executor's clock (ExecConfig.Now).
+func (e *Executor) Now() time.Time { return e.cfg.Now() }

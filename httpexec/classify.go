@@ -1,4 +1,4 @@
-package worker
+package httpexec
 
 import (
 	"crypto/tls"
@@ -183,13 +183,13 @@ func describe(method, rawURL string, err error) string {
 	}
 	var re *requestError
 	if errors.As(err, &re) {
-		return oneLine(re.msg)
+		return OneLine(re.msg)
 	}
-	return oneLine(method + " " + redactRawURL(rawURL) + ": " + err.Error())
+	return OneLine(method + " " + redactRawURL(rawURL) + ": " + err.Error())
 }
 
-// oneLine replaces line breaks, so an exception message is one line.
-func oneLine(s string) string {
+// OneLine replaces line breaks, so an exception message is one line.
+func OneLine(s string) string {
 	if !strings.ContainsAny(s, "\r\n") {
 		return s
 	}
