@@ -1,0 +1,351 @@
+// Package rdb owns reqfleet's Redis: every key of both keyspaces (asynq
+// v0.26.0's, which the enqueue fast path and the worker's fetcher write
+// without asynq's code, and reqfleet's own), the fields of asynq's protobuf
+// messages, and every Lua script of the project (lua/*.lua, each with its
+// KEYS/ARGV table), each behind a typed method of Client. The other
+// packages keep only behaviour. LayoutVerified tells whether the linked
+// asynq is the one this layout was verified against.
+package rdb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Errors of the operations.
+var (
+	// ErrInboxLeaseLost: another forwarder holds the inbox lease.
+	ErrInboxLeaseLost = errors.New("inbox lease lost")
+	// ErrReply: a script answered something else than its header says.
+	ErrReply = errors.New("unexpected script reply")
+)
+
+// Client runs reqfleet's Redis operations on a Redis client it does not own.
+type Client struct {
+	r redis.UniversalClient
+}
+
+// New wraps r; closing r stays the caller's.
+func New(r redis.UniversalClient) *Client { return &Client{r: r} }
+
+// Redis is the client wrapped.
+func (c *Client) Redis() redis.UniversalClient { return c.r }
+
+// ---- batches and retry (enqueuer) ----
+
+// NewBatch creates the batch hash of id (created, accepted 0, expiring
+// after ttl) and adds id to the queue's batches, scored by created; false
+// when the id is taken. [new_batch.lua]
+func (c *Client) NewBatch(ctx context.Context, queue, id string, created time.Time, ttl time.Duration) (bool, error) {
+	n, err := newBatchScript.Run(ctx, c.r, []string{BatchKey(queue, id), BatchesKey(queue)},
+		BatchCreated, created.UnixMilli(), ttl.Milliseconds(), id, BatchAccepted).Int64()
+	return n == 1, err
+}
+
+// Moved is what MoveToRetrying did.
+type Moved int
+
+const (
+	MovedElsewhere Moved = 0 // in neither list: another run retried it
+	MovedNow       Moved = 1 // moved by this call
+	MovedBefore    Moved = 2 // already in the retrying list
+)
+
+// MoveToRetrying takes the exception entry of batch off the exceptions
+// list, onto the retrying list and off the batch's counters (or makes an
+// expired batch anew, with ttl). [move_to_retrying.lua]
+func (c *Client) MoveToRetrying(ctx context.Context, queue, batch, entry string, now time.Time, ttl time.Duration) (Moved, error) {
+	keys := []string{ExceptionsKey(queue), RetryingKey(queue), BatchKey(queue, batch), BatchesKey(queue)}
+	n, err := moveToRetryingScript.Run(ctx, c.r, keys, entry, BatchDone, BatchExceptions,
+		now.UnixMilli(), int64(ttl/time.Second), batch).Int64()
+	return Moved(n), err
+}
+
+// ---- the enqueue fast path ----
+
+// PublishQueue adds queue to asynq:queues, as asynq's Client does before
+// its first task of a queue.
+func (c *Client) PublishQueue(ctx context.Context, queue string) error {
+	return c.r.SAdd(ctx, AllQueues, queue).Err()
+}
+
+// EnqueueMany enqueues tasks (ids[i] with message msgs[i]) as asynq's
+// enqueueCmd, many a call; existed[i] reports a task id that was taken
+// (asynq's ErrTaskIDConflict). [enqueue_many.lua]
+func (c *Client) EnqueueMany(ctx context.Context, queue string, now time.Time, ids []string, msgs [][]byte) (existed []bool, err error) {
+	prefix := TaskKeyPrefix(queue)
+	keys := make([]string, 1, 1+len(ids))
+	keys[0] = PendingKey(queue)
+	argv := make([]any, 1, 1+2*len(ids))
+	argv[0] = strconv.FormatInt(now.UnixNano(), 10)
+	for i, id := range ids {
+		keys = append(keys, prefix+id)
+		argv = append(argv, id, msgs[i])
+	}
+	res, err := enqueueManyScript.Run(ctx, c.r, keys, argv...).Int64Slice()
+	if err != nil {
+		return nil, err
+	}
+	if len(res) != len(ids) {
+		return nil, fmt.Errorf("%w: enqueue script returned %d results for %d tasks", ErrReply, len(res), len(ids))
+	}
+	existed = make([]bool, len(res))
+	for i, n := range res {
+		existed[i] = n == 0
+	}
+	return existed, nil
+}
+
+// ---- outcomes (worker) ----
+
+// Record is one outcome for RecordMany.
+type Record struct {
+	Queue     string
+	Batch     string // the job's batch id
+	Member    string // "attempt:id" (tasks.Task.OutcomeKey)
+	Line      []byte // the outcome's JSON line
+	Exception bool   // an exception (else a response)
+	TaskID    string // asynq's task id, to finish it as doneCmd; "" when asynq's processor finishes it
+	UniqueKey string // asynq's uniqueness lock the task holds, or ""
+}
+
+// list and counter are the list the outcome goes to and the batch counter
+// it raises.
+func (r *Record) list() (list, counter string) {
+	if r.Exception {
+		return ExceptionsKey(r.Queue), BatchExceptions
+	}
+	return ResultsKey(r.Queue), BatchResponses
+}
+
+// recordArgs are record_many.lua's keys and arguments.
+func recordArgs(now time.Time, ttl time.Duration, recs []*Record) ([]string, []any) {
+	keys := make([]string, 0, 8*len(recs))
+	argv := make([]any, 0, 2+5*len(recs))
+	argv = append(argv, int64(ttl/time.Second), now.Add(StatsTTL).Unix())
+	var q, active, lease, prefix, day, total string
+	for _, r := range recs {
+		if r.Queue != q {
+			q = r.Queue
+			active, lease, prefix = ActiveKey(q), LeaseKey(q), TaskKeyPrefix(q)
+			day, total = ProcessedKey(q, now), ProcessedTotalKey(q)
+		}
+		list, counter := r.list()
+		keys = append(keys, list, SeenKey(q, r.Batch), BatchKey(q, r.Batch), active, lease, prefix+r.TaskID, day, total)
+		argv = append(argv, r.Member, r.Line, counter, r.TaskID, r.UniqueKey)
+	}
+	return keys, argv
+}
+
+// RecordMany records outcomes exactly once, in one script call: fresh[i]
+// is false for an outcome recorded before (a job run twice). An outcome
+// with a TaskID also finishes its task as asynq's doneCmd, if still active.
+// The batches' keys get ttl (0: none); now is the clock of asynq's daily
+// stats. One call's outcomes should share a queue (a Redis Cluster slot).
+// [record_many.lua]
+func (c *Client) RecordMany(ctx context.Context, now time.Time, ttl time.Duration, recs []*Record) (fresh []bool, err error) {
+	keys, argv := recordArgs(now, ttl, recs)
+	return recordResult(recordManyScript.Run(ctx, c.r, keys, argv...), len(recs))
+}
+
+// RecordManyCmd is a RecordMany queued on a pipeline.
+type RecordManyCmd struct {
+	cmd *redis.Cmd
+	n   int
+}
+
+// QueueRecordMany queues RecordMany on p, as EVAL (a pipeline cannot fall
+// back from EVALSHA); its Result is known once p has run.
+func QueueRecordMany(ctx context.Context, p redis.Pipeliner, now time.Time, ttl time.Duration, recs []*Record) *RecordManyCmd {
+	keys, argv := recordArgs(now, ttl, recs)
+	return &RecordManyCmd{cmd: recordManyScript.Eval(ctx, p, keys, argv...), n: len(recs)}
+}
+
+// Result is RecordMany's; pipeErr is the pipeline's error, the call's own
+// when it has none.
+func (c *RecordManyCmd) Result(pipeErr error) (fresh []bool, err error) {
+	if pipeErr != nil && c.cmd.Err() == nil {
+		c.cmd.SetErr(pipeErr)
+	}
+	return recordResult(c.cmd, c.n)
+}
+
+func recordResult(cmd *redis.Cmd, n int) ([]bool, error) {
+	res, err := cmd.Int64Slice()
+	if err != nil {
+		return nil, err
+	}
+	if len(res) != n {
+		return nil, fmt.Errorf("%w: record script returned %d results for %d outcomes", ErrReply, len(res), n)
+	}
+	fresh := make([]bool, n)
+	for i, v := range res {
+		fresh[i] = v == 1
+	}
+	return fresh, nil
+}
+
+// RecordedBefore finishes a task run again (its worker was lost) when
+// that worker had recorded its outcome (member in the batch's seen set),
+// and reports whether it had. [recorded_before.lua]
+func (c *Client) RecordedBefore(ctx context.Context, queue, batch, member, taskID, uniqueKey string, now time.Time) (bool, error) {
+	n, err := recordedBeforeScript.Run(ctx, c.r,
+		[]string{SeenKey(queue, batch), ActiveKey(queue), LeaseKey(queue), TaskKey(queue, taskID), ProcessedKey(queue, now), ProcessedTotalKey(queue)},
+		member, taskID, uniqueKey, now.Add(StatsTTL).Unix()).Int()
+	return n == 1, err
+}
+
+// ---- asynq's task lifecycle (the fetcher) ----
+
+// Fetch takes up to n tasks of queue, as asynq's dequeueCmd, under a lease
+// until leaseExpiry, and returns their encoded messages (none when the
+// queue is paused or empty). [fetch.lua]
+func (c *Client) Fetch(ctx context.Context, queue string, leaseExpiry time.Time, n int) ([]string, error) {
+	return fetchScript.Run(ctx, c.r,
+		[]string{PendingKey(queue), PausedKey(queue), ActiveKey(queue), LeaseKey(queue)},
+		leaseExpiry.Unix(), TaskKeyPrefix(queue), n).StringSlice()
+}
+
+// Requeue puts active tasks back at the head of queue, as asynq's
+// requeueCmd; a task no longer active is left alone. The last id goes
+// first. [requeue.lua]
+func (c *Client) Requeue(ctx context.Context, queue string, ids []string) error {
+	argv := make([]any, 0, 1+len(ids))
+	argv = append(argv, TaskKeyPrefix(queue))
+	for _, id := range ids {
+		argv = append(argv, id)
+	}
+	return requeueScript.Run(ctx, c.r, []string{ActiveKey(queue), LeaseKey(queue), PendingKey(queue)}, argv...).Err()
+}
+
+// Archive archives an active task with reason as its error, as asynq's
+// archiveCmd; false when the task is no longer active. [archive.lua]
+func (c *Client) Archive(ctx context.Context, queue string, m TaskMessage, reason string, now time.Time) (bool, error) {
+	n, err := archiveScript.Run(ctx, c.r,
+		[]string{TaskKey(queue, m.ID), ActiveKey(queue), LeaseKey(queue), ArchivedKey(queue),
+			ProcessedKey(queue, now), FailedKey(queue, now), ProcessedTotalKey(queue), FailedTotalKey(queue), TaskKeyPrefix(queue)},
+		m.ID, m.WithFailure(reason, now), now.Unix(), now.AddDate(0, 0, -ArchivedDays).Unix(),
+		MaxArchiveSize, now.Add(StatsTTL).Unix(), int64(math.MaxInt64)).Int()
+	return n == 1, err
+}
+
+// ExtendLeases sets the leases of queue's tasks ids to expiry, as asynq's
+// heartbeater (ZADD XX: a lease already gone stays gone).
+func (c *Client) ExtendLeases(ctx context.Context, queue string, ids []string, expiry time.Time) error {
+	score := float64(expiry.Unix())
+	zs := make([]redis.Z, len(ids))
+	for i, id := range ids {
+		zs[i] = redis.Z{Score: score, Member: id}
+	}
+	return c.r.ZAddXX(ctx, LeaseKey(queue), zs...).Err()
+}
+
+// WriteServerState writes a server's entry in asynq's server list and its
+// running tasks, to expire after ttl unless written again, as asynq's
+// rdb.WriteServerState. [write_server_state.lua]
+func (c *Client) WriteServerState(ctx context.Context, info ServerInfo, workers []WorkerInfo, now time.Time, ttl time.Duration) error {
+	skey, wkey := ServerInfoKey(info.Host, info.PID, info.ServerID), WorkersKey(info.Host, info.PID, info.ServerID)
+	exp := float64(now.Add(ttl).Unix())
+	args := make([]any, 0, 2+2*len(workers))
+	args = append(args, ttl.Seconds(), encodeServerInfo(info))
+	for _, w := range workers {
+		args = append(args, w.TaskID, encodeWorkerInfo(info, w))
+	}
+	if err := c.r.ZAdd(ctx, AllServers, redis.Z{Score: exp, Member: skey}).Err(); err != nil {
+		return err
+	}
+	if err := c.r.ZAdd(ctx, AllWorkers, redis.Z{Score: exp, Member: wkey}).Err(); err != nil {
+		return err
+	}
+	return writeServerStateScript.Run(ctx, c.r, []string{skey, wkey}, args...).Err()
+}
+
+// ClearServerState removes a server's entry, as asynq's rdb.ClearServerState.
+func (c *Client) ClearServerState(ctx context.Context, host string, pid int, serverID string) error {
+	skey, wkey := ServerInfoKey(host, pid, serverID), WorkersKey(host, pid, serverID)
+	if err := c.r.ZRem(ctx, AllServers, skey).Err(); err != nil {
+		return err
+	}
+	if err := c.r.ZRem(ctx, AllWorkers, wkey).Err(); err != nil {
+		return err
+	}
+	return c.r.Del(ctx, skey, wkey).Err()
+}
+
+// ---- reading outcomes ----
+
+// Pop removes entries from the list key, one occurrence each, atomically:
+// taken[i] says whether this call removed entries[i]. [pop.lua]
+func (c *Client) Pop(ctx context.Context, key string, entries []string) (taken []bool, err error) {
+	args := make([]any, len(entries))
+	for i, e := range entries {
+		args[i] = e
+	}
+	res, err := popScript.Run(ctx, c.r, []string{key}, args...).Int64Slice()
+	if err != nil {
+		return nil, err
+	}
+	if len(res) != len(entries) {
+		return nil, fmt.Errorf("%w: pop script returned %d results for %d entries", ErrReply, len(res), len(entries))
+	}
+	taken = make([]bool, len(res))
+	for i, n := range res {
+		taken[i] = n == 1
+	}
+	return taken, nil
+}
+
+// ---- the inbox ----
+
+// InboxAcquire takes the queue's inbox lease for token, unless another
+// holds it.
+func (c *Client) InboxAcquire(ctx context.Context, queue, token string, ttl time.Duration) (bool, error) {
+	return c.r.SetNX(ctx, InboxLeaseKey(queue), token, ttl).Result()
+}
+
+// InboxTake moves up to n entries from the inbox to its processing list,
+// stamped with batch and a sequence number, and returns them stamped;
+// ErrInboxLeaseLost when token does not hold the lease. [inbox_take.lua]
+func (c *Client) InboxTake(ctx context.Context, queue, token, batch string, n int) ([]string, error) {
+	keys := []string{InboxKey(queue), InboxProcessingKey(queue), InboxLeaseKey(queue), InboxSeqKey(queue)}
+	entries, err := inboxTakeScript.Run(ctx, c.r, keys, token, batch, n).StringSlice()
+	if err != nil && strings.HasPrefix(err.Error(), "NOLEASE") {
+		return nil, fmt.Errorf("%w: %w", ErrInboxLeaseLost, err)
+	}
+	return entries, err
+}
+
+// InboxRestamp replaces a processing entry with its new stamp; false when
+// the old one is gone. [inbox_restamp.lua]
+func (c *Client) InboxRestamp(ctx context.Context, queue, old, stamped string) (bool, error) {
+	n, err := inboxRestampScript.Run(ctx, c.r, []string{InboxProcessingKey(queue)}, old, stamped).Int()
+	return n == 1, err
+}
+
+// InboxReject moves a processing entry to the exceptions list as the
+// exception line; false when the entry is gone. [inbox_reject.lua]
+func (c *Client) InboxReject(ctx context.Context, queue, stamped string, line []byte) (bool, error) {
+	n, err := inboxRejectScript.Run(ctx, c.r, []string{InboxProcessingKey(queue), ExceptionsKey(queue)}, stamped, line).Int()
+	return n == 1, err
+}
+
+// InboxRenew extends token's inbox lease to ttl; false when token does not
+// hold it. [inbox_renew.lua]
+func (c *Client) InboxRenew(ctx context.Context, queue, token string, ttl time.Duration) (bool, error) {
+	n, err := inboxRenewScript.Run(ctx, c.r, []string{InboxLeaseKey(queue)}, token, ttl.Milliseconds()).Int()
+	return n == 1, err
+}
+
+// InboxRelease gives token's inbox lease up; false when token did not hold
+// it. [inbox_release.lua]
+func (c *Client) InboxRelease(ctx context.Context, queue, token string) (bool, error) {
+	n, err := inboxReleaseScript.Run(ctx, c.r, []string{InboxLeaseKey(queue)}, token).Int()
+	return n == 1, err
+}

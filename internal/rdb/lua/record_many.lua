@@ -1,0 +1,83 @@
+-- recordMany records outcomes exactly once, several in one call. Each
+-- outcome's SADD, RPUSH and counters come together, and a duplicate (its
+-- "attempt:id" already in the batch's seen set: a job that ran twice) is
+-- dropped. An outcome of a fetched task (task id not "") also finishes the
+-- task as asynq's doneCmd does, only while the task is still on the active
+-- list: if its lease ran out and asynq's recoverer moved it away, it runs
+-- again and that run's outcome is the duplicate. The keys of a batch get
+-- their TTL once, at the end, whether their outcomes were new or not.
+--
+-- mirrors asynq v0.26.0 doneCmd (and doneUniqueCmd); differs: many tasks a
+-- call, each with its outcome; a task no longer active is left alone
+-- instead of a NOT FOUND error; the uniqueness lock is an ARGV ("" for
+-- none), not a KEY; the processed counters are raised once per day key by
+-- the count, and the total is not wrapped at max int64.
+--
+-- Eight KEYS per outcome i (k = 8*(i-1)):
+-- KEYS[k+1] -> reqfleet:{<qname>}:results or reqfleet:{<qname>}:exceptions
+-- KEYS[k+2] -> reqfleet:{<qname>}:seen:<batch_id>
+-- KEYS[k+3] -> reqfleet:{<qname>}:batch:<batch_id>
+-- KEYS[k+4] -> asynq:{<qname>}:active
+-- KEYS[k+5] -> asynq:{<qname>}:lease
+-- KEYS[k+6] -> asynq:{<qname>}:t:<task_id>
+-- KEYS[k+7] -> asynq:{<qname>}:processed:<yyyy-mm-dd>
+-- KEYS[k+8] -> asynq:{<qname>}:processed
+-- --
+-- ARGV[1] -> TTL in seconds of the batch keys (0: none)
+-- ARGV[2] -> stats expiration timestamp (unix seconds)
+-- five ARGV per outcome i (a = 2 + 5*(i-1)):
+-- ARGV[a+1] -> "attempt:id"
+-- ARGV[a+2] -> the outcome's JSON line
+-- ARGV[a+3] -> the batch counter raised ("responses" or "exceptions")
+-- ARGV[a+4] -> asynq task ID ("" when asynq's processor finishes the task)
+-- ARGV[a+5] -> uniqueness lock key ("" for none)
+--
+-- Output:
+-- One per outcome, in order: 1 if recorded, 0 if recorded before
+local ttl = tonumber(ARGV[1])
+local n = #KEYS / 8
+local out = {}
+local touched = {}
+local processed = {}
+for i = 0, n - 1 do
+  local k, a = 8*i, 2 + 5*i
+  local seen, batch = KEYS[k+2], KEYS[k+3]
+  if redis.call('SADD', seen, ARGV[a+1]) == 0 then
+    out[i+1] = 0
+  else
+    redis.call('RPUSH', KEYS[k+1], ARGV[a+2])
+    redis.call('HINCRBY', batch, 'done', 1)
+    redis.call('HINCRBY', batch, ARGV[a+3], 1)
+    out[i+1] = 1
+  end
+  touched[seen] = true
+  touched[batch] = true
+  local id = ARGV[a+4]
+  if id ~= '' and redis.call('LREM', KEYS[k+4], 0, id) > 0 then
+    redis.call('ZREM', KEYS[k+5], id)
+    redis.call('DEL', KEYS[k+6])
+    local u = ARGV[a+5]
+    if u ~= '' and redis.call('GET', u) == id then
+      redis.call('DEL', u)
+    end
+    local day = KEYS[k+7]
+    local p = processed[day]
+    if p then
+      p[2] = p[2] + 1
+    else
+      processed[day] = {KEYS[k+8], 1}
+    end
+  end
+end
+if ttl > 0 then
+  for k in pairs(touched) do
+    redis.call('EXPIRE', k, ttl)
+  end
+end
+for day, p in pairs(processed) do
+  if redis.call('INCRBY', day, p[2]) == p[2] then
+    redis.call('EXPIREAT', day, ARGV[2])
+  end
+  redis.call('INCRBY', p[1], p[2])
+end
+return out

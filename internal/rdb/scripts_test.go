@@ -1,0 +1,344 @@
+package rdb
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/reqfleet/reqfleet/internal/testredis"
+)
+
+// Each script against miniredis and a real redis-server.
+
+var testNow = time.Date(2026, 11, 25, 20, 13, 0, 0, time.UTC)
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestNewBatch(t *testing.T) {
+	testredis.Each(t, func(t *testing.T, r redis.UniversalClient) {
+		ctx, c := context.Background(), New(r)
+		ok, err := c.NewBatch(ctx, "q", "B1", testNow, time.Hour)
+		must(t, err)
+		if !ok {
+			t.Fatal("new batch not created")
+		}
+		h := r.HGetAll(ctx, BatchKey("q", "B1")).Val()
+		if h[BatchCreated] != strconv.FormatInt(testNow.UnixMilli(), 10) || h[BatchAccepted] != "0" || len(h) != 2 {
+			t.Fatalf("batch hash %v", h)
+		}
+		if ttl := r.PTTL(ctx, BatchKey("q", "B1")).Val(); ttl <= 0 || ttl > time.Hour {
+			t.Fatalf("batch TTL %v", ttl)
+		}
+		if s := r.ZScore(ctx, BatchesKey("q"), "B1").Val(); s != float64(testNow.UnixMilli()) {
+			t.Fatalf("batches score %v", s)
+		}
+		if ok, err := c.NewBatch(ctx, "q", "B1", testNow, time.Hour); err != nil || ok {
+			t.Fatalf("taken id: created %v, %v", ok, err)
+		}
+	})
+}
+
+func TestMoveToRetrying(t *testing.T) {
+	testredis.Each(t, func(t *testing.T, r redis.UniversalClient) {
+		ctx, c := context.Background(), New(r)
+		must(t, r.RPush(ctx, ExceptionsKey("q"), "e1", "e2").Err())
+		must(t, r.HSet(ctx, BatchKey("q", "B"), BatchDone, 2, BatchExceptions, 2).Err())
+		tests := []struct {
+			name, batch, entry string
+			want               Moved
+		}{
+			{"moved", "B", "e1", MovedNow},
+			{"again", "B", "e1", MovedBefore},
+			{"expired batch", "gone", "e2", MovedNow},
+			{"neither", "B", "e3", MovedElsewhere},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				got, err := c.MoveToRetrying(ctx, "q", tc.batch, tc.entry, testNow, time.Hour)
+				must(t, err)
+				if got != tc.want {
+					t.Fatalf("moved %d, want %d", got, tc.want)
+				}
+			})
+		}
+		if h := r.HGetAll(ctx, BatchKey("q", "B")).Val(); h[BatchDone] != "1" || h[BatchExceptions] != "1" {
+			t.Fatalf("batch B %v", h)
+		}
+		if h := r.HGetAll(ctx, BatchKey("q", "gone")).Val(); h[BatchRevived] != "1" || h[BatchSealed] != "1" || h[BatchTotal] != "1" || h[BatchAccepted] != "1" {
+			t.Fatalf("revived batch %v", h)
+		}
+		if got := r.LRange(ctx, RetryingKey("q"), 0, -1).Val(); !slices.Equal(got, []string{"e1", "e2"}) {
+			t.Fatalf("retrying %v", got)
+		}
+	})
+}
+
+// EnqueueMany writes what asynq's Client writes; Fetch takes it as
+// asynq's dequeue does.
+func TestEnqueueManyFetchRequeue(t *testing.T) {
+	testredis.Each(t, func(t *testing.T, r redis.UniversalClient) {
+		ctx, c := context.Background(), New(r)
+		enc := NewMessageEncoder("q", "request", 25, 10*time.Minute)
+		must(t, c.PublishQueue(ctx, "q"))
+		existed, err := c.EnqueueMany(ctx, "q", testNow, []string{"a", "b", "a"}, [][]byte{enc.Encode("a", []byte("pa")), enc.Encode("b", nil), enc.Encode("a", nil)})
+		must(t, err)
+		if !slices.Equal(existed, []bool{false, false, true}) {
+			t.Fatalf("existed %v", existed)
+		}
+		info, err := asynq.NewInspectorFromRedisClient(r).GetTaskInfo("q", "a")
+		must(t, err)
+		if info.State != asynq.TaskStatePending || string(info.Payload) != "pa" || info.MaxRetry != 25 || info.Timeout != 10*time.Minute {
+			t.Fatalf("asynq sees %+v", info)
+		}
+		msgs, err := c.Fetch(ctx, "q", testNow.Add(LeaseDuration), 5)
+		must(t, err)
+		if len(msgs) != 2 {
+			t.Fatalf("fetched %d, want 2", len(msgs))
+		}
+		m, err := DecodeTaskMessage([]byte(msgs[0]))
+		must(t, err)
+		if m.ID != "a" || string(m.Payload) != "pa" {
+			t.Fatalf("first fetched %+v", m)
+		}
+		if st := r.HGet(ctx, TaskKey("q", "a"), "state").Val(); st != "active" {
+			t.Fatalf("state %q", st)
+		}
+		if s := r.ZScore(ctx, LeaseKey("q"), "a").Val(); s != float64(testNow.Add(LeaseDuration).Unix()) {
+			t.Fatalf("lease %v", s)
+		}
+		must(t, c.ExtendLeases(ctx, "q", []string{"a", "gone"}, testNow.Add(time.Hour)))
+		if s := r.ZScore(ctx, LeaseKey("q"), "a").Val(); s != float64(testNow.Add(time.Hour).Unix()) {
+			t.Fatalf("extended lease %v", s)
+		}
+		if r.ZScore(ctx, LeaseKey("q"), "gone").Err() != redis.Nil {
+			t.Fatal("ExtendLeases added a lease")
+		}
+		must(t, c.Requeue(ctx, "q", []string{"b", "a", "never"}))
+		if got := r.LRange(ctx, PendingKey("q"), 0, -1).Val(); !slices.Equal(got, []string{"b", "a"}) {
+			t.Fatalf("pending %v, want a at the head (the right end)", got)
+		}
+		if n := r.LLen(ctx, ActiveKey("q")).Val() + r.ZCard(ctx, LeaseKey("q")).Val(); n != 0 {
+			t.Fatalf("%d active or leased after requeue", n)
+		}
+		// Paused: nothing taken. An id without a hash: dropped.
+		must(t, r.Set(ctx, PausedKey("q"), 1, 0).Err())
+		if msgs, err := c.Fetch(ctx, "q", testNow, 5); err != nil || len(msgs) != 0 {
+			t.Fatalf("paused queue: %d, %v", len(msgs), err)
+		}
+		must(t, r.Del(ctx, PausedKey("q"), TaskKey("q", "a"), TaskKey("q", "b")).Err())
+		if msgs, err := c.Fetch(ctx, "q", testNow, 5); err != nil || len(msgs) != 0 {
+			t.Fatalf("ids without hashes: %d, %v", len(msgs), err)
+		}
+		if n := r.LLen(ctx, ActiveKey("q")).Val(); n != 0 {
+			t.Fatalf("%d ids left active", n)
+		}
+	})
+}
+
+// fetched enqueues and fetches task id of queue q.
+func fetched(t *testing.T, c *Client, q, id string) TaskMessage {
+	t.Helper()
+	ctx := context.Background()
+	enc := NewMessageEncoder(q, "request", 25, time.Minute)
+	must(t, c.PublishQueue(ctx, q))
+	_, err := c.EnqueueMany(ctx, q, testNow, []string{id}, [][]byte{enc.Encode(id, []byte(`{}`))})
+	must(t, err)
+	msgs, err := c.Fetch(ctx, q, testNow.Add(LeaseDuration), 1)
+	must(t, err)
+	if len(msgs) != 1 {
+		t.Fatalf("fetched %d", len(msgs))
+	}
+	m, err := DecodeTaskMessage([]byte(msgs[0]))
+	must(t, err)
+	return m
+}
+
+func TestRecordMany(t *testing.T) {
+	testredis.Each(t, func(t *testing.T, r redis.UniversalClient) {
+		ctx, c := context.Background(), New(r)
+		m := fetched(t, c, "q", "B:1:j1")
+		must(t, r.Set(ctx, "uniq", m.ID, 0).Err())
+		recs := []*Record{
+			{Queue: "q", Batch: "B", Member: "1:j1", Line: []byte(`{"id":"j1"}`), TaskID: m.ID, UniqueKey: "uniq"},
+			{Queue: "q", Batch: "B", Member: "1:j2", Line: []byte(`{"id":"j2"}`), Exception: true},
+			{Queue: "q", Batch: "B", Member: "1:j1", Line: []byte(`{"id":"j1"}`)},
+		}
+		fresh, err := c.RecordMany(ctx, testNow, time.Hour, recs)
+		must(t, err)
+		if !slices.Equal(fresh, []bool{true, true, false}) {
+			t.Fatalf("fresh %v", fresh)
+		}
+		if h := r.HGetAll(ctx, BatchKey("q", "B")).Val(); h[BatchDone] != "2" || h[BatchResponses] != "1" || h[BatchExceptions] != "1" {
+			t.Fatalf("batch %v", h)
+		}
+		if r.LLen(ctx, ResultsKey("q")).Val() != 1 || r.LLen(ctx, ExceptionsKey("q")).Val() != 1 {
+			t.Fatal("lists")
+		}
+		if ttl := r.TTL(ctx, SeenKey("q", "B")).Val(); ttl <= 0 {
+			t.Fatalf("seen TTL %v", ttl)
+		}
+		if r.Exists(ctx, TaskKey("q", m.ID), "uniq").Val() != 0 || r.LLen(ctx, ActiveKey("q")).Val() != 0 || r.ZCard(ctx, LeaseKey("q")).Val() != 0 {
+			t.Fatal("task not finished as asynq's done")
+		}
+		if r.Get(ctx, ProcessedKey("q", testNow)).Val() != "1" || r.Get(ctx, ProcessedTotalKey("q")).Val() != "1" {
+			t.Fatal("processed counters")
+		}
+		// On a pipeline, the same answers.
+		p := r.Pipeline()
+		cmd := QueueRecordMany(ctx, p, testNow, 0, recs[1:])
+		_, perr := p.Exec(ctx)
+		fresh, err = cmd.Result(perr)
+		must(t, err)
+		if !slices.Equal(fresh, []bool{false, false}) {
+			t.Fatalf("pipelined fresh %v", fresh)
+		}
+	})
+}
+
+func TestRecordedBefore(t *testing.T) {
+	testredis.Each(t, func(t *testing.T, r redis.UniversalClient) {
+		ctx, c := context.Background(), New(r)
+		m := fetched(t, c, "q", "B:1:j1")
+		ok, err := c.RecordedBefore(ctx, "q", "B", "1:j1", m.ID, "", testNow)
+		must(t, err)
+		if ok || r.LLen(ctx, ActiveKey("q")).Val() != 1 {
+			t.Fatal("not recorded, yet finished")
+		}
+		must(t, r.SAdd(ctx, SeenKey("q", "B"), "1:j1").Err())
+		ok, err = c.RecordedBefore(ctx, "q", "B", "1:j1", m.ID, "", testNow)
+		must(t, err)
+		if !ok || r.LLen(ctx, ActiveKey("q")).Val() != 0 || r.Exists(ctx, TaskKey("q", m.ID)).Val() != 0 || r.Get(ctx, ProcessedTotalKey("q")).Val() != "1" {
+			t.Fatal("recorded, not finished as asynq's done")
+		}
+	})
+}
+
+func TestArchive(t *testing.T) {
+	testredis.Each(t, func(t *testing.T, r redis.UniversalClient) {
+		ctx, c := context.Background(), New(r)
+		m := fetched(t, c, "q", "t1")
+		ok, err := c.Archive(ctx, "q", m, "bad payload", testNow)
+		must(t, err)
+		if !ok {
+			t.Fatal("not archived")
+		}
+		info, err := asynq.NewInspectorFromRedisClient(r).GetTaskInfo("q", "t1")
+		must(t, err)
+		if info.State != asynq.TaskStateArchived || info.LastErr != "bad payload" || !info.LastFailedAt.Equal(testNow) {
+			t.Fatalf("asynq sees %+v", info)
+		}
+		if r.Get(ctx, FailedKey("q", testNow)).Val() != "1" || r.Get(ctx, FailedTotalKey("q")).Val() != "1" {
+			t.Fatal("failed counters")
+		}
+		if ok, err := c.Archive(ctx, "q", m, "again", testNow); err != nil || ok {
+			t.Fatalf("archived a task not active: %v, %v", ok, err)
+		}
+	})
+}
+
+func TestWriteServerState(t *testing.T) {
+	testredis.Each(t, func(t *testing.T, r redis.UniversalClient) {
+		ctx, c := context.Background(), New(r)
+		started := time.Now().Add(-time.Minute).Truncate(time.Microsecond)
+		info := ServerInfo{Host: "h", PID: 7, ServerID: "s1", Concurrency: 3, Queues: map[string]int{"q": 2}, StrictPriority: true,
+			Status: "active", Started: started, ActiveWorkers: 1}
+		w := WorkerInfo{TaskID: "t1", TaskType: "request", Payload: []byte("p"), Queue: "q", Started: started, Deadline: started.Add(time.Hour)}
+		must(t, c.WriteServerState(ctx, info, []WorkerInfo{w}, time.Now(), 10*time.Second))
+		servers, err := asynq.NewInspectorFromRedisClient(r).Servers()
+		must(t, err)
+		if len(servers) != 1 {
+			t.Fatalf("%d servers", len(servers))
+		}
+		s := servers[0]
+		if s.ID != "s1" || s.Host != "h" || s.PID != 7 || s.Concurrency != 3 || !s.StrictPriority || s.Queues["q"] != 2 ||
+			s.Status != "active" || !s.Started.Equal(started) || len(s.ActiveWorkers) != 1 || s.ActiveWorkers[0].TaskID != "t1" ||
+			!s.ActiveWorkers[0].Deadline.Equal(started.Add(time.Hour)) {
+			t.Fatalf("asynq sees %+v", s)
+		}
+		must(t, c.ClearServerState(ctx, "h", 7, "s1"))
+		if servers, err := asynq.NewInspectorFromRedisClient(r).Servers(); err != nil || len(servers) != 0 {
+			t.Fatalf("after clear: %d servers, %v", len(servers), err)
+		}
+	})
+}
+
+func TestPop(t *testing.T) {
+	testredis.Each(t, func(t *testing.T, r redis.UniversalClient) {
+		ctx, c := context.Background(), New(r)
+		must(t, r.RPush(ctx, ResultsKey("q"), "a", "b", "a").Err())
+		taken, err := c.Pop(ctx, ResultsKey("q"), []string{"a", "c", "a", "a"})
+		must(t, err)
+		if !slices.Equal(taken, []bool{true, false, true, false}) {
+			t.Fatalf("taken %v", taken)
+		}
+		if got := r.LRange(ctx, ResultsKey("q"), 0, -1).Val(); !slices.Equal(got, []string{"b"}) {
+			t.Fatalf("left %v", got)
+		}
+	})
+}
+
+func TestInbox(t *testing.T) {
+	testredis.Each(t, func(t *testing.T, r redis.UniversalClient) {
+		ctx, c := context.Background(), New(r)
+		must(t, r.LPush(ctx, InboxKey("q"), "j1", "j2", "j3").Err())
+		if _, err := c.InboxTake(ctx, "q", "tok", "B", 2); !errors.Is(err, ErrInboxLeaseLost) {
+			t.Fatalf("take without the lease: %v", err)
+		}
+		ok, err := c.InboxAcquire(ctx, "q", "tok", time.Minute)
+		must(t, err)
+		if !ok {
+			t.Fatal("lease not taken")
+		}
+		if ok, _ := c.InboxAcquire(ctx, "q", "other", time.Minute); ok {
+			t.Fatal("lease taken twice")
+		}
+		got, err := c.InboxTake(ctx, "q", "tok", "B", 2)
+		must(t, err)
+		if !slices.Equal(got, []string{"B\n1\nj1", "B\n2\nj2"}) {
+			t.Fatalf("taken %q", got)
+		}
+		steps := []struct {
+			name string
+			do   func() (bool, error)
+			want bool
+		}{
+			{"restamp", func() (bool, error) { return c.InboxRestamp(ctx, "q", "B\n1\nj1", "C\n1\nj1") }, true},
+			{"restamp gone", func() (bool, error) { return c.InboxRestamp(ctx, "q", "B\n1\nj1", "C\n1\nj1") }, false},
+			{"reject", func() (bool, error) { return c.InboxReject(ctx, "q", "B\n2\nj2", []byte(`{"exception":{}}`)) }, true},
+			{"reject gone", func() (bool, error) { return c.InboxReject(ctx, "q", "B\n2\nj2", []byte(`x`)) }, false},
+			{"renew other", func() (bool, error) { return c.InboxRenew(ctx, "q", "other", time.Hour) }, false},
+			{"renew", func() (bool, error) { return c.InboxRenew(ctx, "q", "tok", time.Hour) }, true},
+			{"release other", func() (bool, error) { return c.InboxRelease(ctx, "q", "other") }, false},
+			{"release", func() (bool, error) { return c.InboxRelease(ctx, "q", "tok") }, true},
+		}
+		for _, s := range steps {
+			t.Run(s.name, func(t *testing.T) {
+				got, err := s.do()
+				must(t, err)
+				if got != s.want {
+					t.Fatalf("%s = %v, want %v", s.name, got, s.want)
+				}
+			})
+		}
+		if got := r.LRange(ctx, InboxProcessingKey("q"), 0, -1).Val(); !slices.Equal(got, []string{"C\n1\nj1"}) {
+			t.Fatalf("processing %q", got)
+		}
+		if got := r.LRange(ctx, ExceptionsKey("q"), 0, -1).Val(); !slices.Equal(got, []string{`{"exception":{}}`}) {
+			t.Fatalf("exceptions %q", got)
+		}
+		if r.Exists(ctx, InboxLeaseKey("q")).Val() != 0 {
+			t.Fatal("lease left")
+		}
+	})
+}
