@@ -16,21 +16,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/reqfleet/reqfleet/internal/rdb"
 	"github.com/reqfleet/reqfleet/tasks"
 )
-
-// newBatchLua creates a batch hash unless the id is taken. KEYS: the batch
-// hash, the queue's batches set. ARGV: the created field, unix ms, TTL ms,
-// the batch id, the accepted field. Returns 0 when the id exists.
-const newBatchLua = `
-if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then
-  return 0
-end
-redis.call('HSET', KEYS[1], ARGV[5], 0)
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[4])
-return 1
-`
 
 // batchIDLayout is the time part of a batch id, UTC to the second.
 const batchIDLayout = "20060102T150405"
@@ -73,19 +61,17 @@ func (e *Enqueuer) NewBatch(ctx context.Context) (*Batch, error) {
 			return nil, fmt.Errorf("new batch id: %w", err)
 		}
 		id := now.UTC().Format(batchIDLayout) + "-" + hex.EncodeToString(rnd[:])
-		key := tasks.BatchKey(e.cfg.Queue, id)
-		var created int64
+		key := rdb.BatchKey(e.cfg.Queue, id)
+		var created bool
 		err := e.withRetry(ctx, "create batch", func() error {
-			n, err := e.newBatch.Run(ctx, e.cfg.Redis,
-				[]string{key, tasks.BatchesKey(e.cfg.Queue)},
-				tasks.BatchCreated, now.UnixMilli(), e.cfg.BatchTTL.Milliseconds(), id, tasks.BatchAccepted).Int64()
-			created = n
+			var err error
+			created, err = e.store.NewBatch(ctx, e.cfg.Queue, id, now, e.cfg.BatchTTL)
 			return err
 		})
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrEnqueue, err)
 		}
-		if created == 1 {
+		if created {
 			b := &Batch{e: e, id: id, key: key}
 			b.lastFlush.Store(now.UnixNano())
 			e.log.LogAttrs(ctx, slog.LevelDebug, "batch created", slog.String("batch", id))
@@ -221,7 +207,7 @@ func (b *Batch) flush(ctx context.Context, wait bool) {
 	if n == 0 {
 		return
 	}
-	if err := b.e.cfg.Redis.HIncrBy(ctx, b.key, tasks.BatchAccepted, n).Err(); err != nil {
+	if err := b.e.cfg.Redis.HIncrBy(ctx, b.key, rdb.BatchAccepted, n).Err(); err != nil {
 		b.pending.Add(n)
 		if ctx.Err() != nil {
 			return
@@ -407,10 +393,10 @@ func (b *Batch) Seal(ctx context.Context) error {
 		return nil
 	}
 	n := b.accepted.Load()
-	rdb := b.e.cfg.Redis
+	client := b.e.cfg.Redis
 	err := b.e.withRetry(ctx, "seal batch", func() error {
-		_, err := rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.HSet(ctx, b.key, tasks.BatchAccepted, n, tasks.BatchTotal, n, tasks.BatchSealed, 1)
+		_, err := client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.HSet(ctx, b.key, rdb.BatchAccepted, n, rdb.BatchTotal, n, rdb.BatchSealed, 1)
 			p.PExpire(ctx, b.key, b.e.cfg.BatchTTL)
 			return nil
 		})

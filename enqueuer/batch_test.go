@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/reqfleet/reqfleet/internal/rdb"
 	"github.com/reqfleet/reqfleet/tasks"
 )
 
@@ -71,11 +72,11 @@ func TestNewBatch(t *testing.T) {
 	if !regexp.MustCompile(`^20261125T201300-[0-9a-f]{8}$`).MatchString(b1.ID()) || b1.ID() == b2.ID() {
 		t.Fatalf("batch ids %q %q", b1.ID(), b2.ID())
 	}
-	wantHash(t, v.hash(t, b1.ID()), map[string]int{tasks.BatchCreated: int(testNow.UnixMilli()), tasks.BatchAccepted: 0})
-	if ttl := v.mr.TTL(tasks.BatchKey(testQueue, b1.ID())); ttl != time.Hour {
+	wantHash(t, v.hash(t, b1.ID()), map[string]int{rdb.BatchCreated: int(testNow.UnixMilli()), rdb.BatchAccepted: 0})
+	if ttl := v.mr.TTL(rdb.BatchKey(testQueue, b1.ID())); ttl != time.Hour {
 		t.Errorf("unsealed batch ttl %v, want 1h", ttl)
 	}
-	zs, err := v.rdb.ZRangeWithScores(ctx, tasks.BatchesKey(testQueue), 0, -1).Result()
+	zs, err := v.rdb.ZRangeWithScores(ctx, rdb.BatchesKey(testQueue), 0, -1).Result()
 	if err != nil || len(zs) != 2 || zs[0].Score != float64(testNow.UnixMilli()) {
 		t.Fatalf("batches %v %v", zs, err)
 	}
@@ -178,9 +179,9 @@ func TestSeal(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	wantHash(t, v.hash(t, b.ID()), map[string]int{tasks.BatchAccepted: 3, tasks.BatchTotal: 3, tasks.BatchSealed: 1,
-		tasks.BatchCreated: int(testNow.UnixMilli())})
-	if ttl := v.mr.TTL(tasks.BatchKey(testQueue, b.ID())); ttl != 48*time.Hour {
+	wantHash(t, v.hash(t, b.ID()), map[string]int{rdb.BatchAccepted: 3, rdb.BatchTotal: 3, rdb.BatchSealed: 1,
+		rdb.BatchCreated: int(testNow.UnixMilli())})
+	if ttl := v.mr.TTL(rdb.BatchKey(testQueue, b.ID())); ttl != 48*time.Hour {
 		t.Errorf("ttl %v", ttl)
 	}
 	if _, err := b.Add(ctx, tasks.Job{URL: "http://h/"}); !errors.Is(err, ErrSealed) {
@@ -197,7 +198,7 @@ func TestEnqueue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantHash(t, v.hash(t, task.Batch), map[string]int{tasks.BatchTotal: 1, tasks.BatchSealed: 1})
+	wantHash(t, v.hash(t, task.Batch), map[string]int{rdb.BatchTotal: 1, rdb.BatchSealed: 1})
 	if p := v.pending(t); len(p) != 1 || p[0].Job.ID != task.Job.ID {
 		t.Fatalf("pending %+v", p)
 	}
@@ -291,7 +292,7 @@ func TestEnqueueManyBadLine(t *testing.T) {
 			if want := []string{"GET http://h/1", "GET http://h/2", "POST http://h/3"}; !sameElems(urls, want) {
 				t.Errorf("queued %q, want %q", urls, want)
 			}
-			wantHash(t, v.hash(t, rec.Batch), map[string]int{tasks.BatchTotal: 3, tasks.BatchAccepted: 3, tasks.BatchSealed: 1})
+			wantHash(t, v.hash(t, rec.Batch), map[string]int{rdb.BatchTotal: 3, rdb.BatchAccepted: 3, rdb.BatchSealed: 1})
 		})
 	}
 }
@@ -342,11 +343,11 @@ func TestAddManyConcurrent(t *testing.T) {
 				}
 			}
 			// Progress is written before Seal.
-			wantHash(t, v.hash(t, b.ID()), map[string]int{tasks.BatchAccepted: callers * per})
+			wantHash(t, v.hash(t, b.ID()), map[string]int{rdb.BatchAccepted: callers * per})
 			if err := b.Seal(ctx); err != nil {
 				t.Fatal(err)
 			}
-			wantHash(t, v.hash(t, b.ID()), map[string]int{tasks.BatchTotal: callers * per, tasks.BatchSealed: 1})
+			wantHash(t, v.hash(t, b.ID()), map[string]int{rdb.BatchTotal: callers * per, rdb.BatchSealed: 1})
 			p := v.pending(t)
 			seen := make(map[string]bool)
 			for _, task := range p {
@@ -380,7 +381,7 @@ func TestAddManyBatchesProgress(t *testing.T) {
 	if got := hincr.Load(); got < 2 || got > 12 {
 		t.Errorf("%d HINCRBY for 525 jobs, want 11 or so", got)
 	}
-	wantHash(t, v.hash(t, b.ID()), map[string]int{tasks.BatchAccepted: 525})
+	wantHash(t, v.hash(t, b.ID()), map[string]int{rdb.BatchAccepted: 525})
 }
 
 // TestAddProgressByTime: a lone Add writes progress once flushInterval
@@ -397,14 +398,14 @@ func TestAddProgressByTime(t *testing.T) {
 	if _, err := b.Add(ctx, tasks.Job{URL: "http://h/1"}); err != nil {
 		t.Fatal(err)
 	}
-	if h := v.hash(t, b.ID()); h[tasks.BatchAccepted] != "0" {
+	if h := v.hash(t, b.ID()); h[rdb.BatchAccepted] != "0" {
 		t.Fatalf("accepted written at once: %v", h)
 	}
 	now.Add(int64(2 * time.Second))
 	if _, err := b.Add(ctx, tasks.Job{URL: "http://h/2"}); err != nil {
 		t.Fatal(err)
 	}
-	wantHash(t, v.hash(t, b.ID()), map[string]int{tasks.BatchAccepted: 2})
+	wantHash(t, v.hash(t, b.ID()), map[string]int{rdb.BatchAccepted: 2})
 }
 
 type countHook struct {
@@ -458,7 +459,7 @@ func TestAddManyRedisDown(t *testing.T) {
 	if err := b.Seal(ctx); err != nil {
 		t.Fatal(err)
 	}
-	wantHash(t, v.hash(t, b.ID()), map[string]int{tasks.BatchTotal: n})
+	wantHash(t, v.hash(t, b.ID()), map[string]int{rdb.BatchTotal: n})
 }
 
 // TestAddRedisBlip: a Redis error that passes is tried again.
@@ -503,7 +504,7 @@ func TestEnqueueManyCanceled(t *testing.T) {
 	if p := len(v.pending(t)); p != rec.Accepted || p > 51 {
 		t.Fatalf("%d pending, receipt %+v", p, rec)
 	}
-	wantHash(t, v.hash(t, rec.Batch), map[string]int{tasks.BatchTotal: rec.Accepted, tasks.BatchSealed: 1})
+	wantHash(t, v.hash(t, rec.Batch), map[string]int{rdb.BatchTotal: rec.Accepted, rdb.BatchSealed: 1})
 }
 
 // TestEnqueueManyInputError: an error of the iterator itself.
@@ -590,7 +591,7 @@ func TestAddManyInvalidJobInOrder(t *testing.T) {
 			if !sameElems(urls, want) {
 				t.Fatalf("queued %d jobs %q, want the %d before job %d", len(urls), urls, len(want), bad)
 			}
-			wantHash(t, v.hash(t, rec.Batch), map[string]int{tasks.BatchTotal: bad - 1, tasks.BatchSealed: 1})
+			wantHash(t, v.hash(t, rec.Batch), map[string]int{rdb.BatchTotal: bad - 1, rdb.BatchSealed: 1})
 		})
 	}
 }

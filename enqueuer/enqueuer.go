@@ -4,7 +4,7 @@
 // Jobs (tasks.Job, in the shape of requests' keyword arguments) are added to
 // a batch and enqueued as asynq tasks of type tasks.TypeRequest; workers run
 // them and record responses and exceptions in Redis lists. A batch's hash
-// (tasks.BatchKey) counts what was accepted and, once sealed, the total that
+// (internal/rdb.BatchKey) counts what was accepted and, once sealed, the total that
 // its outcomes must reach. Retry re-enqueues the exceptions list.
 //
 // Sizing: AddMany and Retry run Config.Concurrency enqueue calls at once.
@@ -27,6 +27,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/reqfleet/reqfleet/internal/rdb"
 	"github.com/reqfleet/reqfleet/internal/redisretry"
 	"github.com/reqfleet/reqfleet/tasks"
 )
@@ -125,8 +126,7 @@ type Enqueuer struct {
 	opts   []asynq.Option // every task's options but its TaskID
 	closed atomic.Bool
 
-	newBatch *redis.Script
-	move     *redis.Script
+	store *rdb.Client // reqfleet's scripts: batches, retry
 
 	outage outage // Redis failing: logged once when it starts and once when it ends
 
@@ -164,8 +164,7 @@ func New(cfg Config) (*Enqueuer, error) {
 			asynq.Retention(0),
 		},
 		fast:          newFast(cfg),
-		newBatch:      redis.NewScript(newBatchLua),
-		move:          redis.NewScript(moveLua),
+		store:         rdb.New(cfg.Redis),
 		retry:         redisretry.Policy{For: cfg.RedisRetryFor},
 		flushEvery:    1000,
 		flushInterval: time.Second,

@@ -2,23 +2,20 @@ package enqueuer
 
 import (
 	"context"
-	"fmt"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"google.golang.org/protobuf/encoding/protowire"
 
-	"github.com/reqfleet/reqfleet/internal/asynqwire"
+	"github.com/reqfleet/reqfleet/internal/rdb"
 	"github.com/reqfleet/reqfleet/internal/redisretry"
 	"github.com/reqfleet/reqfleet/tasks"
 )
 
 // The fast path enqueues tasks exactly as asynq's Client does (the same
 // keys, the same task hash, the same encoded message), but several tasks in
-// one Redis call: the tasks that callers hand in while a call is in flight
+// one Redis call (internal/rdb's EnqueueMany, lua/enqueue_many.lua): the tasks that callers hand in while a call is in flight
 // go together in the next one (group commit; no timer, so one task alone
 // costs one round trip as before). It is pinned to asynq v0.26.0:
 //
@@ -33,27 +30,6 @@ import (
 //
 // fast_test.go proves it against asynq: the bytes of msg, Inspector's
 // GetTaskInfo, a plain asynq.Server running the task, and the conflicts.
-
-// fastEnqueueLua is asynq's enqueueCmd for many tasks. KEYS[1]: the pending
-// list; KEYS[2...]: the tasks' hashes. ARGV[1]: now in unix ns; then per
-// task its id and its encoded message. Each task is checked, written and
-// pushed before the next, as one enqueueCmd call would. It returns 1
-// (enqueued) or 0 (the id exists) per task, in order.
-const fastEnqueueLua = `
-local out = {}
-for i = 2, #KEYS do
-  if redis.call('EXISTS', KEYS[i]) == 1 then
-    out[i-1] = 0
-  else
-    redis.call('HSET', KEYS[i], 'msg', ARGV[2*i-1], 'state', 'pending', 'pending_since', ARGV[1])
-    redis.call('LPUSH', KEYS[1], ARGV[2*i-2])
-    out[i-1] = 1
-  end
-end
-return out
-`
-
-var fastEnqueueScript = redis.NewScript(fastEnqueueLua)
 
 // Group commit limits of the fast path.
 const (
@@ -75,12 +51,9 @@ const fastMaxInflight = 2
 // sends what is queued, its own task included, until nothing is; there is
 // no goroutine of its own to stop.
 type fastEnqueuer struct {
-	rdb     redis.UniversalClient
-	queue   string
-	pending string // asynq:{queue}:pending
-	prefix  string // asynq:{queue}:t:
-	head    []byte // the encoded message's fields before the payload: type
-	tail    []byte // ... after the id: queue, retry, timeout
+	store *rdb.Client
+	queue string
+	enc   *rdb.MessageEncoder
 
 	published atomic.Bool // the queue is in asynq:queues
 
@@ -100,30 +73,13 @@ type fastRes struct {
 	err     error
 }
 
-func newFastEnqueuer(rdb redis.UniversalClient, queue string, maxRetry int, timeout time.Duration) *fastEnqueuer {
-	f := &fastEnqueuer{rdb: rdb, queue: queue, pending: asynqwire.PendingKey(queue), prefix: asynqwire.TaskKeyPrefix(queue)}
-	f.head = protowire.AppendTag(nil, 1, protowire.BytesType)
-	f.head = protowire.AppendString(f.head, tasks.TypeRequest)
-	f.tail = asynqwire.AppendString(nil, 4, queue)
-	f.tail = asynqwire.AppendVarint(f.tail, 5, uint64(int64(int32(maxRetry))))
-	f.tail = asynqwire.AppendVarint(f.tail, 8, uint64(int64(timeout.Seconds())))
-	return f
+func newFastEnqueuer(r redis.UniversalClient, queue string, maxRetry int, timeout time.Duration) *fastEnqueuer {
+	return &fastEnqueuer{store: rdb.New(r), queue: queue, enc: rdb.NewMessageEncoder(queue, tasks.TypeRequest, maxRetry, timeout)}
 }
 
 // encode is base.EncodeMessage of the TaskMessage Client.EnqueueContext
-// builds for this enqueuer's tasks: fields in number order, zero values
-// left out (proto3), as protobuf-go's Marshal writes them.
-func (f *fastEnqueuer) encode(id string, payload []byte) []byte {
-	n := len(f.head) + len(f.tail) + len(payload) + len(id) + 2*protowire.SizeVarint(uint64(len(payload))) + 2
-	b := make([]byte, 0, n)
-	b = append(b, f.head...)
-	if len(payload) > 0 {
-		b = protowire.AppendTag(b, 2, protowire.BytesType)
-		b = protowire.AppendBytes(b, payload)
-	}
-	b = asynqwire.AppendString(b, 3, id)
-	return append(b, f.tail...)
-}
+// builds for this enqueuer's tasks.
+func (f *fastEnqueuer) encode(id string, payload []byte) []byte { return f.enc.Encode(id, payload) }
 
 // enqueue puts one task on the queue through the group commit; existed
 // reports that a task of that id was there already (asynq's
@@ -184,24 +140,18 @@ func (f *fastEnqueuer) flushAll() {
 func (f *fastEnqueuer) send(group []*fastReq) {
 	ctx, cancel := context.WithTimeout(context.Background(), fastCallTimeout)
 	defer cancel()
-	keys := make([]string, 1, 1+len(group))
-	keys[0] = f.pending
-	argv := make([]any, 1, 1+2*len(group))
-	argv[0] = strconv.FormatInt(time.Now().UnixNano(), 10)
-	for _, r := range group {
-		keys = append(keys, f.prefix+r.id)
-		argv = append(argv, r.id, r.msg)
+	ids := make([]string, len(group))
+	msgs := make([][]byte, len(group))
+	for i, r := range group {
+		ids[i], msgs[i] = r.id, r.msg
 	}
-	res, err := fastEnqueueScript.Run(ctx, f.rdb, keys, argv...).Int64Slice()
-	if err == nil && len(res) != len(group) {
-		err = fmt.Errorf("enqueue script returned %d results for %d tasks", len(res), len(group))
-	}
+	existed, err := f.store.EnqueueMany(ctx, f.queue, time.Now(), ids, msgs)
 	for i, r := range group {
 		if err != nil {
 			r.done <- fastRes{err: err}
 			continue
 		}
-		r.done <- fastRes{existed: res[i] == 0}
+		r.done <- fastRes{existed: existed[i]}
 	}
 }
 
@@ -211,7 +161,7 @@ func (f *fastEnqueuer) publish(ctx context.Context) error {
 	if f.published.Load() {
 		return nil
 	}
-	if err := f.rdb.SAdd(ctx, asynqwire.AllQueues, f.queue).Err(); err != nil {
+	if err := f.store.PublishQueue(ctx, f.queue); err != nil {
 		return err
 	}
 	f.published.Store(true)

@@ -11,7 +11,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/reqfleet/reqfleet/internal/asynqwire"
+	reqrdb "github.com/reqfleet/reqfleet/internal/rdb"
 	"github.com/reqfleet/reqfleet/internal/testredis"
 	"github.com/reqfleet/reqfleet/tasks"
 )
@@ -60,23 +60,23 @@ func TestFastEncodesAsAsynq(t *testing.T) {
 				cid, fid := enqueuePair(t, rdb, q, tc.maxRetry, tc.timeout, tc.payload)
 
 				// The message: the fast path's bytes are asynq's, but for the id.
-				cmsg := rdb.HGet(ctx, asynqwire.TaskKey(q, cid), "msg").Val()
-				fmsg := rdb.HGet(ctx, asynqwire.TaskKey(q, fid), "msg").Val()
+				cmsg := rdb.HGet(ctx, reqrdb.TaskKey(q, cid), "msg").Val()
+				fmsg := rdb.HGet(ctx, reqrdb.TaskKey(q, fid), "msg").Val()
 				want := bytes.Replace([]byte(cmsg), []byte(cid), []byte(fid), 1)
 				if !bytes.Equal([]byte(fmsg), want) {
 					t.Fatalf("msg differs:\nfast   %x\nclient %x", fmsg, want)
 				}
 				// The hash: the same fields.
-				ch, fh := rdb.HGetAll(ctx, asynqwire.TaskKey(q, cid)).Val(), rdb.HGetAll(ctx, asynqwire.TaskKey(q, fid)).Val()
+				ch, fh := rdb.HGetAll(ctx, reqrdb.TaskKey(q, cid)).Val(), rdb.HGetAll(ctx, reqrdb.TaskKey(q, fid)).Val()
 				if len(ch) != len(fh) || fh["state"] != "pending" || fh["pending_since"] == "" {
 					t.Fatalf("hash fields: client %v, fast %v", keysOf(ch), keysOf(fh))
 				}
 				// The pending list, in enqueue order (LPUSH: newest first).
-				if got := rdb.LRange(ctx, asynqwire.PendingKey(q), 0, -1).Val(); fmt.Sprint(got) != fmt.Sprint([]string{fid, cid}) {
+				if got := rdb.LRange(ctx, reqrdb.PendingKey(q), 0, -1).Val(); fmt.Sprint(got) != fmt.Sprint([]string{fid, cid}) {
 					t.Fatalf("pending = %v", got)
 				}
 				// The queue is registered.
-				if !rdb.SIsMember(ctx, asynqwire.AllQueues, q).Val() {
+				if !rdb.SIsMember(ctx, reqrdb.AllQueues, q).Val() {
 					t.Fatal("queue not in asynq:queues")
 				}
 				// Inspector sees the same task.
@@ -138,7 +138,7 @@ func TestFastConflictsAsAsynq(t *testing.T) {
 		if existed, err := f.enqueue(ctx, "B", []byte("changed")); err != nil || !existed {
 			t.Fatalf("fast over fast: existed %v, %v", existed, err)
 		}
-		if n := rdb.LLen(ctx, asynqwire.PendingKey(q)).Val(); n != 2 {
+		if n := rdb.LLen(ctx, reqrdb.PendingKey(q)).Val(); n != 2 {
 			t.Fatalf("pending %d, want 2", n)
 		}
 		info, err := asynq.NewInspectorFromRedisClient(rdb).GetTaskInfo(q, "B")
@@ -244,7 +244,7 @@ func TestFastGroupCommit(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if n := rdb.LLen(ctx, asynqwire.PendingKey("g")).Val(); n != callers*each/2 {
+		if n := rdb.LLen(ctx, reqrdb.PendingKey("g")).Val(); n != callers*each/2 {
 			t.Fatalf("pending %d, want %d", n, callers*each/2)
 		}
 	})
@@ -283,7 +283,7 @@ func TestFastWithdrawsOnCancel(t *testing.T) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(f.waiting) != 0 || rdb.Exists(context.Background(), asynqwire.TaskKey("w", "X")).Val() != 0 {
+	if len(f.waiting) != 0 || rdb.Exists(context.Background(), reqrdb.TaskKey("w", "X")).Val() != 0 {
 		t.Fatal("a withdrawn task was enqueued")
 	}
 }

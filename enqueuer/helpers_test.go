@@ -12,6 +12,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/reqfleet/reqfleet/internal/rdb"
 	"github.com/reqfleet/reqfleet/internal/redisretry"
 	"github.com/reqfleet/reqfleet/internal/testredis"
 	"github.com/reqfleet/reqfleet/tasks"
@@ -113,7 +114,7 @@ func (v *env) pending(t testing.TB) []tasks.Task {
 // hash returns a batch's hash.
 func (v *env) hash(t testing.TB, batch string) map[string]string {
 	t.Helper()
-	h, err := v.rdb.HGetAll(context.Background(), tasks.BatchKey(testQueue, batch)).Result()
+	h, err := v.rdb.HGetAll(context.Background(), rdb.BatchKey(testQueue, batch)).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,18 +163,6 @@ func nJobs(n int) func(func(tasks.Job, error) bool) {
 	}
 }
 
-// recordLua is the worker's record script (worker/recorder.go), to play
-// the worker's part.
-const recordLua = `
-if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then
-  return 0
-end
-redis.call('RPUSH', KEYS[1], ARGV[2])
-redis.call('HINCRBY', KEYS[3], 'done', 1)
-redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
-return 1
-`
-
 // work plays the worker: it takes every pending task off the queue and
 // records an exception of type typ(task) for it, or a response when typ
 // returns "".
@@ -184,13 +173,12 @@ func (v *env) work(t testing.TB, typ func(tasks.Task) string) []tasks.Task {
 	if _, err := v.insp.DeleteAllPendingTasks(testQueue); err != nil {
 		t.Fatal(err)
 	}
-	script := redis.NewScript(recordLua)
+	store := rdb.New(v.rdb)
 	for _, task := range ts {
 		var line []byte
 		var err error
-		list, counter := tasks.ResultsKey(testQueue), tasks.BatchResponses
-		if ty := typ(task); ty != "" {
-			list, counter = tasks.ExceptionsKey(testQueue), tasks.BatchExceptions
+		ty := typ(task)
+		if ty != "" {
 			line, err = json.Marshal(tasks.Exception{ID: task.Job.ID, Batch: task.Batch, Request: task.Job,
 				Exception: tasks.ExceptionInfo{Type: ty, Message: "boom"}, Attempt: task.Attempt,
 				Worker: "w1", FinishedAt: testNow})
@@ -201,8 +189,8 @@ func (v *env) work(t testing.TB, typ func(tasks.Task) string) []tasks.Task {
 		if err != nil {
 			t.Fatal(err)
 		}
-		keys := []string{list, tasks.SeenKey(testQueue, task.Batch), tasks.BatchKey(testQueue, task.Batch)}
-		if err := script.Run(ctx, v.rdb, keys, task.OutcomeKey(), line, counter).Err(); err != nil {
+		rec := &rdb.Record{Queue: testQueue, Batch: task.Batch, Member: task.OutcomeKey(), Line: line, Exception: ty != ""}
+		if _, err := store.RecordMany(ctx, testNow, 0, []*rdb.Record{rec}); err != nil { // the worker's record script
 			t.Fatal(err)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reqfleet/reqfleet/internal/rdb"
 	"github.com/reqfleet/reqfleet/internal/redisretry"
 	"github.com/reqfleet/reqfleet/tasks"
 )
@@ -47,7 +48,7 @@ func TestEnqueueManyRidesOutAnOutage(t *testing.T) {
 	if rec.Accepted != n || len(v.pending(t)) != n || failures.Load() < 20 {
 		t.Fatalf("receipt %+v, %d pending, %d failures", rec, len(v.pending(t)), failures.Load())
 	}
-	wantHash(t, v.hash(t, rec.Batch), map[string]int{tasks.BatchTotal: n, tasks.BatchSealed: 1})
+	wantHash(t, v.hash(t, rec.Batch), map[string]int{rdb.BatchTotal: n, rdb.BatchSealed: 1})
 }
 
 // TestRedisDownTooLong: past RedisRetryFor the error says so, in one line,

@@ -6,40 +6,10 @@ import (
 	"github.com/reqfleet/reqfleet/internal/parallel"
 	"log/slog"
 	"sync"
-	"time"
 
+	"github.com/reqfleet/reqfleet/internal/rdb"
 	"github.com/reqfleet/reqfleet/tasks"
 )
-
-// moveLua takes one exception entry for retry. KEYS: the exceptions list,
-// the retrying list, the entry's batch hash. ARGV: the entry, the batch's
-// done and exceptions field names. Returns 1 when moved; 2 when the entry
-// is not in the exceptions list but in the retrying list (a try whose reply
-// was lost moved it, or another run is retrying it); 0 when in neither
-// (another run retried it).
-const moveLua = `
-if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then
-  if redis.call('LPOS', KEYS[2], ARGV[1]) then
-    return 2
-  end
-  return 0
-end
-redis.call('RPUSH', KEYS[2], ARGV[1])
-if redis.call('EXISTS', KEYS[3]) == 1 and not redis.call('HGET', KEYS[3], 'revived') then
-  redis.call('HINCRBY', KEYS[3], ARGV[2], -1)
-  redis.call('HINCRBY', KEYS[3], ARGV[3], -1)
-  return 1
-end
--- The batch's counters have expired: the retried jobs make it anew, sealed,
--- one more job each, so that waiting for it ends when they are done.
-redis.call('HSET', KEYS[3], 'revived', '1', 'sealed', '1')
-redis.call('HSETNX', KEYS[3], 'created', ARGV[4])
-redis.call('HINCRBY', KEYS[3], 'total', 1)
-redis.call('HINCRBY', KEYS[3], 'accepted', 1)
-redis.call('EXPIRE', KEYS[3], ARGV[5])
-redis.call('ZADD', KEYS[4], ARGV[4], ARGV[6])
-return 1
-`
 
 // RetryOptions choose what Retry re-enqueues.
 type RetryOptions struct {
@@ -138,7 +108,7 @@ func (r *retryRun) invalid(ctx context.Context, list string, err error) {
 // moved and did not finish.
 func (r *retryRun) recover(ctx context.Context) error {
 	e := r.e
-	key := tasks.RetryingKey(e.cfg.Queue)
+	key := rdb.RetryingKey(e.cfg.Queue)
 	return r.eachChunk(ctx, key, func(raws []string) (kept int, err error) {
 		var todo []retryEntry
 		for _, raw := range raws {
@@ -167,7 +137,7 @@ func (r *retryRun) recover(ctx context.Context) error {
 // walk moves the exceptions that match the filters.
 func (r *retryRun) walk(ctx context.Context) error {
 	e := r.e
-	key := tasks.ExceptionsKey(e.cfg.Queue)
+	key := rdb.ExceptionsKey(e.cfg.Queue)
 	return r.eachChunk(ctx, key, func(raws []string) (kept int, err error) {
 		var todo []retryEntry
 		for _, raw := range raws {
@@ -235,30 +205,28 @@ func (r *retryRun) eachChunk(ctx context.Context, list string, fn func([]string)
 func (r *retryRun) retry(ctx context.Context, en retryEntry) error {
 	e := r.e
 	q := e.cfg.Queue
-	keys := []string{tasks.ExceptionsKey(q), tasks.RetryingKey(q), tasks.BatchKey(q, en.exc.Batch), tasks.BatchesKey(q)}
-	var moved int64
+	var moved rdb.Moved
 	err := e.withRetry(ctx, "move exception", func() (err error) {
-		moved, err = e.move.Run(ctx, e.cfg.Redis, keys, en.raw, tasks.BatchDone, tasks.BatchExceptions,
-			e.cfg.Now().UnixMilli(), int64(e.cfg.BatchTTL/time.Second), en.exc.Batch).Int64()
+		moved, err = e.store.MoveToRetrying(ctx, q, en.exc.Batch, en.raw, e.cfg.Now(), e.cfg.BatchTTL)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("retry %q of batch %s: %w", en.exc.ID, en.exc.Batch, err)
 	}
 	switch moved {
-	case 0:
+	case rdb.MovedElsewhere:
 		return nil // another run retried it
-	case 1:
+	case rdb.MovedNow:
 		if h := e.hooks.afterMove; h != nil {
 			if err := h(en.exc); err != nil {
 				return err
 			}
 		}
 	}
-	// 2: moved by a try of ours whose reply was lost (a command that
+	// MovedBefore: moved by a try of ours whose reply was lost (a command that
 	// go-redis or withRetry sent again), or by another run: finishing it
 	// as a recovered entry is right for the first, harmless for the other.
-	if _, err := r.finish(ctx, en, moved == 2); err != nil {
+	if _, err := r.finish(ctx, en, moved == rdb.MovedBefore); err != nil {
 		return err
 	}
 	r.count(&en.exc, func(rep *RetryReport) { rep.Retried++ })
@@ -278,7 +246,7 @@ func (r *retryRun) finish(ctx context.Context, en retryEntry, recovering bool) (
 	ran := false
 	if recovering {
 		err := e.withRetry(ctx, "check outcome", func() (err error) {
-			ran, err = e.cfg.Redis.SIsMember(ctx, tasks.SeenKey(q, t.Batch), t.OutcomeKey()).Result()
+			ran, err = e.cfg.Redis.SIsMember(ctx, rdb.SeenKey(q, t.Batch), t.OutcomeKey()).Result()
 			return err
 		})
 		if err != nil {
@@ -306,7 +274,7 @@ func (r *retryRun) finish(ctx context.Context, en retryEntry, recovering bool) (
 	}
 	var n int64
 	err = e.withRetry(ctx, "drop retried entry", func() (err error) {
-		n, err = e.cfg.Redis.LRem(ctx, tasks.RetryingKey(q), 1, en.raw).Result()
+		n, err = e.cfg.Redis.LRem(ctx, rdb.RetryingKey(q), 1, en.raw).Result()
 		return err
 	})
 	if err != nil {

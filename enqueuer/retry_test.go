@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/reqfleet/reqfleet/internal/rdb"
 	"github.com/reqfleet/reqfleet/tasks"
 )
 
@@ -53,7 +54,7 @@ func seed(t *testing.T, v *env, batches int, types ...string) ([]string, []tasks
 func (v *env) exceptions(t *testing.T) []tasks.Exception {
 	t.Helper()
 	var out []tasks.Exception
-	for _, line := range v.list(t, tasks.ExceptionsKey(testQueue)) {
+	for _, line := range v.list(t, rdb.ExceptionsKey(testQueue)) {
 		e, err := tasks.DecodeException([]byte(line))
 		if err != nil {
 			t.Fatal(err)
@@ -102,10 +103,10 @@ func checkCounters(t *testing.T, v *env, batches []string, jobsPerBatch, respons
 	}
 	for _, b := range batches {
 		wantHash(t, v.hash(t, b), map[string]int{
-			tasks.BatchTotal:      jobsPerBatch,
-			tasks.BatchResponses:  responsesPerBatch,
-			tasks.BatchExceptions: left[b],
-			tasks.BatchDone:       responsesPerBatch + left[b],
+			rdb.BatchTotal:      jobsPerBatch,
+			rdb.BatchResponses:  responsesPerBatch,
+			rdb.BatchExceptions: left[b],
+			rdb.BatchDone:       responsesPerBatch + left[b],
 		})
 	}
 }
@@ -130,7 +131,7 @@ func TestRetryAll(t *testing.T) {
 				t.Fatalf("report %+v, %d listed", rep, len(listed))
 			}
 			checkQueued(t, v, excs)
-			if l := v.list(t, tasks.RetryingKey(testQueue)); len(l) != 0 {
+			if l := v.list(t, rdb.RetryingKey(testQueue)); len(l) != 0 {
 				t.Errorf("retrying list %q", l)
 			}
 			checkCounters(t, v, batches, 5, 2)
@@ -173,7 +174,7 @@ func TestRetryFilters(t *testing.T) {
 			v := newMini(t, nil)
 			v.e.retryChunk = 3
 			batches, excs := seed(t, v, 3, retryTypes...)
-			before := v.list(t, tasks.ExceptionsKey(testQueue))
+			before := v.list(t, rdb.ExceptionsKey(testQueue))
 			var moved, kept []tasks.Exception
 			var keptLines []string
 			for i, e := range excs {
@@ -192,7 +193,7 @@ func TestRetryFilters(t *testing.T) {
 				t.Errorf("report %+v, want %d retried, %d skipped", rep, len(moved), len(kept))
 			}
 			checkQueued(t, v, moved)
-			if got := v.list(t, tasks.ExceptionsKey(testQueue)); !slices.Equal(got, keptLines) {
+			if got := v.list(t, rdb.ExceptionsKey(testQueue)); !slices.Equal(got, keptLines) {
 				t.Errorf("left in place:\n%q\nwant\n%q", got, keptLines)
 			}
 			checkCounters(t, v, batches, 5, 2)
@@ -205,11 +206,11 @@ func TestRetryDryRun(t *testing.T) {
 	batches, _ := seed(t, v, 2, retryTypes...)
 	ctx := context.Background()
 	// One entry left in the retrying list by a dead run.
-	if err := v.rdb.RPush(ctx, tasks.RetryingKey(testQueue), mustJSON(t, tasks.Exception{ID: "dead", Batch: batches[0],
+	if err := v.rdb.RPush(ctx, rdb.RetryingKey(testQueue), mustJSON(t, tasks.Exception{ID: "dead", Batch: batches[0],
 		Request: tasks.Job{ID: "dead", Method: "GET", URL: "http://h/dead"}, Attempt: 1})).Err(); err != nil {
 		t.Fatal(err)
 	}
-	before := v.list(t, tasks.ExceptionsKey(testQueue))
+	before := v.list(t, rdb.ExceptionsKey(testQueue))
 	hashes := []map[string]string{v.hash(t, batches[0]), v.hash(t, batches[1])}
 	var listed []string
 	rep, err := v.e.Retry(ctx, RetryOptions{DryRun: true, Type: tasks.ConnectionError,
@@ -223,10 +224,10 @@ func TestRetryDryRun(t *testing.T) {
 	if n := len(v.pending(t)); n != 0 {
 		t.Errorf("%d tasks queued by a dry run", n)
 	}
-	if got := v.list(t, tasks.ExceptionsKey(testQueue)); !slices.Equal(got, before) {
+	if got := v.list(t, rdb.ExceptionsKey(testQueue)); !slices.Equal(got, before) {
 		t.Errorf("exceptions changed")
 	}
-	if got := v.list(t, tasks.RetryingKey(testQueue)); len(got) != 1 {
+	if got := v.list(t, rdb.RetryingKey(testQueue)); len(got) != 1 {
 		t.Errorf("retrying list %q", got)
 	}
 	for i, b := range batches {
@@ -253,7 +254,7 @@ func TestRetryInvalid(t *testing.T) {
 	ctx := context.Background()
 	bad := []string{"not json", mustJSON(t, tasks.Exception{ID: "x", Batch: batches[0], Attempt: 1,
 		Exception: tasks.ExceptionInfo{Type: tasks.InvalidJob}})}
-	if err := v.rdb.LPush(ctx, tasks.ExceptionsKey(testQueue), bad[0], bad[1]).Err(); err != nil {
+	if err := v.rdb.LPush(ctx, rdb.ExceptionsKey(testQueue), bad[0], bad[1]).Err(); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := v.e.Retry(ctx, RetryOptions{})
@@ -264,7 +265,7 @@ func TestRetryInvalid(t *testing.T) {
 		t.Fatalf("report %+v", rep)
 	}
 	checkQueued(t, v, excs)
-	if got := v.list(t, tasks.ExceptionsKey(testQueue)); !sameElems(got, bad) {
+	if got := v.list(t, rdb.ExceptionsKey(testQueue)); !sameElems(got, bad) {
 		t.Errorf("exceptions %q", got)
 	}
 }
@@ -325,7 +326,7 @@ func TestRetryKilled(t *testing.T) {
 			for _, e := range v.exceptions(t) {
 				where[e.ID]++
 			}
-			for _, line := range v.list(t, tasks.RetryingKey(testQueue)) {
+			for _, line := range v.list(t, rdb.RetryingKey(testQueue)) {
 				e, _ := tasks.DecodeException([]byte(line))
 				where[e.ID]++
 			}
@@ -351,10 +352,10 @@ func TestRetryKilled(t *testing.T) {
 				t.Errorf("second run recovered %d, want 1", rep2.Recovered)
 			}
 			checkQueued(t, v, excs)
-			if l := v.list(t, tasks.RetryingKey(testQueue)); len(l) != 0 {
+			if l := v.list(t, rdb.RetryingKey(testQueue)); len(l) != 0 {
 				t.Errorf("retrying list %q", l)
 			}
-			if l := v.list(t, tasks.ExceptionsKey(testQueue)); len(l) != 0 {
+			if l := v.list(t, rdb.ExceptionsKey(testQueue)); len(l) != 0 {
 				t.Errorf("exceptions list %q", l)
 			}
 			checkCounters(t, v, batches, 5, 2)
@@ -393,8 +394,8 @@ func TestRetryRecoverRan(t *testing.T) {
 		}
 	}
 	checkQueued(t, v, notRan)
-	wantHash(t, v.hash(t, batches[0]), map[string]int{tasks.BatchDone: len(ran), tasks.BatchResponses: len(ran),
-		tasks.BatchExceptions: 0})
+	wantHash(t, v.hash(t, batches[0]), map[string]int{rdb.BatchDone: len(ran), rdb.BatchResponses: len(ran),
+		rdb.BatchExceptions: 0})
 }
 
 // TestRetryRedisDown: a Redis failure ends the run with ErrEnqueue, and a
@@ -427,11 +428,12 @@ func TestRetryRedisDown(t *testing.T) {
 func TestRetryLostReply(t *testing.T) {
 	v := newMini(t, nil)
 	batches, excs := seed(t, v, 1, retryTypes...)
-	if err := v.e.move.Load(context.Background(), v.rdb).Err(); err != nil { // EVALSHA from the start
+	move := rdb.Script("move_to_retrying")
+	if err := move.Load(context.Background(), v.rdb).Err(); err != nil { // EVALSHA from the start
 		t.Fatal(err)
 	}
 	var lost atomic.Int64
-	v.rdb.AddHook(lostReplyHook{match: scriptArg(v.e.move.Hash()), seen: new(sync.Map), n: &lost})
+	v.rdb.AddHook(lostReplyHook{match: scriptArg(move.Hash()), seen: new(sync.Map), n: &lost})
 	rep, err := v.e.Retry(context.Background(), RetryOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -440,7 +442,7 @@ func TestRetryLostReply(t *testing.T) {
 		t.Fatalf("%d replies lost, report %+v", lost.Load(), rep)
 	}
 	checkQueued(t, v, excs)
-	if l := v.list(t, tasks.RetryingKey(testQueue)); len(l) != 0 {
+	if l := v.list(t, rdb.RetryingKey(testQueue)); len(l) != 0 {
 		t.Errorf("retrying list %q", l)
 	}
 	checkCounters(t, v, batches, 5, 2)
@@ -497,7 +499,7 @@ func TestRetryBounded(t *testing.T) {
 	ctx := context.Background()
 	v.e.hooks.afterEnqueue = func(e tasks.Exception) error {
 		e.Attempt++
-		return v.rdb.RPush(ctx, tasks.ExceptionsKey(testQueue), mustJSON(t, e)).Err()
+		return v.rdb.RPush(ctx, rdb.ExceptionsKey(testQueue), mustJSON(t, e)).Err()
 	}
 	rep, err := v.e.Retry(ctx, RetryOptions{})
 	if err != nil {
@@ -520,7 +522,7 @@ func TestRetryExpiredBatchIsRevived(t *testing.T) {
 		t.Run(be.name, func(t *testing.T) {
 			v := newEnv(t, be.start, nil)
 			batches, excs := seed(t, v, 1, retryTypes...)
-			if err := v.rdb.Del(context.Background(), tasks.BatchKey(testQueue, batches[0])).Err(); err != nil {
+			if err := v.rdb.Del(context.Background(), rdb.BatchKey(testQueue, batches[0])).Err(); err != nil {
 				t.Fatal(err)
 			}
 			if rep, err := v.e.Retry(context.Background(), RetryOptions{}); err != nil || rep.Retried != len(excs) {
@@ -530,16 +532,16 @@ func TestRetryExpiredBatchIsRevived(t *testing.T) {
 			if h["sealed"] != "1" || h["revived"] != "1" {
 				t.Fatalf("revived batch hash = %v", h)
 			}
-			wantHash(t, h, map[string]int{tasks.BatchTotal: len(excs)})
-			if h[tasks.BatchDone] != "" {
-				t.Fatalf("done = %q before any retried job ran", h[tasks.BatchDone])
+			wantHash(t, h, map[string]int{rdb.BatchTotal: len(excs)})
+			if h[rdb.BatchDone] != "" {
+				t.Fatalf("done = %q before any retried job ran", h[rdb.BatchDone])
 			}
-			if ttl := v.rdb.TTL(context.Background(), tasks.BatchKey(testQueue, batches[0])).Val(); ttl <= 0 {
+			if ttl := v.rdb.TTL(context.Background(), rdb.BatchKey(testQueue, batches[0])).Val(); ttl <= 0 {
 				t.Fatalf("revived batch has no expiry: %v", ttl)
 			}
 			checkQueued(t, v, excs)
 			v.work(t, func(tasks.Task) string { return "" })
-			wantHash(t, v.hash(t, batches[0]), map[string]int{tasks.BatchTotal: len(excs), tasks.BatchDone: len(excs), tasks.BatchResponses: len(excs)})
+			wantHash(t, v.hash(t, batches[0]), map[string]int{rdb.BatchTotal: len(excs), rdb.BatchDone: len(excs), rdb.BatchResponses: len(excs)})
 		})
 	}
 }

@@ -61,3 +61,26 @@ var (
 	inboxRenewScript       = redis.NewScript(inboxRenewLua)
 	inboxReleaseScript     = redis.NewScript(inboxReleaseLua)
 )
+
+// scriptsByName are the scripts by their file's name without ".lua".
+var scriptsByName = map[string]*redis.Script{
+	"new_batch":          newBatchScript,
+	"move_to_retrying":   moveToRetryingScript,
+	"enqueue_many":       enqueueManyScript,
+	"record_many":        recordManyScript,
+	"write_server_state": writeServerStateScript,
+	"fetch":              fetchScript,
+	"requeue":            requeueScript,
+	"archive":            archiveScript,
+	"recorded_before":    recordedBeforeScript,
+	"pop":                popScript,
+	"inbox_take":         inboxTakeScript,
+	"inbox_restamp":      inboxRestampScript,
+	"inbox_reject":       inboxRejectScript,
+	"inbox_renew":        inboxRenewScript,
+	"inbox_release":      inboxReleaseScript,
+}
+
+// Script is the script of lua/NAME.lua (nil if none), for tests that load
+// it or watch for its hash.
+func Script(name string) *redis.Script { return scriptsByName[name] }

@@ -3,8 +3,11 @@ package rdb
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -341,4 +344,36 @@ func TestInbox(t *testing.T) {
 			t.Fatal("lease left")
 		}
 	})
+}
+
+// mirrors are the lua/ scripts that mirror one of asynq's (its Go name).
+var mirrors = map[string]string{
+	"fetch": "dequeueCmd", "record_many": "doneCmd", "recorded_before": "doneCmd", "requeue": "requeueCmd",
+	"archive": "archiveCmd", "enqueue_many": "enqueueCmd", "write_server_state": "writeServerStateCmd",
+}
+
+// Every lua/ file is embedded and named, and starts with its header.
+func TestScriptFiles(t *testing.T) {
+	files, err := filepath.Glob("lua/*.lua")
+	must(t, err)
+	if len(files) != len(scriptsByName) {
+		t.Fatalf("%d lua files, %d scripts", len(files), len(scriptsByName))
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".lua")
+		t.Run(name, func(t *testing.T) {
+			if Script(name) == nil {
+				t.Fatalf("%s is not in scriptsByName", f)
+			}
+			b, err := os.ReadFile(f)
+			must(t, err)
+			text := string(b)
+			if !strings.HasPrefix(text, "-- ") || !strings.Contains(text, "-- KEYS[") || !strings.Contains(text, "-- ARGV[") || !strings.Contains(text, "-- Output:") {
+				t.Fatalf("%s lacks its KEYS/ARGV/Output header", f)
+			}
+			if m := mirrors[name]; m != "" && !strings.Contains(text, "-- mirrors asynq "+AsynqVerified+" "+m+"; differs: ") {
+				t.Fatalf("%s does not say it mirrors asynq %s %s and how it differs", f, AsynqVerified, m)
+			}
+		})
+	}
 }

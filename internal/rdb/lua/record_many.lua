@@ -7,7 +7,7 @@
 -- again and that run's outcome is the duplicate. The keys of a batch get
 -- their TTL once, at the end, whether their outcomes were new or not.
 --
--- mirrors asynq v0.26.0 doneCmd (and doneUniqueCmd); differs: many tasks a
+-- mirrors asynq v0.26.0 doneCmd; differs: doneUniqueCmd too; many tasks a
 -- call, each with its outcome; a task no longer active is left alone
 -- instead of a NOT FOUND error; the uniqueness lock is an ARGV ("" for
 -- none), not a KEY; the processed counters are raised once per day key by
