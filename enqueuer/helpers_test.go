@@ -189,8 +189,8 @@ func (v *env) work(t testing.TB, typ func(tasks.Task) string) []tasks.Task {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rec := &rdb.Record{Queue: testQueue, Batch: task.Batch, Member: task.OutcomeKey(), Line: line, Exception: ty != ""}
-		if _, err := store.RecordMany(ctx, testNow, 0, []*rdb.Record{rec}); err != nil { // the worker's record script
+		rec := rdb.Record{Queue: testQueue, Batch: task.Batch, Member: task.OutcomeKey(), Line: line, Exception: ty != ""}
+		if _, err := store.RecordMany(ctx, testNow, 0, []rdb.Record{rec}); err != nil { // the worker's record script
 			t.Fatal(err)
 		}
 	}

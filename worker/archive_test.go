@@ -11,6 +11,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	reqrdb "github.com/reqfleet/reqfleet/internal/rdb"
 	"github.com/reqfleet/reqfleet/tasks"
 )
 
@@ -49,7 +50,7 @@ func archivedCount(t *testing.T, rdb redis.UniversalClient) int {
 func exceptionsOf(t *testing.T, rdb redis.UniversalClient) []tasks.Exception {
 	t.Helper()
 	var out []tasks.Exception
-	for _, line := range rdb.LRange(context.Background(), tasks.ExceptionsKey("q"), 0, -1).Val() {
+	for _, line := range rdb.LRange(context.Background(), reqrdb.ExceptionsKey("q"), 0, -1).Val() {
 		e, err := tasks.DecodeException([]byte(line))
 		if err != nil {
 			t.Fatalf("exception %s: %v", line, err)
@@ -88,7 +89,7 @@ func TestSweepRecordsWorkerLost(t *testing.T) {
 			e.Worker != "w1" || !e.FinishedAt.Equal(sweepNow) || e.Request.Auth == nil || e.Request.Auth.Password != "p" {
 			t.Fatalf("exception %+v", e)
 		}
-		if h := rdb.HGetAll(ctx, tasks.BatchKey("q", "B")).Val(); h["done"] != "1" || h["exceptions"] != "1" {
+		if h := rdb.HGetAll(ctx, reqrdb.BatchKey("q", "B")).Val(); h["done"] != "1" || h["exceptions"] != "1" {
 			t.Fatalf("batch hash %v", h)
 		}
 		// Ours is gone from the archive; the foreign task is left alone.
@@ -153,7 +154,7 @@ func TestSweepJobAlreadyRecorded(t *testing.T) {
 		if len(exceptionsOf(t, rdb)) != 0 || archivedCount(t, rdb) != 0 {
 			t.Fatalf("exceptions %v, %d archived", exceptionsOf(t, rdb), archivedCount(t, rdb))
 		}
-		if h := rdb.HGetAll(ctx, tasks.BatchKey("q", "B")).Val(); h["done"] != "1" || h["responses"] != "1" {
+		if h := rdb.HGetAll(ctx, reqrdb.BatchKey("q", "B")).Val(); h["done"] != "1" || h["responses"] != "1" {
 			t.Fatalf("batch hash %v", h)
 		}
 	})
@@ -182,7 +183,7 @@ func TestSweepInvalidPayloads(t *testing.T) {
 		if e := got["j9"]; e.Attempt != 3 {
 			t.Errorf("j9 attempt %d, want 3", e.Attempt)
 		}
-		if h := rdb.HGetAll(ctx, tasks.BatchKey("q", "B")).Val(); h["done"] != "1" || h["exceptions"] != "1" {
+		if h := rdb.HGetAll(ctx, reqrdb.BatchKey("q", "B")).Val(); h["done"] != "1" || h["exceptions"] != "1" {
 			t.Fatalf("batch hash %v", h)
 		}
 		if a := archivedCount(t, rdb); a != 0 {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -14,15 +13,16 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/reqfleet/reqfleet/internal/asynqwire"
+	"github.com/reqfleet/reqfleet/internal/rdb"
 	"github.com/reqfleet/reqfleet/tasks"
 )
 
 // The fetcher runs jobs without asynq's processor, which takes one task a
 // Redis call and finishes it with another: it takes up to FetchBatch tasks
 // in one call and finishes each in the call that records its outcome
-// (recordManyScript), so a job costs Redis a fraction of a call instead of
-// two. It keeps asynq v0.26.0's layout and rules (internal/asynqwire), so that
+// (internal/rdb's RecordMany), so a job costs Redis a fraction of a call
+// instead of two. It keeps asynq v0.26.0's layout and rules (internal/rdb:
+// its scripts fetch, requeue, archive, recorded_before), so that
 // asynq's servers, Inspector and asynqmon see the same queues:
 //
 //   - a task taken moves from the pending list to the active list under a
@@ -43,127 +43,16 @@ import (
 //     sending its request again.
 //
 // Tasks with a retention are finished without one: reqfleet's outcome is in
-// its lists. internal/asynqwire's tests and fetch_test.go check all of it
+// its lists. internal/rdb's tests and fetch_test.go check all of it
 // against asynq.
 
 // DefaultFetchBatch is Config.FetchBatch's default.
 const DefaultFetchBatch = 32
 
-// fetchScript is dequeueCmd for up to ARGV[3] tasks. KEYS: pending, paused,
-// active, lease. ARGV: the lease's expiry (unix seconds), the task key
-// prefix, the most tasks to take. It returns the tasks' messages. An id
-// without a task hash (which dequeueCmd would leave on the active list for
-// good) is dropped.
-var fetchScript = redis.NewScript(`
-local out = {}
-if redis.call('EXISTS', KEYS[2]) == 1 then
-  return out
-end
-for i = 1, tonumber(ARGV[3]) do
-  local id = redis.call('RPOPLPUSH', KEYS[1], KEYS[3])
-  if not id then
-    break
-  end
-  local key = ARGV[2] .. id
-  local msg = redis.call('HGET', key, 'msg')
-  if msg then
-    redis.call('HSET', key, 'state', 'active')
-    redis.call('HDEL', key, 'pending_since')
-    redis.call('ZADD', KEYS[4], ARGV[1], id)
-    out[#out+1] = msg
-  else
-    redis.call('LREM', KEYS[3], 1, id)
-  end
-end
-return out
-`)
-
-// requeueScript is requeueCmd for many tasks. KEYS: active, lease, pending.
-// ARGV: the task key prefix, then the ids. A task no longer active (its
-// lease ran out and the recoverer took it) is left alone.
-var requeueScript = redis.NewScript(`
-for i = 2, #ARGV do
-  local id = ARGV[i]
-  if redis.call('LREM', KEYS[1], 0, id) > 0 then
-    redis.call('ZREM', KEYS[2], id)
-    redis.call('RPUSH', KEYS[3], id)
-    redis.call('HSET', ARGV[1] .. id, 'state', 'pending')
-  end
-end
-return redis.status_reply('OK')
-`)
-
-// archiveScript is asynq's archiveCmd, with its keys and arguments, but a
-// task no longer active is left alone instead of an error.
-var archiveScript = redis.NewScript(`
-if redis.call("LREM", KEYS[2], 0, ARGV[1]) == 0 then
-  return 0
-end
-redis.call("ZREM", KEYS[3], ARGV[1])
-redis.call("ZADD", KEYS[4], ARGV[3], ARGV[1])
-local old = redis.call("ZRANGE", KEYS[4], "-inf", ARGV[4], "BYSCORE")
-if #old > 0 then
-	for _, id in ipairs(old) do
-		redis.call("DEL", KEYS[9] .. id)
-	end
-	redis.call("ZREM", KEYS[4], unpack(old))
-end
-local extra = redis.call("ZRANGE", KEYS[4], 0, -ARGV[5])
-if #extra > 0 then
-	for _, id in ipairs(extra) do
-		redis.call("DEL", KEYS[9] .. id)
-	end
-	redis.call("ZREM", KEYS[4], unpack(extra))
-end
-redis.call("HSET", KEYS[1], "msg", ARGV[2], "state", "archived")
-local n = redis.call("INCR", KEYS[5])
-if tonumber(n) == 1 then
-	redis.call("EXPIREAT", KEYS[5], ARGV[6])
-end
-local m = redis.call("INCR", KEYS[6])
-if tonumber(m) == 1 then
-	redis.call("EXPIREAT", KEYS[6], ARGV[6])
-end
-local total = redis.call("GET", KEYS[7])
-if tonumber(total) == tonumber(ARGV[7]) then
-	redis.call("SET", KEYS[7], 1)
-	redis.call("SET", KEYS[8], 1)
-else
-	redis.call("INCR", KEYS[7])
-	redis.call("INCR", KEYS[8])
-end
-return 1
-`)
-
-// recordedBeforeScript finishes, as recordManyScript does, a task run
-// again after its worker was lost whose outcome that worker had recorded.
-// KEYS: the batch's seen set, then asynq's active list, lease set, task
-// hash, daily and total processed counters. ARGV: the outcome's
-// "attempt:id", the task id, its uniqueness lock key (""), the unix time
-// the daily counter expires. It returns 1 if the outcome was recorded
-// before (the task is then finished), else 0.
-var recordedBeforeScript = redis.NewScript(`
-if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then
-  return 0
-end
-if redis.call('LREM', KEYS[2], 0, ARGV[2]) > 0 then
-  redis.call('ZREM', KEYS[3], ARGV[2])
-  redis.call('DEL', KEYS[4])
-  if ARGV[3] ~= '' and redis.call('GET', ARGV[3]) == ARGV[2] then
-    redis.call('DEL', ARGV[3])
-  end
-  if redis.call('INCR', KEYS[5]) == 1 then
-    redis.call('EXPIREAT', KEYS[5], ARGV[4])
-  end
-  redis.call('INCR', KEYS[6])
-end
-return 1
-`)
-
 // fetchedTask is a task the fetcher holds.
 type fetchedTask struct {
 	queue string
-	msg   asynqwire.TaskMessage
+	msg   rdb.TaskMessage
 }
 
 // fetcherConfig is what the fetcher takes from the worker's Config.
@@ -177,7 +66,7 @@ type fetcherConfig struct {
 	shutdown    time.Duration  // ShutdownTimeout
 	identity    serverIdentity // in asynq's server list
 	beat        time.Duration  // how often the server entry is written [stateWriteEvery]
-	extendEvery time.Duration  // how often the leases are extended [asynqwire.LeaseExtendEvery]
+	extendEvery time.Duration  // how often the leases are extended [rdb.LeaseExtendEvery]
 	now         func() time.Time
 	log         *slog.Logger
 }
@@ -189,9 +78,10 @@ type fetcherConfig struct {
 // have nothing left waiting, so that they rarely wait for a call and calls
 // take several tasks; without one, as soon as a runner is free.
 type fetcher struct {
-	cfg  fetcherConfig
-	rdb  redis.UniversalClient
-	exec func(ctx context.Context, queue string, t tasks.Task, start time.Time, a *ack) error
+	cfg   fetcherConfig
+	rdb   redis.UniversalClient
+	store *rdb.Client // rdb, for reqfleet's scripts
+	exec  func(ctx context.Context, queue string, t tasks.Task, start time.Time, a *ack) error
 
 	credits chan struct{}
 	jobs    chan fetchedTask
@@ -209,10 +99,10 @@ type fetcher struct {
 	leftover []fetchedTask                      // to requeue at shutdown
 }
 
-func newFetcher(cfg fetcherConfig, rdb redis.UniversalClient, exec func(ctx context.Context, queue string, t tasks.Task, start time.Time, a *ack) error) *fetcher {
+func newFetcher(cfg fetcherConfig, client redis.UniversalClient, exec func(ctx context.Context, queue string, t tasks.Task, start time.Time, a *ack) error) *fetcher {
 	abort, cancel := context.WithCancel(context.Background())
 	f := &fetcher{
-		cfg: cfg, rdb: rdb, exec: exec,
+		cfg: cfg, rdb: client, store: rdb.New(client), exec: exec,
 		credits: make(chan struct{}, cfg.concurrency+cfg.prefetch),
 		jobs:    make(chan fetchedTask, cfg.concurrency+cfg.prefetch),
 		quit:    make(chan struct{}),
@@ -393,10 +283,7 @@ func (f *fetcher) fetch(n int) (int, error) {
 			break
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		expiry := f.cfg.now().Add(asynqwire.LeaseDuration).Unix()
-		msgs, err := fetchScript.Run(ctx, f.rdb,
-			[]string{asynqwire.PendingKey(q), asynqwire.PausedKey(q), asynqwire.ActiveKey(q), asynqwire.LeaseKey(q)},
-			expiry, asynqwire.TaskKeyPrefix(q), n-got).StringSlice()
+		msgs, err := f.store.Fetch(ctx, q, f.cfg.now().Add(rdb.LeaseDuration), n-got)
 		cancel()
 		if err != nil {
 			// Tasks the call took are active under a lease nobody extends:
@@ -404,7 +291,7 @@ func (f *fetcher) fetch(n int) (int, error) {
 			return got, fmt.Errorf("queue %s: %w", q, err)
 		}
 		for _, raw := range msgs {
-			m, err := asynqwire.DecodeTaskMessage([]byte(raw))
+			m, err := rdb.DecodeTaskMessage([]byte(raw))
 			if err != nil {
 				// Not asynq's message: nothing can finish it (asynq would
 				// fail as well); its lease runs out and asynq's recoverer
@@ -420,7 +307,7 @@ func (f *fetcher) fetch(n int) (int, error) {
 	return got, nil
 }
 
-func (f *fetcher) hold(q string, m *asynqwire.TaskMessage) {
+func (f *fetcher) hold(q string, m *rdb.TaskMessage) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	ids := f.held[q]
@@ -504,14 +391,12 @@ func (f *fetcher) recordedBefore(j fetchedTask, t tasks.Task) bool {
 	q, now := j.queue, f.cfg.now()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	n, err := recordedBeforeScript.Run(ctx, f.rdb,
-		[]string{tasks.SeenKey(q, t.Batch), asynqwire.ActiveKey(q), asynqwire.LeaseKey(q), asynqwire.TaskKey(q, j.msg.ID), asynqwire.ProcessedKey(q, now), asynqwire.ProcessedTotalKey(q)},
-		t.OutcomeKey(), j.msg.ID, j.msg.UniqueKey, now.Add(asynqwire.StatsTTL).Unix()).Int()
+	before, err := f.store.RecordedBefore(ctx, q, t.Batch, t.OutcomeKey(), j.msg.ID, j.msg.UniqueKey, now)
 	if err != nil {
 		f.cfg.log.Warn("checking a rerun job's outcome failed; running it", "queue", q, "task", j.msg.ID, "err", err)
 		return false
 	}
-	if n == 1 {
+	if before {
 		f.release(q, j.msg.ID)
 		f.cfg.log.Info("outcome recorded before its worker was lost; not sent again", "queue", q, "batch", t.Batch, "id", t.Job.ID, "attempt", t.Attempt)
 		return true
@@ -532,7 +417,7 @@ func (f *fetcher) requeueLeftovers() {
 	f.mu.Lock()
 	// RPUSH puts a task where the next is taken: the last given back goes
 	// first, so that the first taken is taken first again.
-	byQueue := map[string][]any{}
+	byQueue := map[string][]string{}
 	for _, j := range slices.Backward(f.leftover) {
 		byQueue[j.queue] = append(byQueue[j.queue], j.msg.ID)
 		delete(f.held[j.queue], j.msg.ID)
@@ -541,8 +426,7 @@ func (f *fetcher) requeueLeftovers() {
 	f.mu.Unlock()
 	for q, ids := range byQueue {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := requeueScript.Run(ctx, f.rdb, []string{asynqwire.ActiveKey(q), asynqwire.LeaseKey(q), asynqwire.PendingKey(q)},
-			append([]any{asynqwire.TaskKeyPrefix(q)}, ids...)...).Err()
+		err := f.store.Requeue(ctx, q, ids)
 		cancel()
 		if err != nil {
 			f.cfg.log.Warn("putting unfinished jobs back failed; asynq's recoverer will", "queue", q, "jobs", len(ids), "err", err)
@@ -556,11 +440,7 @@ func (f *fetcher) archive(j fetchedTask, reason string) {
 	q, now := j.queue, f.cfg.now()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err := archiveScript.Run(ctx, f.rdb,
-		[]string{asynqwire.TaskKey(q, j.msg.ID), asynqwire.ActiveKey(q), asynqwire.LeaseKey(q), asynqwire.ArchivedKey(q),
-			asynqwire.ProcessedKey(q, now), asynqwire.FailedKey(q, now), asynqwire.ProcessedTotalKey(q), asynqwire.FailedTotalKey(q), asynqwire.TaskKeyPrefix(q)},
-		j.msg.ID, j.msg.WithFailure(reason, now), now.Unix(), now.AddDate(0, 0, -asynqwire.ArchivedDays).Unix(),
-		asynqwire.MaxArchiveSize, now.Add(asynqwire.StatsTTL).Unix(), int64(math.MaxInt64)).Err()
+	_, err := f.store.Archive(ctx, q, j.msg, reason, now) // a task no longer active is left alone
 	if err != nil {
 		f.cfg.log.Warn("archiving a task failed; asynq's recoverer will retry it", "queue", q, "task", j.msg.ID, "err", err)
 		return
@@ -576,7 +456,7 @@ func (f *fetcher) heartbeat() {
 	done := make(chan struct{})
 	go func() { f.wg.Wait(); close(done) }()
 	f.writeState()
-	beat, extend := cmp.Or(f.cfg.beat, stateWriteEvery), cmp.Or(f.cfg.extendEvery, asynqwire.LeaseExtendEvery)
+	beat, extend := cmp.Or(f.cfg.beat, stateWriteEvery), cmp.Or(f.cfg.extendEvery, rdb.LeaseExtendEvery)
 	t := time.NewTicker(beat)
 	defer t.Stop()
 	last := time.Now()
@@ -624,14 +504,10 @@ func (f *fetcher) extendOnce() {
 		}
 	}
 	f.mu.Unlock()
-	expiry := float64(f.cfg.now().Add(asynqwire.LeaseDuration).Unix())
+	expiry := f.cfg.now().Add(rdb.LeaseDuration)
 	for q, ids := range byQueue {
-		zs := make([]redis.Z, len(ids))
-		for i, id := range ids {
-			zs[i] = redis.Z{Score: expiry, Member: id}
-		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err := f.rdb.ZAddXX(ctx, asynqwire.LeaseKey(q), zs...).Err()
+		err := f.store.ExtendLeases(ctx, q, ids, expiry)
 		cancel()
 		if err != nil && !errors.Is(err, context.Canceled) {
 			f.cfg.log.Warn("extending job leases failed", "queue", q, "jobs", len(ids), "err", err)

@@ -16,7 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"google.golang.org/protobuf/encoding/protowire"
 
-	"github.com/reqfleet/reqfleet/internal/asynqwire"
+	reqrdb "github.com/reqfleet/reqfleet/internal/rdb"
 	"github.com/reqfleet/reqfleet/internal/testredis"
 	"github.com/reqfleet/reqfleet/tasks"
 )
@@ -97,7 +97,7 @@ func queueInfo(t *testing.T, rdb redis.UniversalClient, q string) *asynq.QueueIn
 func waitOutcomes(t *testing.T, rdb redis.UniversalClient, q string, n int64) {
 	t.Helper()
 	waitUntil(t, func() error {
-		if got := rdb.LLen(context.Background(), tasks.ResultsKey(q)).Val(); got < n {
+		if got := rdb.LLen(context.Background(), reqrdb.ResultsKey(q)).Val(); got < n {
 			return fmt.Errorf("%d results, want %d", got, n)
 		}
 		return nil
@@ -118,7 +118,7 @@ func TestFetcherFinishesInAsynqLayout(t *testing.T) {
 			n := running.Add(1)
 			defer running.Add(-1)
 			raise(&peak, n)
-			raise(&peakHeld, rdb.LLen(ctx, asynqwire.ActiveKey("q")).Val())
+			raise(&peakHeld, rdb.LLen(ctx, reqrdb.ActiveKey("q")).Val())
 			return finish(ctx, q, tk, s, a)
 		})
 		f.start()
@@ -133,13 +133,13 @@ func TestFetcherFinishesInAsynqLayout(t *testing.T) {
 		if qi.Pending != 0 || qi.Active != 0 || qi.Archived != 0 || qi.Retry != 0 || qi.Processed != jobs || qi.ProcessedTotal != jobs || qi.Failed != 0 {
 			t.Fatalf("queue after: %+v", qi)
 		}
-		if n := rdb.ZCard(ctx, asynqwire.LeaseKey("q")).Val(); n != 0 {
+		if n := rdb.ZCard(ctx, reqrdb.LeaseKey("q")).Val(); n != 0 {
 			t.Fatalf("%d leases left", n)
 		}
-		if keys, _ := rdb.Keys(ctx, asynqwire.TaskKeyPrefix("q")+"*").Result(); len(keys) != 0 {
+		if keys, _ := rdb.Keys(ctx, reqrdb.TaskKeyPrefix("q")+"*").Result(); len(keys) != 0 {
 			t.Fatalf("task hashes left: %v", keys)
 		}
-		if ttl := rdb.TTL(ctx, asynqwire.ProcessedKey("q", time.Now())).Val(); ttl < 80*24*time.Hour {
+		if ttl := rdb.TTL(ctx, reqrdb.ProcessedKey("q", time.Now())).Val(); ttl < 80*24*time.Hour {
 			t.Fatalf("daily processed counter expires in %v, want about 90 days", ttl)
 		}
 	})
@@ -184,15 +184,15 @@ func TestFetcherDropsOrphanIDs(t *testing.T) {
 	testredis.Each(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		enqueueJobs(t, rdb, "q", 1)
-		rdb.LPush(ctx, asynqwire.PendingKey("q"), "ghost")
+		rdb.LPush(ctx, reqrdb.PendingKey("q"), "ghost")
 		f := newTestFetcher(t, rdb, fetcherConfig{}, nil)
 		if got, err := f.fetch(4); err != nil || got != 1 {
 			t.Fatalf("fetched %d, %v; want the one real task", got, err)
 		}
-		if ids := rdb.LRange(ctx, asynqwire.ActiveKey("q"), 0, -1).Val(); len(ids) != 1 || ids[0] == "ghost" {
+		if ids := rdb.LRange(ctx, reqrdb.ActiveKey("q"), 0, -1).Val(); len(ids) != 1 || ids[0] == "ghost" {
 			t.Fatalf("active list %v", ids)
 		}
-		if n := rdb.ZCard(ctx, asynqwire.LeaseKey("q")).Val(); n != 1 {
+		if n := rdb.ZCard(ctx, reqrdb.LeaseKey("q")).Val(); n != 1 {
 			t.Fatalf("%d leases, want 1", n)
 		}
 	})
@@ -217,15 +217,15 @@ func TestFetcherRequeuesAtShutdown(t *testing.T) {
 		if qi.Pending != 5 || qi.Active != 0 || qi.Retry != 0 || qi.Archived != 0 {
 			t.Fatalf("after shutdown: %+v", qi)
 		}
-		if n := rdb.ZCard(ctx, asynqwire.LeaseKey("q")).Val(); n != 0 {
+		if n := rdb.ZCard(ctx, reqrdb.LeaseKey("q")).Val(); n != 0 {
 			t.Fatalf("%d leases left", n)
 		}
 		for i := range 5 {
 			id := tasks.Task{Batch: "B", Attempt: 1, Job: tasks.Job{ID: fmt.Sprint(i)}}.TaskID()
-			if got := rdb.RPop(ctx, asynqwire.PendingKey("q")).Val(); got != id {
+			if got := rdb.RPop(ctx, reqrdb.PendingKey("q")).Val(); got != id {
 				t.Fatalf("next task %d is %q, want %q", i, got, id)
 			}
-			if st := rdb.HGet(ctx, asynqwire.TaskKey("q", id), "state").Val(); st != "pending" {
+			if st := rdb.HGet(ctx, reqrdb.TaskKey("q", id), "state").Val(); st != "pending" {
 				t.Fatalf("task %s state %q", id, st)
 			}
 		}
@@ -309,11 +309,11 @@ func TestFetcherLeases(t *testing.T) {
 		now = now.Add(time.Hour)
 		mu.Unlock()
 		f.extendOnce()
-		want := float64(now.Add(asynqwire.LeaseDuration).Unix())
-		if got := rdb.ZScore(ctx, asynqwire.LeaseKey("q"), "held").Val(); got != want {
+		want := float64(now.Add(reqrdb.LeaseDuration).Unix())
+		if got := rdb.ZScore(ctx, reqrdb.LeaseKey("q"), "held").Val(); got != want {
 			t.Fatalf("held task's lease %v, want %v", got, want)
 		}
-		if got := rdb.ZScore(ctx, asynqwire.LeaseKey("q"), "late").Val(); got >= want {
+		if got := rdb.ZScore(ctx, reqrdb.LeaseKey("q"), "late").Val(); got >= want {
 			t.Fatalf("let-go task's lease extended to %v", got)
 		}
 		if qi := queueInfo(t, rdb, "q"); qi.Active != 2 {
@@ -348,9 +348,9 @@ func TestFetcherHeartbeatExtendsLeases(t *testing.T) {
 	mu.Lock()
 	now = now.Add(time.Hour)
 	mu.Unlock()
-	want := float64(now.Add(asynqwire.LeaseDuration).Unix())
+	want := float64(now.Add(reqrdb.LeaseDuration).Unix())
 	waitUntil(t, func() error {
-		if got := rdb.ZScore(ctx, asynqwire.LeaseKey("q"), "held").Val(); got != want {
+		if got := rdb.ZScore(ctx, reqrdb.LeaseKey("q"), "held").Val(); got != want {
 			return fmt.Errorf("lease %v, want %v", got, want)
 		}
 		return nil
@@ -369,11 +369,11 @@ func TestFetcherRerunOfRecordedJob(t *testing.T) {
 			tk := tasks.Task{Batch: "B", Attempt: 1, Job: job(id, "http://x/")}
 			enqueueRaw(t, rdb, "q", tk.TaskID(), mustMarshal(t, id))
 			// As asynq's recoverer leaves it: retried once.
-			raw, err := rdb.HGet(ctx, asynqwire.TaskKey("q", tk.TaskID()), "msg").Bytes()
+			raw, err := rdb.HGet(ctx, reqrdb.TaskKey("q", tk.TaskID()), "msg").Bytes()
 			if err != nil {
 				t.Fatal(err)
 			}
-			rdb.HSet(ctx, asynqwire.TaskKey("q", tk.TaskID()), "msg", protowire.AppendVarint(protowire.AppendTag(raw, 6, protowire.VarintType), 1))
+			rdb.HSet(ctx, reqrdb.TaskKey("q", tk.TaskID()), "msg", protowire.AppendVarint(protowire.AppendTag(raw, 6, protowire.VarintType), 1))
 			if id == "recorded" {
 				if _, err := rec.record(ctx, "q", tk, &tasks.Response{ID: id, Batch: "B", Request: tk.Job, StatusCode: 200, Attempt: 1}); err != nil {
 					t.Fatal(err)
@@ -401,10 +401,10 @@ func TestFetcherRerunOfRecordedJob(t *testing.T) {
 			t.Fatalf("ran %q too", id)
 		default:
 		}
-		if n := rdb.LLen(ctx, tasks.ResultsKey("q")).Val(); n != 2 {
+		if n := rdb.LLen(ctx, reqrdb.ResultsKey("q")).Val(); n != 2 {
 			t.Fatalf("%d results, want 2", n)
 		}
-		if keys := rdb.Keys(ctx, asynqwire.TaskKeyPrefix("q")+"*").Val(); len(keys) != 0 {
+		if keys := rdb.Keys(ctx, reqrdb.TaskKeyPrefix("q")+"*").Val(); len(keys) != 0 {
 			t.Fatalf("task hashes left: %v", keys)
 		}
 	})
@@ -479,9 +479,9 @@ func TestRecordFinishesFetchedTasks(t *testing.T) {
 		if _, err := rec.record(ctx, "q", tk0, &tasks.Response{ID: tk0.Job.ID, Batch: "B", Request: tk0.Job, StatusCode: 200, Attempt: 1}); err != nil {
 			t.Fatal(err)
 		}
-		rdb.LRem(ctx, asynqwire.ActiveKey("q"), 0, fetched[2].msg.ID)
-		rdb.ZRem(ctx, asynqwire.LeaseKey("q"), fetched[2].msg.ID)
-		rdb.ZAdd(ctx, "asynq:{q}:retry", redis.Z{Score: 1, Member: fetched[2].msg.ID})
+		rdb.LRem(ctx, reqrdb.ActiveKey("q"), 0, fetched[2].msg.ID)
+		rdb.ZRem(ctx, reqrdb.LeaseKey("q"), fetched[2].msg.ID)
+		rdb.ZAdd(ctx, reqrdb.RetryKey("q"), redis.Z{Score: 1, Member: fetched[2].msg.ID})
 		if fresh := finish(fetched[0]); fresh {
 			t.Fatal("duplicate outcome recorded")
 		}
@@ -492,21 +492,21 @@ func TestRecordFinishesFetchedTasks(t *testing.T) {
 			t.Fatal("outcome of a task the recoverer took not recorded")
 		}
 		for i, want := range []bool{false, false, true} {
-			exists := rdb.Exists(ctx, asynqwire.TaskKey("q", fetched[i].msg.ID)).Val() == 1
+			exists := rdb.Exists(ctx, reqrdb.TaskKey("q", fetched[i].msg.ID)).Val() == 1
 			if exists != want {
 				t.Errorf("task %d hash exists %v, want %v", i, exists, want)
 			}
 		}
-		if n := rdb.LLen(ctx, asynqwire.ActiveKey("q")).Val(); n != 0 {
+		if n := rdb.LLen(ctx, reqrdb.ActiveKey("q")).Val(); n != 0 {
 			t.Fatalf("%d active left", n)
 		}
-		if n := rdb.ZCard(ctx, asynqwire.LeaseKey("q")).Val(); n != 0 {
+		if n := rdb.ZCard(ctx, reqrdb.LeaseKey("q")).Val(); n != 0 {
 			t.Fatalf("%d leases left", n)
 		}
 		if qi := queueInfo(t, rdb, "q"); qi.Processed != 2 || qi.Retry != 1 {
 			t.Fatalf("processed %d (want 2), retry %d (want 1)", qi.Processed, qi.Retry)
 		}
-		if n := rdb.LLen(ctx, tasks.ResultsKey("q")).Val(); n != 3 {
+		if n := rdb.LLen(ctx, reqrdb.ResultsKey("q")).Val(); n != 3 {
 			t.Fatalf("%d results, want 3", n)
 		}
 	})
@@ -559,8 +559,8 @@ func TestWithFailureAsAsynqReadsIt(t *testing.T) {
 		if info.State != asynq.TaskStateArchived || info.LastErr != "bad payload" || !info.LastFailedAt.Equal(at) || string(info.Payload) != "not a job" {
 			t.Fatalf("archived task: state %v, last error %q at %v, payload %q", info.State, info.LastErr, info.LastFailedAt, info.Payload)
 		}
-		raw, _ := rdb.HGet(ctx, asynqwire.TaskKey("w", "t1"), "msg").Bytes()
-		if m, err := asynqwire.DecodeTaskMessage(raw); err != nil || m.ID != "t1" || m.Retry != 25 {
+		raw, _ := rdb.HGet(ctx, reqrdb.TaskKey("w", "t1"), "msg").Bytes()
+		if m, err := reqrdb.DecodeTaskMessage(raw); err != nil || m.ID != "t1" || m.Retry != 25 {
 			t.Fatalf("archived message decodes to %+v, %v", m, err)
 		}
 	})

@@ -9,7 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/reqfleet/reqfleet/internal/asynqwire"
+	"github.com/reqfleet/reqfleet/internal/rdb"
 	"github.com/reqfleet/reqfleet/tasks"
 )
 
@@ -41,15 +41,11 @@ func (r *recorder) finish(ctx context.Context, queue string, t tasks.Task, o tas
 	if err := fill(req, queue, t, o, a); err != nil {
 		return false, err
 	}
-	keys, argv := r.args([]*recordReq{req})
-	res, err := recordManyScript.Run(ctx, r.rdb, keys, argv...).Int64Slice()
-	if err == nil && len(res) != 1 {
-		err = fmt.Errorf("record script returned %d results for 1 outcome", len(res))
-	}
+	fresh, err := rdb.New(r.rdb).RecordMany(ctx, r.clock(), r.ttl, []rdb.Record{req.record()})
 	if err != nil {
 		return false, fmt.Errorf("record outcome: %w", err)
 	}
-	return res[0] == 1, nil
+	return fresh[0], nil
 }
 
 // fill makes req the script entry of the outcome: every field but done,
@@ -60,8 +56,7 @@ func fill(req *recordReq, queue string, t tasks.Task, o tasks.Outcome, a *ack) e
 		return fmt.Errorf("encode outcome: %w", err)
 	}
 	req.queue, req.line, req.member = queue, line, t.OutcomeKey()
-	req.seen, req.batch = tasks.SeenKey(queue, t.Batch), tasks.BatchKey(queue, t.Batch)
-	req.list, req.counter = outcomeList(queue, o)
+	req.batch, req.exception = t.Batch, o.Kind() == "exception"
 	req.ack = ack{}
 	if a != nil {
 		req.ack = *a
@@ -69,96 +64,23 @@ func fill(req *recordReq, queue string, t tasks.Task, o tasks.Outcome, a *ack) e
 	return nil
 }
 
-// outcomeList is the list an outcome goes to and the batch counter it
-// raises.
-func outcomeList(queue string, o tasks.Outcome) (list, counter string) {
-	if o.Kind() == "exception" {
-		return tasks.ExceptionsKey(queue), tasks.BatchExceptions
-	}
-	return tasks.ResultsKey(queue), tasks.BatchResponses
-}
-
-// recordManyScript records outcomes exactly once, several in one call. The
-// script runs atomically; each outcome's SADD, RPUSH and counters come
-// together, and a duplicate (its "attempt:id" already in the batch's seen
-// set: a job that ran twice) is dropped.
-//
-// An outcome of a fetched task also finishes the task as asynq's doneCmd
-// does: off the active list and the lease set, its hash deleted, its
-// uniqueness lock released, the processed counters raised. That happens
-// only while the task is still on the active list: if its lease ran out and
-// asynq's recoverer moved it away, it runs again and that run's outcome is
-// the duplicate.
-//
-// KEYS: eight per outcome: the results or exceptions list, the seen set,
-// the batch hash, then asynq's active list, lease set, task hash, daily and
-// total processed counters of the queue. ARGV[1]: the TTL in seconds of the
-// batch keys; ARGV[2]: the unix time the daily counter expires; then five
-// per outcome: "attempt:id", JSON line, batch counter ("responses" or
-// "exceptions"), asynq task id ("" when asynq's processor finishes the task
-// itself), uniqueness lock key (""). It returns 1 (recorded) or 0 (recorded
-// before) per outcome, in order. The keys of a batch get their TTL once, at
-// the end, whether their outcomes were new or not (a call tried again after
-// a lost reply sets it then).
-var recordManyScript = redis.NewScript(`
-local ttl = tonumber(ARGV[1])
-local n = #KEYS / 8
-local out = {}
-local touched = {}
-local processed = {}
-for i = 0, n - 1 do
-  local k, a = 8*i, 2 + 5*i
-  local seen, batch = KEYS[k+2], KEYS[k+3]
-  if redis.call('SADD', seen, ARGV[a+1]) == 0 then
-    out[i+1] = 0
-  else
-    redis.call('RPUSH', KEYS[k+1], ARGV[a+2])
-    redis.call('HINCRBY', batch, 'done', 1)
-    redis.call('HINCRBY', batch, ARGV[a+3], 1)
-    out[i+1] = 1
-  end
-  touched[seen] = true
-  touched[batch] = true
-  local id = ARGV[a+4]
-  if id ~= '' and redis.call('LREM', KEYS[k+4], 0, id) > 0 then
-    redis.call('ZREM', KEYS[k+5], id)
-    redis.call('DEL', KEYS[k+6])
-    local u = ARGV[a+5]
-    if u ~= '' and redis.call('GET', u) == id then
-      redis.call('DEL', u)
-    end
-    local day = KEYS[k+7]
-    local p = processed[day]
-    if p then
-      p[2] = p[2] + 1
-    else
-      processed[day] = {KEYS[k+8], 1}
-    end
-  end
-end
-if ttl > 0 then
-  for k in pairs(touched) do
-    redis.call('EXPIRE', k, ttl)
-  end
-end
-for day, p in pairs(processed) do
-  if redis.call('INCRBY', day, p[2]) == p[2] then
-    redis.call('EXPIREAT', day, ARGV[2])
-  end
-  redis.call('INCRBY', p[1], p[2])
-end
-return out
-`)
-
 // recordReq is one outcome waiting in the batcher.
 type recordReq struct {
-	queue         string
-	list, counter string
-	seen, batch   string
-	member        string
-	line          []byte
-	ack           ack            // id "": asynq's processor finishes the task
-	done          chan recordRes // buffered: the flusher never blocks on it
+	queue     string
+	batch     string // the job's batch id
+	member    string // "attempt:id"
+	line      []byte
+	exception bool           // else a response
+	ack       ack            // id "": asynq's processor finishes the task
+	done      chan recordRes // buffered: the flusher never blocks on it
+}
+
+// record is the outcome as internal/rdb's RecordMany takes it
+// (lua/record_many.lua): recorded exactly once and, with an ack, asynq's
+// done in the same script call.
+func (r *recordReq) record() rdb.Record {
+	return rdb.Record{Queue: r.queue, Batch: r.batch, Member: r.member, Line: r.line, Exception: r.exception,
+		TaskID: r.ack.id, UniqueKey: r.ack.uniqueKey}
 }
 
 type recordRes struct {
@@ -269,26 +191,26 @@ func (b *batcher) flush(group []*recordReq) {
 	for _, r := range group {
 		byQueue[r.queue] = append(byQueue[r.queue], r)
 	}
+	now := b.rec.clock()
 	if len(byQueue) == 1 {
-		b.answer(group, b.run(ctx, b.rec.rdb, group))
+		fresh, err := rdb.New(b.rec.rdb).RecordMany(ctx, now, b.rec.ttl, records(group))
+		b.answer(group, fresh, err)
 		return
 	}
 	type call struct {
 		reqs []*recordReq
-		cmd  *redis.Cmd
+		cmd  *rdb.RecordManyCmd
 	}
 	calls := make([]call, 0, len(byQueue))
 	_, err := b.rec.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, reqs := range byQueue {
-			calls = append(calls, call{reqs, b.eval(ctx, p, reqs)})
+			calls = append(calls, call{reqs, rdb.QueueRecordMany(ctx, p, now, b.rec.ttl, records(reqs))})
 		}
 		return nil
 	})
 	for _, c := range calls {
-		if err != nil && c.cmd.Err() == nil {
-			c.cmd.SetErr(err)
-		}
-		b.answer(c.reqs, c.cmd)
+		fresh, cerr := c.cmd.Result(err)
+		b.answer(c.reqs, fresh, cerr)
 	}
 }
 
@@ -296,54 +218,29 @@ func (b *batcher) flush(group []*recordReq) {
 // it first); its callers then try again.
 const flushTimeout = 30 * time.Second
 
-func (b *batcher) args(reqs []*recordReq) ([]string, []any) { return b.rec.args(reqs) }
-
-// args are recordManyScript's keys and arguments for reqs.
-func (r *recorder) args(reqs []*recordReq) ([]string, []any) {
-	now := time.Now
+// clock is the clock of asynq's daily stats.
+func (r *recorder) clock() time.Time {
 	if r.now != nil {
-		now = r.now
+		return r.now()
 	}
-	t := now()
-	keys := make([]string, 0, 8*len(reqs))
-	argv := make([]any, 0, 2+5*len(reqs))
-	argv = append(argv, int64(r.ttl/time.Second), t.Add(asynqwire.StatsTTL).Unix())
-	var q, active, lease, prefix, day, total string
-	for _, req := range reqs {
-		if req.queue != q {
-			q = req.queue
-			active, lease, prefix = asynqwire.ActiveKey(q), asynqwire.LeaseKey(q), asynqwire.TaskKeyPrefix(q)
-			day, total = asynqwire.ProcessedKey(q, t), asynqwire.ProcessedTotalKey(q)
-		}
-		keys = append(keys, req.list, req.seen, req.batch, active, lease, prefix+req.ack.id, day, total)
-		argv = append(argv, req.member, req.line, req.counter, req.ack.id, req.ack.uniqueKey)
-	}
-	return keys, argv
+	return time.Now()
 }
 
-// run records reqs in one script call (EVALSHA, EVAL when Redis lacks it).
-func (b *batcher) run(ctx context.Context, c redis.Scripter, reqs []*recordReq) *redis.Cmd {
-	keys, argv := b.args(reqs)
-	return recordManyScript.Run(ctx, c, keys, argv...)
-}
-
-// eval queues the script call on a pipeline, as EVAL: a pipeline cannot
-// fall back from EVALSHA.
-func (b *batcher) eval(ctx context.Context, p redis.Pipeliner, reqs []*recordReq) *redis.Cmd {
-	keys, argv := b.args(reqs)
-	return recordManyScript.Eval(ctx, p, keys, argv...)
-}
-
-func (b *batcher) answer(reqs []*recordReq, cmd *redis.Cmd) {
-	res, err := cmd.Int64Slice()
-	if err == nil && len(res) != len(reqs) {
-		err = fmt.Errorf("record script returned %d results for %d outcomes", len(res), len(reqs))
+// records are the outcomes of reqs, for one script call.
+func records(reqs []*recordReq) []rdb.Record {
+	recs := make([]rdb.Record, len(reqs))
+	for i, r := range reqs {
+		recs[i] = r.record()
 	}
+	return recs
+}
+
+func (b *batcher) answer(reqs []*recordReq, fresh []bool, err error) {
 	for i, r := range reqs {
 		if err != nil {
 			r.done <- recordRes{err: fmt.Errorf("record outcome: %w", err)}
 			continue
 		}
-		r.done <- recordRes{fresh: res[i] == 1}
+		r.done <- recordRes{fresh: fresh[i]}
 	}
 }

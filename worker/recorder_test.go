@@ -7,6 +7,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	reqrdb "github.com/reqfleet/reqfleet/internal/rdb"
 	"github.com/reqfleet/reqfleet/internal/testredis"
 	"github.com/reqfleet/reqfleet/tasks"
 )
@@ -43,22 +44,22 @@ func TestRecordOnce(t *testing.T) {
 				t.Fatalf("%s: fresh = %v, want %v", tc.name, fresh, tc.wantFresh)
 			}
 		}
-		if n := rdb.LLen(ctx, tasks.ResultsKey("q")).Val(); n != 2 {
+		if n := rdb.LLen(ctx, reqrdb.ResultsKey("q")).Val(); n != 2 {
 			t.Fatalf("results = %d, want 2", n)
 		}
-		if n := rdb.LLen(ctx, tasks.ExceptionsKey("q")).Val(); n != 1 {
+		if n := rdb.LLen(ctx, reqrdb.ExceptionsKey("q")).Val(); n != 1 {
 			t.Fatalf("exceptions = %d, want 1", n)
 		}
-		h := rdb.HGetAll(ctx, tasks.BatchKey("q", "B")).Val()
+		h := rdb.HGetAll(ctx, reqrdb.BatchKey("q", "B")).Val()
 		if h["done"] != "3" || h["responses"] != "2" || h["exceptions"] != "1" {
 			t.Fatalf("batch counters = %v", h)
 		}
-		for _, k := range []string{tasks.BatchKey("q", "B"), tasks.SeenKey("q", "B")} {
+		for _, k := range []string{reqrdb.BatchKey("q", "B"), reqrdb.SeenKey("q", "B")} {
 			if ttl := rdb.TTL(ctx, k).Val(); ttl <= 0 || ttl > time.Hour {
 				t.Fatalf("TTL of %s = %v, want (0, 1h]", k, ttl)
 			}
 		}
-		line := rdb.LIndex(ctx, tasks.ResultsKey("q"), 0).Val()
+		line := rdb.LIndex(ctx, reqrdb.ResultsKey("q"), 0).Val()
 		got, err := tasks.DecodeResponse([]byte(line))
 		if err != nil || got.ID != "j1" || got.StatusCode != 200 {
 			t.Fatalf("stored response = %+v, %v", got, err)

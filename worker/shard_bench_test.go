@@ -17,6 +17,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	reqrdb "github.com/reqfleet/reqfleet/internal/rdb"
 	"github.com/reqfleet/reqfleet/internal/testredis"
 	"github.com/reqfleet/reqfleet/tasks"
 )
@@ -55,7 +56,7 @@ func benchDrain(b *testing.B, conc int, cfg Config) {
 	// Enqueue b.N jobs, 32 at a time.
 	client := asynq.NewClientFromRedisClient(rdb)
 	const batch = "B"
-	rdb.HSet(ctx, tasks.BatchKey("q", batch), tasks.BatchTotal, b.N, tasks.BatchSealed, 1)
+	rdb.HSet(ctx, reqrdb.BatchKey("q", batch), reqrdb.BatchTotal, b.N, reqrdb.BatchSealed, 1)
 	var wg sync.WaitGroup
 	next := make(chan int, 64)
 	for range 32 {
@@ -87,7 +88,7 @@ func benchDrain(b *testing.B, conc int, cfg Config) {
 	}
 	deadline := time.Now().Add(5 * time.Minute)
 	for {
-		done, _ := rdb.HGet(ctx, tasks.BatchKey("q", batch), tasks.BatchDone).Int()
+		done, _ := rdb.HGet(ctx, reqrdb.BatchKey("q", batch), reqrdb.BatchDone).Int()
 		if done >= b.N {
 			break
 		}

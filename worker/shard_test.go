@@ -16,6 +16,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	reqrdb "github.com/reqfleet/reqfleet/internal/rdb"
 	"github.com/reqfleet/reqfleet/internal/testredis"
 	"github.com/reqfleet/reqfleet/tasks"
 )
@@ -98,7 +99,7 @@ func testShardsShareTheSessions(t *testing.T, asynqProcessor bool) {
 		if p := peak.Load(); p > sessions {
 			t.Fatalf("%d jobs at once, sessions %d", p, sessions)
 		}
-		if n := f.rdb.LLen(context.Background(), tasks.ResultsKey("q")).Val(); n != jobs {
+		if n := f.rdb.LLen(context.Background(), reqrdb.ResultsKey("q")).Val(); n != jobs {
 			t.Fatalf("%d results, want %d", n, jobs)
 		}
 	})
@@ -147,14 +148,14 @@ func TestBatcherGroupsAndDedupes(t *testing.T) {
 			}
 		}
 		for _, q := range []string{"q", "r"} {
-			if l := rdb.LLen(ctx, tasks.ResultsKey(q)).Val(); l != n/2 {
+			if l := rdb.LLen(ctx, reqrdb.ResultsKey(q)).Val(); l != n/2 {
 				t.Fatalf("queue %s: %d results, want %d", q, l, n/2)
 			}
-			h := rdb.HGetAll(ctx, tasks.BatchKey(q, "B")).Val()
+			h := rdb.HGetAll(ctx, reqrdb.BatchKey(q, "B")).Val()
 			if h["done"] != fmt.Sprint(n/2) || h["responses"] != fmt.Sprint(n/2) {
 				t.Fatalf("queue %s: counters %v", q, h)
 			}
-			for _, k := range []string{tasks.BatchKey(q, "B"), tasks.SeenKey(q, "B")} {
+			for _, k := range []string{reqrdb.BatchKey(q, "B"), reqrdb.SeenKey(q, "B")} {
 				if ttl := rdb.TTL(ctx, k).Val(); ttl <= 0 || ttl > time.Hour {
 					t.Fatalf("TTL of %s = %v", k, ttl)
 				}
@@ -206,7 +207,7 @@ func TestBatchedRecordRetriedWithoutDoubles(t *testing.T) {
 		if lose.lost.Load() == 0 {
 			t.Fatal("no reply was lost: the test tests nothing")
 		}
-		lines := rdb.LRange(ctx, tasks.ResultsKey("q"), 0, -1).Val()
+		lines := rdb.LRange(ctx, reqrdb.ResultsKey("q"), 0, -1).Val()
 		ids := map[string]int{}
 		for _, l := range lines {
 			r, err := tasks.DecodeResponse([]byte(l))
@@ -218,7 +219,7 @@ func TestBatchedRecordRetriedWithoutDoubles(t *testing.T) {
 		if len(lines) != n || len(ids) != n {
 			t.Fatalf("%d results of %d ids, want %d once each", len(lines), len(ids), n)
 		}
-		if done := rdb.HGet(ctx, tasks.BatchKey("q", "B"), "done").Val(); done != fmt.Sprint(n) {
+		if done := rdb.HGet(ctx, reqrdb.BatchKey("q", "B"), "done").Val(); done != fmt.Sprint(n) {
 			t.Fatalf("done = %s, want %d", done, n)
 		}
 	})

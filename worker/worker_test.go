@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/reqfleet/reqfleet/httpexec"
+	reqrdb "github.com/reqfleet/reqfleet/internal/rdb"
 	"github.com/reqfleet/reqfleet/tasks"
 )
 
@@ -77,7 +78,7 @@ func (f *fleet) enqueue(t *testing.T, task tasks.Task, taskID string) {
 func (f *fleet) waitDone(t *testing.T, batch string, n int) {
 	t.Helper()
 	waitUntil(t, func() error {
-		if done, _ := f.rdb.HGet(context.Background(), tasks.BatchKey("q", batch), tasks.BatchDone).Int(); done < n {
+		if done, _ := f.rdb.HGet(context.Background(), reqrdb.BatchKey("q", batch), reqrdb.BatchDone).Int(); done < n {
 			return fmt.Errorf("batch %s: %d outcomes, want %d", batch, done, n)
 		}
 		return nil
@@ -133,7 +134,7 @@ func TestWorkerRecordsEveryOutcomeKind(t *testing.T) {
 
 	ctx := context.Background()
 	status := map[string]int{}
-	for _, line := range f.rdb.LRange(ctx, tasks.ResultsKey("q"), 0, -1).Val() {
+	for _, line := range f.rdb.LRange(ctx, reqrdb.ResultsKey("q"), 0, -1).Val() {
 		r, err := tasks.DecodeResponse([]byte(line))
 		if err != nil {
 			t.Fatal(err)
@@ -144,7 +145,7 @@ func TestWorkerRecordsEveryOutcomeKind(t *testing.T) {
 		}
 	}
 	types := map[string]string{}
-	for _, line := range f.rdb.LRange(ctx, tasks.ExceptionsKey("q"), 0, -1).Val() {
+	for _, line := range f.rdb.LRange(ctx, reqrdb.ExceptionsKey("q"), 0, -1).Val() {
 		e, err := tasks.DecodeException([]byte(line))
 		if err != nil {
 			t.Fatal(err)
@@ -194,10 +195,10 @@ func TestWorkerJobRunTwiceRecordsOnce(t *testing.T) {
 	if hits.Load() != 3 {
 		t.Fatalf("server hit %d times, want 3 (the job twice, the marker once)", hits.Load())
 	}
-	if n := f.rdb.LLen(context.Background(), tasks.ResultsKey("q")).Val(); n != 2 {
+	if n := f.rdb.LLen(context.Background(), reqrdb.ResultsKey("q")).Val(); n != 2 {
 		t.Fatalf("%d results, want 2: one per job", n)
 	}
-	if done := f.rdb.HGet(context.Background(), tasks.BatchKey("q", "B"), "done").Val(); done != "2" {
+	if done := f.rdb.HGet(context.Background(), reqrdb.BatchKey("q", "B"), "done").Val(); done != "2" {
 		t.Fatalf("done = %s, want 2", done)
 	}
 	if n := observed.Load(); n != 2 {
@@ -277,7 +278,7 @@ func TestWorkerShutdownHandsBackInFlight(t *testing.T) {
 	if err := f.w.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n := rdb.HGet(ctx, tasks.BatchKey("q", "B"), "done").Val(); n != "" {
+	if n := rdb.HGet(ctx, reqrdb.BatchKey("q", "B"), "done").Val(); n != "" {
 		t.Fatalf("an aborted job recorded an outcome: done = %s", n)
 	}
 	qi, err := asynq.NewInspectorFromRedisClient(rdb).GetQueueInfo("q")

@@ -126,12 +126,13 @@ func (r *Record) list() (list, counter string) {
 }
 
 // recordArgs are record_many.lua's keys and arguments.
-func recordArgs(now time.Time, ttl time.Duration, recs []*Record) ([]string, []any) {
+func recordArgs(now time.Time, ttl time.Duration, recs []Record) ([]string, []any) {
 	keys := make([]string, 0, 8*len(recs))
 	argv := make([]any, 0, 2+5*len(recs))
 	argv = append(argv, int64(ttl/time.Second), now.Add(StatsTTL).Unix())
 	var q, active, lease, prefix, day, total string
-	for _, r := range recs {
+	for i := range recs {
+		r := &recs[i]
 		if r.Queue != q {
 			q = r.Queue
 			active, lease, prefix = ActiveKey(q), LeaseKey(q), TaskKeyPrefix(q)
@@ -150,7 +151,7 @@ func recordArgs(now time.Time, ttl time.Duration, recs []*Record) ([]string, []a
 // The batches' keys get ttl (0: none); now is the clock of asynq's daily
 // stats. One call's outcomes should share a queue (a Redis Cluster slot).
 // [record_many.lua]
-func (c *Client) RecordMany(ctx context.Context, now time.Time, ttl time.Duration, recs []*Record) (fresh []bool, err error) {
+func (c *Client) RecordMany(ctx context.Context, now time.Time, ttl time.Duration, recs []Record) (fresh []bool, err error) {
 	keys, argv := recordArgs(now, ttl, recs)
 	return recordResult(recordManyScript.Run(ctx, c.r, keys, argv...), len(recs))
 }
@@ -163,7 +164,7 @@ type RecordManyCmd struct {
 
 // QueueRecordMany queues RecordMany on p, as EVAL (a pipeline cannot fall
 // back from EVALSHA); its Result is known once p has run.
-func QueueRecordMany(ctx context.Context, p redis.Pipeliner, now time.Time, ttl time.Duration, recs []*Record) *RecordManyCmd {
+func QueueRecordMany(ctx context.Context, p redis.Pipeliner, now time.Time, ttl time.Duration, recs []Record) *RecordManyCmd {
 	keys, argv := recordArgs(now, ttl, recs)
 	return &RecordManyCmd{cmd: recordManyScript.Eval(ctx, p, keys, argv...), n: len(recs)}
 }

@@ -172,7 +172,7 @@ func TestRecordMany(t *testing.T) {
 		ctx, c := context.Background(), New(r)
 		m := fetched(t, c, "q", "B:1:j1")
 		must(t, r.Set(ctx, "uniq", m.ID, 0).Err())
-		recs := []*Record{
+		recs := []Record{
 			{Queue: "q", Batch: "B", Member: "1:j1", Line: []byte(`{"id":"j1"}`), TaskID: m.ID, UniqueKey: "uniq"},
 			{Queue: "q", Batch: "B", Member: "1:j2", Line: []byte(`{"id":"j2"}`), Exception: true},
 			{Queue: "q", Batch: "B", Member: "1:j1", Line: []byte(`{"id":"j1"}`)},
