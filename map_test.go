@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/reqfleet/reqfleet/enqueuer"
+	reqrdb "github.com/reqfleet/reqfleet/internal/rdb"
 	"github.com/reqfleet/reqfleet/internal/testredis"
 	"github.com/reqfleet/reqfleet/outcomes"
 	"github.com/reqfleet/reqfleet/tasks"
@@ -107,7 +108,7 @@ func TestMapSharedRedisWithFleetWorker(t *testing.T) {
 	}
 	// The shared Redis keeps the outcomes after Close.
 	res.Close()
-	if n := rdb.LLen(context.Background(), tasks.ResultsKey("fleet")).Val(); n != 3 {
+	if n := rdb.LLen(context.Background(), reqrdb.ResultsKey("fleet")).Val(); n != 3 {
 		t.Fatalf("results list = %d, want 3", n)
 	}
 }

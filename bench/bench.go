@@ -30,6 +30,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/reqfleet/reqfleet/enqueuer"
+	"github.com/reqfleet/reqfleet/internal/rdb"
 	"github.com/reqfleet/reqfleet/internal/redisconn"
 	"github.com/reqfleet/reqfleet/tasks"
 	"github.com/reqfleet/reqfleet/worker"
@@ -281,7 +282,7 @@ func (r *run) cleanup() {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			r.dropKeys(ctx)
 			_ = r.insp.DeleteQueue(r.queue, true)
-			r.dropMatching(ctx, "asynq:{"+r.queue+"}:*") // its stats counters too
+			r.dropMatching(ctx, rdb.AsynqQueuePattern(r.queue)) // its stats counters too
 			cancel()
 		}
 		_ = r.rdb.Close()
@@ -298,7 +299,7 @@ func (r *run) cleanup() {
 }
 
 // dropKeys deletes the bench queue's reqfleet keys.
-func (r *run) dropKeys(ctx context.Context) { r.dropMatching(ctx, "reqfleet:{"+r.queue+"}:*") }
+func (r *run) dropKeys(ctx context.Context) { r.dropMatching(ctx, rdb.QueuePattern(r.queue)) }
 
 func (r *run) dropMatching(ctx context.Context, pattern string) {
 	iter := r.rdb.Scan(ctx, 0, pattern, 1000).Iterator()
@@ -420,9 +421,9 @@ func (r *run) checkWorkers() error {
 func (r *run) waitBatch(ctx context.Context, batch string, n int64, limit time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	key := tasks.BatchKey(r.queue, batch)
+	key := rdb.BatchKey(r.queue, batch)
 	for {
-		done, err := r.rdb.HGet(ctx, key, tasks.BatchDone).Int64()
+		done, err := r.rdb.HGet(ctx, key, rdb.BatchDone).Int64()
 		if err == nil && done >= n {
 			return nil
 		}
@@ -552,9 +553,9 @@ func (r *run) round(ctx context.Context, n int) (Round, error) {
 	rd.EndToEnd = float64(r.cfg.Jobs) / el.Seconds()
 	rd.Ratio = rd.EndToEnd / rd.Ceiling
 	rd.WorkerCPUPerJob, rd.RedisCPUPerJob, rd.BenchCPUPerJob = perJob(w1-w0), perJob(r1-r0), perJob(b1-b0)
-	rd.Errors, _ = r.rdb.HGet(ctx, tasks.BatchKey(r.queue, batch), tasks.BatchExceptions).Int64()
+	rd.Errors, _ = r.rdb.HGet(ctx, rdb.BatchKey(r.queue, batch), rdb.BatchExceptions).Int64()
 	if rd.Errors > 0 {
-		line, _ := r.rdb.LIndex(ctx, tasks.ExceptionsKey(r.queue), 0).Result()
+		line, _ := r.rdb.LIndex(ctx, rdb.ExceptionsKey(r.queue), 0).Result()
 		r.log("round %d: %d exceptions, e.g. %.300s", n, rd.Errors, line)
 	}
 	r.log("round %d: enqueue %.0f jobs/s, end to end %.0f jobs/s (%.2f of the ceiling), redis %.0f B/pending job",
@@ -721,7 +722,7 @@ func (r *run) latency(ctx context.Context) error {
 	if err := r.waitBatch(ctx, b.ID(), int64(n), time.Until(deadline(ctx))); err != nil {
 		return err
 	}
-	lines, err := r.rdb.LRange(ctx, tasks.ResultsKey(r.queue), 0, -1).Result()
+	lines, err := r.rdb.LRange(ctx, rdb.ResultsKey(r.queue), 0, -1).Result()
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	reqrdb "github.com/reqfleet/reqfleet/internal/rdb"
 	"github.com/reqfleet/reqfleet/internal/testredis"
 )
 
@@ -65,7 +66,7 @@ func testRunSmall(t *testing.T, asynqProcessor bool) {
 	if keys := rdb.Keys(ctx, "reqfleet:*").Val(); len(keys) != 0 {
 		t.Errorf("keys left behind: %v", keys)
 	}
-	if keys := rdb.Keys(ctx, "asynq:{bench-*").Val(); len(keys) != 0 {
+	if keys := rdb.Keys(ctx, reqrdb.AsynqQueuePattern("bench-*")).Val(); len(keys) != 0 {
 		t.Errorf("asynq keys left behind: %v", keys)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/reqfleet/reqfleet/enqueuer"
+	reqrdb "github.com/reqfleet/reqfleet/internal/rdb"
 	"github.com/reqfleet/reqfleet/internal/testredis"
 	"github.com/reqfleet/reqfleet/tasks"
 )
@@ -186,7 +187,7 @@ func TestRetryKilledHalfway(t *testing.T) {
 	if at >= n {
 		t.Fatalf("retry finished (%d queued) before it was killed: make the list longer", at)
 	}
-	retrying, _ := rdb.LLen(t.Context(), tasks.RetryingKey("default")).Result()
+	retrying, _ := rdb.LLen(t.Context(), reqrdb.RetryingKey("default")).Result()
 	t.Logf("killed retry with %d of %d re-enqueued, %d in the retrying list", at, n, retrying)
 
 	r := mustCLI(t, 2*time.Minute, nil, "retry", "--redis", srv.URL())
@@ -202,7 +203,7 @@ func TestRetryKilledHalfway(t *testing.T) {
 	if len(pending) != n {
 		t.Fatalf("%d re-enqueued, want %d", len(pending), n)
 	}
-	for _, key := range []string{tasks.ExceptionsKey("default"), tasks.RetryingKey("default")} {
+	for _, key := range []string{reqrdb.ExceptionsKey("default"), reqrdb.RetryingKey("default")} {
 		if l := rdb.LLen(t.Context(), key).Val(); l != 0 {
 			t.Fatalf("%s holds %d entries, want 0", key, l)
 		}

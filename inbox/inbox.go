@@ -55,21 +55,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/reqfleet/reqfleet/enqueuer"
+	"github.com/reqfleet/reqfleet/internal/rdb"
 	"github.com/reqfleet/reqfleet/tasks"
 )
-
-// Key is the inbox list of a queue: LPUSH JSON jobs onto it.
-func Key(queue string) string { return "reqfleet:{" + queue + "}:inbox" }
-
-// ProcessingKey is the list of entries a forwarder has taken from the inbox
-// and not yet finished.
-func ProcessingKey(queue string) string { return "reqfleet:{" + queue + "}:inbox:processing" }
-
-// LeaseKey holds the token of the forwarder working on the queue's inbox.
-func LeaseKey(queue string) string { return "reqfleet:{" + queue + "}:inbox:lease" }
-
-// SeqKey counts the entries taken from the queue's inbox.
-func SeqKey(queue string) string { return "reqfleet:{" + queue + "}:inbox:seq" }
 
 // Defaults of Config's zero fields.
 const (
@@ -144,68 +132,13 @@ func (c *Config) validate() error {
 	return nil
 }
 
-// takeLua moves up to ARGV[3] entries from the inbox's tail (the oldest) to
-// the processing list, each stamped "BATCH\nSEQ\n" + entry, and returns the
-// stamped entries; an error when ARGV[1] is not the lease's token. KEYS: the
-// inbox, the processing list, the lease, the sequence counter. ARGV: the
-// token, the batch id, the count.
-var takeLua = redis.NewScript(`
-if redis.call('GET', KEYS[3]) ~= ARGV[1] then
-  return redis.error_reply('NOLEASE inbox lease lost')
-end
-local out = {}
-for i = 1, tonumber(ARGV[3]) do
-  local v = redis.call('RPOP', KEYS[1])
-  if not v then break end
-  local n = redis.call('INCR', KEYS[4])
-  local e = ARGV[2] .. '\n' .. tostring(n) .. '\n' .. v
-  redis.call('LPUSH', KEYS[2], e)
-  out[#out + 1] = e
-end
-return out
-`)
-
-// restampLua replaces a processing entry with its new stamp; 0 when the old
-// one is gone. KEYS: the processing list. ARGV: old, new.
-var restampLua = redis.NewScript(`
-if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then
-  return 0
-end
-redis.call('LPUSH', KEYS[1], ARGV[2])
-return 1
-`)
-
-// rejectLua moves a processing entry to the exceptions list as the given
-// exception line; 0 when the entry is gone. KEYS: the processing list, the
-// exceptions list. ARGV: the entry, the exception line.
-var rejectLua = redis.NewScript(`
-if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then
-  return 0
-end
-redis.call('RPUSH', KEYS[2], ARGV[2])
-return 1
-`)
-
-var renewLua = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0
-`)
-
-var releaseLua = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-`)
-
 // Forwarder moves the jobs of a queue's inbox into the queue.
 type Forwarder struct {
 	cfg   Config
 	queue string
 	log   *slog.Logger
 	insp  *asynq.Inspector
+	store *rdb.Client // the inbox's scripts
 	token string
 
 	// The batch the forwarder fills; made with its first job. Changed only
@@ -245,6 +178,7 @@ func New(cfg Config) (*Forwarder, error) {
 		queue: q,
 		log:   cfg.Logger.With("component", "inbox", "queue", q),
 		insp:  asynq.NewInspectorFromRedisClient(cfg.Redis),
+		store: rdb.New(cfg.Redis),
 		token: cfg.Name + "/" + hex.EncodeToString(tok[:]),
 	}, nil
 }
@@ -276,7 +210,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 }
 
 func (f *Forwarder) acquire(ctx context.Context) (bool, error) {
-	return f.cfg.Redis.SetNX(ctx, LeaseKey(f.queue), f.token, f.cfg.Lease).Result()
+	return f.store.InboxAcquire(ctx, f.queue, f.token, f.cfg.Lease)
 }
 
 // lead forwards while the lease is held: first what dead forwarders left,
@@ -303,7 +237,7 @@ func (f *Forwarder) lead(parent context.Context) (err error) {
 		if serr := f.sealBatch(cctx); serr != nil {
 			f.log.LogAttrs(cctx, slog.LevelWarn, "inbox batch not sealed", slog.Any("err", serr))
 		}
-		if rerr := releaseLua.Run(cctx, f.cfg.Redis, []string{LeaseKey(f.queue)}, f.token).Err(); rerr != nil {
+		if _, rerr := f.store.InboxRelease(cctx, f.queue, f.token); rerr != nil {
 			f.log.LogAttrs(cctx, slog.LevelWarn, "inbox lease not released", slog.Any("err", rerr))
 		}
 	}()
@@ -366,9 +300,9 @@ func (f *Forwarder) renew(ctx context.Context, cancel context.CancelCauseFunc) {
 	every := f.cfg.Lease / 3
 	last := time.Now()
 	for sleep(ctx, every) == nil {
-		n, err := renewLua.Run(ctx, f.cfg.Redis, []string{LeaseKey(f.queue)}, f.token, f.cfg.Lease.Milliseconds()).Int()
+		renewed, err := f.store.InboxRenew(ctx, f.queue, f.token, f.cfg.Lease)
 		switch {
-		case err == nil && n == 1:
+		case err == nil && renewed:
 			last = time.Now()
 		case err == nil:
 			cancel(errLeaseLost)
@@ -384,7 +318,7 @@ func (f *Forwarder) renew(ctx context.Context, cancel context.CancelCauseFunc) {
 // entries it took.
 func (f *Forwarder) step(ctx context.Context) (n int, err error) {
 	if f.batch == nil {
-		waiting, err := f.cfg.Redis.LLen(ctx, Key(f.queue)).Result()
+		waiting, err := f.cfg.Redis.LLen(ctx, rdb.InboxKey(f.queue)).Result()
 		if err != nil || waiting == 0 {
 			return 0, err
 		}
@@ -392,10 +326,9 @@ func (f *Forwarder) step(ctx context.Context) (n int, err error) {
 			return 0, err
 		}
 	}
-	keys := []string{Key(f.queue), ProcessingKey(f.queue), LeaseKey(f.queue), SeqKey(f.queue)}
-	entries, err := takeLua.Run(ctx, f.cfg.Redis, keys, f.token, f.batch.ID(), f.cfg.Chunk).StringSlice()
+	entries, err := f.store.InboxTake(ctx, f.queue, f.token, f.batch.ID(), f.cfg.Chunk)
 	if err != nil {
-		if strings.HasPrefix(err.Error(), "NOLEASE") {
+		if errors.Is(err, rdb.ErrInboxLeaseLost) {
 			return 0, errLeaseLost
 		}
 		return 0, fmt.Errorf("take from inbox: %w", err)
@@ -409,7 +342,7 @@ func (f *Forwarder) step(ctx context.Context) (n int, err error) {
 // recover finishes the processing list: entries left by a dead forwarder,
 // or by this one when a Redis call failed.
 func (f *Forwarder) recover(ctx context.Context) error {
-	key := ProcessingKey(f.queue)
+	key := rdb.InboxProcessingKey(f.queue)
 	n, err := f.cfg.Redis.LLen(ctx, key).Result()
 	if err != nil || n == 0 {
 		return err
@@ -495,11 +428,11 @@ func (f *Forwarder) forward(ctx context.Context, stamped []string, recovering bo
 		for _, s := range deferred {
 			e, _ := parseEntry(s)
 			re := stamp(f.batch.ID(), e.seq, e.raw)
-			ok, err := restampLua.Run(ctx, f.cfg.Redis, []string{ProcessingKey(f.queue)}, s, re).Int()
+			ok, err := f.store.InboxRestamp(ctx, f.queue, s, re)
 			if err != nil {
 				return fmt.Errorf("restamp inbox entry: %w", err)
 			}
-			if ok == 1 {
+			if ok {
 				stamped = append(stamped, re)
 			}
 		}
@@ -534,11 +467,11 @@ func (f *Forwarder) forwardOne(ctx context.Context, stamped string, recovering b
 			// Stamp it with the batch it goes to before enqueuing, so that a
 			// crash after the enqueue finds it there.
 			re := stamp(f.batch.ID(), e.seq, e.raw)
-			ok, err := restampLua.Run(ctx, f.cfg.Redis, []string{ProcessingKey(f.queue)}, e.stamped, re).Int()
+			ok, err := f.store.InboxRestamp(ctx, f.queue, e.stamped, re)
 			if err != nil {
 				return "", fmt.Errorf("restamp inbox entry: %w", err)
 			}
-			if ok == 0 {
+			if !ok {
 				return "", nil // gone: finished by another forwarder
 			}
 			e.stamped, e.batch = re, f.batch.ID()
@@ -585,7 +518,7 @@ func (f *Forwarder) enqueued(ctx context.Context, t tasks.Task) (bool, error) {
 	case !errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound):
 		return false, fmt.Errorf("look for task %s: %w", t.TaskID(), err)
 	}
-	seen, err := f.cfg.Redis.SIsMember(ctx, tasks.SeenKey(f.queue, t.Batch), t.OutcomeKey()).Result()
+	seen, err := f.cfg.Redis.SIsMember(ctx, rdb.SeenKey(f.queue, t.Batch), t.OutcomeKey()).Result()
 	if err != nil {
 		return false, fmt.Errorf("look for outcome of %s: %w", t.TaskID(), err)
 	}
@@ -593,7 +526,7 @@ func (f *Forwarder) enqueued(ctx context.Context, t tasks.Task) (bool, error) {
 }
 
 func (f *Forwarder) remove(ctx context.Context, stamped string) error {
-	if err := f.cfg.Redis.LRem(ctx, ProcessingKey(f.queue), 1, stamped).Err(); err != nil {
+	if err := f.cfg.Redis.LRem(ctx, rdb.InboxProcessingKey(f.queue), 1, stamped).Err(); err != nil {
 		return fmt.Errorf("remove forwarded inbox entry: %w", err)
 	}
 	return nil
@@ -631,7 +564,7 @@ func (f *Forwarder) reject(ctx context.Context, e entry, why error) error {
 	if err != nil {
 		return fmt.Errorf("encode InvalidJob exception: %w", err)
 	}
-	if err := rejectLua.Run(ctx, f.cfg.Redis, []string{ProcessingKey(f.queue), tasks.ExceptionsKey(f.queue)}, e.stamped, line).Err(); err != nil {
+	if _, err := f.store.InboxReject(ctx, f.queue, e.stamped, line); err != nil {
 		return fmt.Errorf("record InvalidJob exception: %w", err)
 	}
 	// The entry itself is not logged: it may hold credentials.

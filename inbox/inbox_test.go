@@ -15,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/reqfleet/reqfleet/enqueuer"
+	reqrdb "github.com/reqfleet/reqfleet/internal/rdb"
 	"github.com/reqfleet/reqfleet/internal/testredis"
 	"github.com/reqfleet/reqfleet/outcomes"
 	"github.com/reqfleet/reqfleet/tasks"
@@ -125,7 +126,7 @@ func (r *running) stop(t *testing.T) error {
 // push LPUSHes raw entries, as redis-cli or any client would.
 func push(t *testing.T, rdb redis.UniversalClient, entries ...string) {
 	t.Helper()
-	args := []any{"LPUSH", Key(queue)}
+	args := []any{"LPUSH", reqrdb.InboxKey(queue)}
 	for _, e := range entries {
 		args = append(args, e)
 	}
@@ -209,7 +210,7 @@ func exactlyOnce(t *testing.T, rdb redis.UniversalClient, ids []string) {
 	if len(count) > 0 {
 		t.Errorf("responses of unexpected jobs: %v", count)
 	}
-	if n := llen(t, rdb, Key(queue)) + llen(t, rdb, ProcessingKey(queue)); n != 0 {
+	if n := llen(t, rdb, reqrdb.InboxKey(queue)) + llen(t, rdb, reqrdb.InboxProcessingKey(queue)); n != 0 {
 		t.Errorf("%d entries left in the inbox and processing lists", n)
 	}
 }
@@ -272,10 +273,10 @@ func TestLPUSHedJobsRun(t *testing.T) {
 		if err != nil || !st.Complete() || st.Total != 2 || st.Responses != 2 {
 			t.Fatalf("batch %+v, %v", st, err)
 		}
-		if n := llen(t, rdb, ProcessingKey(queue)) + llen(t, rdb, Key(queue)); n != 0 {
+		if n := llen(t, rdb, reqrdb.InboxProcessingKey(queue)) + llen(t, rdb, reqrdb.InboxKey(queue)); n != 0 {
 			t.Fatalf("%d entries left", n)
 		}
-		if n, _ := rdb.Exists(context.Background(), LeaseKey(queue)).Result(); n != 0 {
+		if n, _ := rdb.Exists(context.Background(), reqrdb.InboxLeaseKey(queue)).Result(); n != 0 {
 			t.Fatal("lease not released")
 		}
 	})
@@ -317,7 +318,7 @@ func TestKilledBeforeEnqueue(t *testing.T) {
 	if err := start(t, f1).wait(t); !errors.Is(err, errKilled) {
 		t.Fatalf("killed forwarder returned %v", err)
 	}
-	if n := llen(t, rdb, ProcessingKey(queue)); n == 0 {
+	if n := llen(t, rdb, reqrdb.InboxProcessingKey(queue)); n == 0 {
 		t.Fatal("nothing left in the processing list: the test kills too late")
 	}
 	// The next forwarder waits for the dead one's lease to expire.
@@ -360,7 +361,7 @@ func TestKilledAfterEnqueue(t *testing.T) {
 			}
 			start(t, newForwarder(t, rdb, nil))
 			if !workerFirst {
-				waitFor(t, "the processing list to empty", func() bool { return llen(t, rdb, ProcessingKey(queue)) == 0 })
+				waitFor(t, "the processing list to empty", func() bool { return llen(t, rdb, reqrdb.InboxProcessingKey(queue)) == 0 })
 				startWorker(t, rdb)
 			}
 			waitFor(t, "13 responses", func() bool { return len(responses(t, rdb)) >= 13 })
@@ -489,18 +490,18 @@ func TestLeaseLost(t *testing.T) {
 	startWorker(t, rdb)
 	start(t, newForwarder(t, rdb, nil))
 	ctx := context.Background()
-	waitFor(t, "the lease", func() bool { return rdb.Exists(ctx, LeaseKey(queue)).Val() == 1 })
-	if err := rdb.Set(ctx, LeaseKey(queue), "someone else", time.Minute).Err(); err != nil {
+	waitFor(t, "the lease", func() bool { return rdb.Exists(ctx, reqrdb.InboxLeaseKey(queue)).Val() == 1 })
+	if err := rdb.Set(ctx, reqrdb.InboxLeaseKey(queue), "someone else", time.Minute).Err(); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(time.Second) // a renewal (every third of the 1s lease) finds it lost
 	lines, ids := jobLines(srv, 5, true)
 	push(t, rdb, lines...)
 	time.Sleep(300 * time.Millisecond)
-	if n := llen(t, rdb, Key(queue)); n != 5 {
+	if n := llen(t, rdb, reqrdb.InboxKey(queue)); n != 5 {
 		t.Fatalf("a forwarder without the lease took entries: %d left of 5", n)
 	}
-	if err := rdb.Del(ctx, LeaseKey(queue)).Err(); err != nil {
+	if err := rdb.Del(ctx, reqrdb.InboxLeaseKey(queue)).Err(); err != nil {
 		t.Fatal(err)
 	}
 	exactlyOnce(t, rdb, ids)

@@ -17,7 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/reqfleet/reqfleet/enqueuer"
-	"github.com/reqfleet/reqfleet/inbox"
+	reqrdb "github.com/reqfleet/reqfleet/internal/rdb"
 	"github.com/reqfleet/reqfleet/internal/testredis"
 	"github.com/reqfleet/reqfleet/tasks"
 	"github.com/reqfleet/reqfleet/worker"
@@ -94,9 +94,9 @@ func TestQueues(t *testing.T) {
 		if _, err := e.EnqueueMany(ctx, jobs); err != nil {
 			t.Fatal(err)
 		}
-		rdb.RPush(ctx, tasks.ResultsKey("q"), "{}", "{}")
-		rdb.RPush(ctx, tasks.ExceptionsKey("q"), "{}")
-		rdb.LPush(ctx, inbox.Key("q"), "{}", "{}", "{}", "{}")
+		rdb.RPush(ctx, reqrdb.ResultsKey("q"), "{}", "{}")
+		rdb.RPush(ctx, reqrdb.ExceptionsKey("q"), "{}")
+		rdb.LPush(ctx, reqrdb.InboxKey("q"), "{}", "{}", "{}", "{}")
 
 		qc, err := NewQueues(QueuesConfig{Redis: rdb, Queues: []string{"q", "empty"}})
 		if err != nil {

@@ -11,7 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/reqfleet/reqfleet/inbox"
+	"github.com/reqfleet/reqfleet/internal/rdb"
 	"github.com/reqfleet/reqfleet/outcomes"
 	"github.com/reqfleet/reqfleet/tasks"
 )
@@ -123,11 +123,11 @@ func (c *Queues) collect(ctx context.Context, ch chan<- prometheus.Metric) error
 
 		pipe := c.cfg.Redis.Pipeline()
 		lists := map[string]*redis.IntCmd{
-			"results":          pipe.LLen(ctx, tasks.ResultsKey(q)),
-			"exceptions":       pipe.LLen(ctx, tasks.ExceptionsKey(q)),
-			"retrying":         pipe.LLen(ctx, tasks.RetryingKey(q)),
-			"inbox":            pipe.LLen(ctx, inbox.Key(q)),
-			"inbox_processing": pipe.LLen(ctx, inbox.ProcessingKey(q)),
+			"results":          pipe.LLen(ctx, rdb.ResultsKey(q)),
+			"exceptions":       pipe.LLen(ctx, rdb.ExceptionsKey(q)),
+			"retrying":         pipe.LLen(ctx, rdb.RetryingKey(q)),
+			"inbox":            pipe.LLen(ctx, rdb.InboxKey(q)),
+			"inbox_processing": pipe.LLen(ctx, rdb.InboxProcessingKey(q)),
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
 			return err

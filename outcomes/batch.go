@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/reqfleet/reqfleet/internal/rdb"
 	"github.com/reqfleet/reqfleet/internal/redisretry"
-	"github.com/reqfleet/reqfleet/tasks"
 )
 
 // BatchStatus is a batch's progress.
@@ -35,7 +35,7 @@ func (b BatchStatus) Expected() int64 {
 
 // Batch reads a batch's status; ErrNoBatch if Redis has no such batch.
 func (r *Reader) Batch(ctx context.Context, id string) (BatchStatus, error) {
-	m, err := r.rdb.HGetAll(ctx, tasks.BatchKey(r.queue, id)).Result()
+	m, err := r.rdb.HGetAll(ctx, rdb.BatchKey(r.queue, id)).Result()
 	if err != nil {
 		return BatchStatus{}, fmt.Errorf("read batch %s: %w", id, err)
 	}
@@ -45,13 +45,13 @@ func (r *Reader) Batch(ctx context.Context, id string) (BatchStatus, error) {
 	num := func(k string) int64 { n, _ := strconv.ParseInt(m[k], 10, 64); return n }
 	return BatchStatus{
 		ID:         id,
-		Accepted:   num(tasks.BatchAccepted),
-		Total:      num(tasks.BatchTotal),
-		Sealed:     m[tasks.BatchSealed] == "1",
-		Done:       num(tasks.BatchDone),
-		Responses:  num(tasks.BatchResponses),
-		Exceptions: num(tasks.BatchExceptions),
-		Created:    time.UnixMilli(num(tasks.BatchCreated)).UTC(),
+		Accepted:   num(rdb.BatchAccepted),
+		Total:      num(rdb.BatchTotal),
+		Sealed:     m[rdb.BatchSealed] == "1",
+		Done:       num(rdb.BatchDone),
+		Responses:  num(rdb.BatchResponses),
+		Exceptions: num(rdb.BatchExceptions),
+		Created:    time.UnixMilli(num(rdb.BatchCreated)).UTC(),
 	}, nil
 }
 
@@ -91,7 +91,7 @@ func (r *Reader) Wait(ctx context.Context, id string, every time.Duration, progr
 
 // Batches lists up to limit batches of the queue, newest first.
 func (r *Reader) Batches(ctx context.Context, limit int64) ([]BatchStatus, error) {
-	ids, err := r.rdb.ZRevRange(ctx, tasks.BatchesKey(r.queue), 0, limit-1).Result()
+	ids, err := r.rdb.ZRevRange(ctx, rdb.BatchesKey(r.queue), 0, limit-1).Result()
 	if err != nil {
 		return nil, fmt.Errorf("list batches: %w", err)
 	}

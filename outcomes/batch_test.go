@@ -9,8 +9,8 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	reqrdb "github.com/reqfleet/reqfleet/internal/rdb"
 	"github.com/reqfleet/reqfleet/internal/redisretry"
-	"github.com/reqfleet/reqfleet/tasks"
 )
 
 func TestBatchStatusAndWait(t *testing.T) {
@@ -20,10 +20,10 @@ func TestBatchStatusAndWait(t *testing.T) {
 		if _, err := r.Batch(ctx, "nope"); !errors.Is(err, ErrNoBatch) {
 			t.Fatalf("missing batch: err = %v, want ErrNoBatch", err)
 		}
-		key := tasks.BatchKey("q1", "B")
+		key := reqrdb.BatchKey("q1", "B")
 		created := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-		rdb.HSet(ctx, key, tasks.BatchCreated, created.UnixMilli(), tasks.BatchAccepted, 3)
-		rdb.ZAdd(ctx, tasks.BatchesKey("q1"), redis.Z{Score: float64(created.UnixMilli()), Member: "B"})
+		rdb.HSet(ctx, key, reqrdb.BatchCreated, created.UnixMilli(), reqrdb.BatchAccepted, 3)
+		rdb.ZAdd(ctx, reqrdb.BatchesKey("q1"), redis.Z{Score: float64(created.UnixMilli()), Member: "B"})
 
 		st, err := r.Batch(ctx, "B")
 		if err != nil {
@@ -40,14 +40,14 @@ func TestBatchStatusAndWait(t *testing.T) {
 			waited <- err
 		}()
 		<-progress // Wait is polling
-		rdb.HSet(ctx, key, tasks.BatchDone, 3, tasks.BatchResponses, 2, tasks.BatchExceptions, 1)
+		rdb.HSet(ctx, key, reqrdb.BatchDone, 3, reqrdb.BatchResponses, 2, reqrdb.BatchExceptions, 1)
 		<-progress
 		select {
 		case err := <-waited:
 			t.Fatalf("Wait returned %v before the batch was sealed", err)
 		default:
 		}
-		rdb.HSet(ctx, key, tasks.BatchTotal, 3, tasks.BatchSealed, 1)
+		rdb.HSet(ctx, key, reqrdb.BatchTotal, 3, reqrdb.BatchSealed, 1)
 		if err := <-waited; err != nil {
 			t.Fatal(err)
 		}
@@ -61,7 +61,7 @@ func TestBatchStatusAndWait(t *testing.T) {
 func TestWaitEndsWithContext(t *testing.T) {
 	backends(t, func(t *testing.T, rdb redis.UniversalClient) {
 		r := newReader(t, rdb)
-		rdb.HSet(context.Background(), tasks.BatchKey("q1", "B"), tasks.BatchAccepted, 1)
+		rdb.HSet(context.Background(), reqrdb.BatchKey("q1", "B"), reqrdb.BatchAccepted, 1)
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		if _, err := r.Wait(ctx, "B", time.Millisecond, nil); !errors.Is(err, context.Canceled) {
@@ -78,8 +78,8 @@ func TestWaitRedisOutage(t *testing.T) {
 	t.Cleanup(func() { rdb.Close() })
 	r := newReader(t, rdb)
 	ctx := context.Background()
-	key := tasks.BatchKey("q1", "B")
-	rdb.HSet(ctx, key, tasks.BatchAccepted, 1, tasks.BatchTotal, 1, tasks.BatchSealed, 1)
+	key := reqrdb.BatchKey("q1", "B")
+	rdb.HSet(ctx, key, reqrdb.BatchAccepted, 1, reqrdb.BatchTotal, 1, reqrdb.BatchSealed, 1)
 
 	t.Run("back in time", func(t *testing.T) {
 		m.SetError("LOADING Redis is loading the dataset in memory")
@@ -101,7 +101,7 @@ func TestWaitRedisOutage(t *testing.T) {
 			}
 		}
 		m.SetError("")
-		rdb.HSet(ctx, key, tasks.BatchDone, 1)
+		rdb.HSet(ctx, key, reqrdb.BatchDone, 1)
 		if err := <-waited; err != nil {
 			t.Fatal(err)
 		}

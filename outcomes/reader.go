@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/reqfleet/reqfleet/internal/rdb"
 	"github.com/reqfleet/reqfleet/internal/redisretry"
 	"github.com/reqfleet/reqfleet/tasks"
 )
@@ -35,9 +36,9 @@ const (
 
 func (k Kind) key(queue string) string {
 	if k == Exceptions {
-		return tasks.ExceptionsKey(queue)
+		return rdb.ExceptionsKey(queue)
 	}
-	return tasks.ResultsKey(queue)
+	return rdb.ResultsKey(queue)
 }
 
 // Reader reads one queue's outcomes.
@@ -77,16 +78,6 @@ type ReadOptions struct {
 	Every  time.Duration // how often Follow looks for new entries; default 200ms
 	Chunk  int64         // entries fetched per round trip; default 500
 }
-
-// popScript removes the given entries from a list (one occurrence each) and
-// returns a 1 or 0 per entry: whether this caller removed it. KEYS: the list.
-var popScript = redis.NewScript(`
-local out = {}
-for i, e in ipairs(ARGV) do
-  out[i] = redis.call('LREM', KEYS[1], 1, e)
-end
-return out
-`)
 
 // Lines yields the raw JSON lines of a list, oldest first. With Pop, each
 // line is removed from Redis before it is yielded; if the loop stops early,
@@ -160,17 +151,13 @@ func (r *Reader) take(ctx context.Context, key string, entries []string) ([]stri
 	if len(entries) == 0 {
 		return nil, nil
 	}
-	args := make([]any, len(entries))
-	for i, e := range entries {
-		args[i] = e
-	}
-	res, err := popScript.Run(ctx, r.rdb, []string{key}, args...).Int64Slice()
+	removed, err := rdb.New(r.rdb).Pop(ctx, key, entries)
 	if err != nil {
 		return nil, fmt.Errorf("pop %s: %w", key, err)
 	}
 	taken := entries[:0:0]
-	for i, n := range res {
-		if n == 1 {
+	for i, ok := range removed {
+		if ok {
 			taken = append(taken, entries[i])
 		}
 	}

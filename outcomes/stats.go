@@ -9,7 +9,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/reqfleet/reqfleet/tasks"
+	"github.com/reqfleet/reqfleet/internal/rdb"
 )
 
 // Stats is a queue's state, for `reqfleet stats`.
@@ -56,9 +56,9 @@ func (r *Reader) Stats(ctx context.Context, batches int64) (Stats, error) {
 		st.Pending, st.Active, st.Scheduled, st.Retry, st.Archived = qi.Pending, qi.Active, qi.Scheduled, qi.Retry, qi.Archived
 	}
 	pipe := r.rdb.Pipeline()
-	res := pipe.LLen(ctx, tasks.ResultsKey(r.queue))
-	exc := pipe.LLen(ctx, tasks.ExceptionsKey(r.queue))
-	rty := pipe.LLen(ctx, tasks.RetryingKey(r.queue))
+	res := pipe.LLen(ctx, rdb.ResultsKey(r.queue))
+	exc := pipe.LLen(ctx, rdb.ExceptionsKey(r.queue))
+	rty := pipe.LLen(ctx, rdb.RetryingKey(r.queue))
 	if _, err := pipe.Exec(ctx); err != nil {
 		return st, fmt.Errorf("list lengths: %w", err)
 	}

@@ -55,9 +55,7 @@ func ExampleTask_OutcomeKey() {
 	t := tasks.Task{Batch: "b1", Attempt: 2, Job: tasks.Job{ID: "row:7", URL: "https://x"}}
 	fmt.Println(t.TaskID())
 	fmt.Println(t.OutcomeKey())
-	fmt.Println(tasks.SeenKey("default", t.Batch))
 	// Output:
 	// b1:2:row:7
 	// 2:row:7
-	// reqfleet:{default}:seen:b1
 }

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reqfleet/reqfleet/inbox"
+	"github.com/reqfleet/reqfleet/internal/rdb"
 	"github.com/reqfleet/reqfleet/internal/testredis"
 	"github.com/reqfleet/reqfleet/outcomes"
 	"github.com/reqfleet/reqfleet/tasks"
@@ -105,7 +105,7 @@ func TestFleetOnRedisCluster(t *testing.T) {
 	// moves it into the queue.
 	cc := cluster.Client(t)
 	line := fmt.Sprintf(`{"url": %q, "id": "via-inbox"}`, srv.URL+"/inbox")
-	if err := cc.LPush(ctx, inbox.Key("other"), line).Err(); err != nil {
+	if err := cc.LPush(ctx, rdb.InboxKey("other"), line).Err(); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(30 * time.Second)

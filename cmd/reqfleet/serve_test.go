@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reqfleet/reqfleet/inbox"
+	reqrdb "github.com/reqfleet/reqfleet/internal/rdb"
 	"github.com/reqfleet/reqfleet/internal/testredis"
 	"github.com/reqfleet/reqfleet/tasks"
 )
@@ -116,7 +116,7 @@ func TestServeAndInbox(t *testing.T) {
 	// The inbox: a plain LPUSH, as redis-cli would send it.
 	rdb := rs.Client(t)
 	line := fmt.Sprintf(`{"url": %q, "id": "from-redis-cli"}`, srv.URL+"/inbox")
-	if err := rdb.Do(context.Background(), "LPUSH", inbox.Key("default"), line).Err(); err != nil {
+	if err := rdb.Do(context.Background(), "LPUSH", reqrdb.InboxKey("default"), line).Err(); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(30 * time.Second)
