@@ -61,6 +61,9 @@ type Config struct {
 	BodySize       int           // bytes of the target's body [64]
 	AsynqClient    bool          // enqueue through asynq's Client instead of the fast path
 	CheckEvery     time.Duration // the workers' task check interval [the worker's default]
+	// ForceAsynqLayout keeps the fetcher and the enqueue fast path whatever
+	// asynq is linked (--force-asynq-layout).
+	ForceAsynqLayout bool
 
 	IdleProbes  int           // jobs enqueued one at a time into the idle fleet, for the pickup latency [20]
 	IdleWindow  time.Duration // how long the idle fleet's CPU is measured [3s]
@@ -250,7 +253,7 @@ func (r *run) setup(ctx context.Context) error {
 	if err := writeJobs(r.file, r.tgt.url, r.cfg.Jobs); err != nil {
 		return err
 	}
-	r.enq, err = enqueuer.New(enqueuer.Config{Redis: rdb, Queue: r.queue, AsynqClient: r.cfg.AsynqClient, Concurrency: 64})
+	r.enq, err = enqueuer.New(enqueuer.Config{Redis: rdb, Queue: r.queue, AsynqClient: r.cfg.AsynqClient, ForceAsynqLayout: r.cfg.ForceAsynqLayout, Concurrency: 64})
 	return err
 }
 
@@ -321,7 +324,7 @@ func (r *run) startWorkers(ctx context.Context) error {
 		c := r.workerShare(i)
 		if r.cfg.Exe == "" {
 			w, err := worker.New(worker.Config{Redis: r.rdb, Queues: map[string]int{r.queue: 1}, Concurrency: c,
-				Shards: r.cfg.Shards, RecordBatch: r.cfg.RecordBatch, FetchBatch: r.cfg.FetchBatch, Prefetch: r.cfg.Prefetch, AsynqProcessor: r.cfg.AsynqProcessor, TaskCheckInterval: r.cfg.CheckEvery, ShutdownTimeout: 5 * time.Second,
+				Shards: r.cfg.Shards, RecordBatch: r.cfg.RecordBatch, FetchBatch: r.cfg.FetchBatch, Prefetch: r.cfg.Prefetch, AsynqProcessor: r.cfg.AsynqProcessor, ForceAsynqLayout: r.cfg.ForceAsynqLayout, TaskCheckInterval: r.cfg.CheckEvery, ShutdownTimeout: 5 * time.Second,
 				Name: fmt.Sprintf("bench-%d", i+1), Sweep: worker.SweepConfig{Disabled: true}})
 			if err == nil {
 				err = w.Start()
@@ -348,6 +351,9 @@ func (r *run) startWorkers(ctx context.Context) error {
 		}
 		if r.cfg.Prefetch != 0 {
 			args = append(args, "--prefetch", strconv.Itoa(r.cfg.Prefetch))
+		}
+		if r.cfg.ForceAsynqLayout {
+			args = append(args, "--force-asynq-layout")
 		}
 		if r.cfg.AsynqProcessor {
 			args = append(args, "--asynq-processor")
@@ -583,7 +589,7 @@ func (r *run) enqueueFile(ctx context.Context) (batch string, rate float64, rss 
 			return "", 0, 0, err
 		}
 		defer f.Close()
-		e, err := enqueuer.New(enqueuer.Config{Redis: r.rdb, Queue: r.queue, AsynqClient: r.cfg.AsynqClient})
+		e, err := enqueuer.New(enqueuer.Config{Redis: r.rdb, Queue: r.queue, AsynqClient: r.cfg.AsynqClient, ForceAsynqLayout: r.cfg.ForceAsynqLayout})
 		if err != nil {
 			return "", 0, 0, err
 		}
@@ -595,6 +601,9 @@ func (r *run) enqueueFile(ctx context.Context) (batch string, rate float64, rss 
 		return rec.Batch, float64(rec.Accepted) / time.Since(t0).Seconds(), 0, nil
 	}
 	args := []string{"enqueue", "--redis", r.url, "--queue", r.queue, "--json", "--log-level", "error", r.file}
+	if r.cfg.ForceAsynqLayout {
+		args = slices.Insert(args, 1, "--force-asynq-layout")
+	}
 	c, err := startChild("enqueue", r.cfg.Exe, args, nil)
 	if err != nil {
 		return "", 0, 0, err

@@ -60,10 +60,18 @@ type Config struct {
 	RedisRetryFor time.Duration
 	// AsynqClient enqueues through asynq's Client, one Redis call a job,
 	// instead of the fast path (fast.go), which writes the same task hash and
-	// pending list as asynq v0.26.0, many jobs a call.
+	// pending list as asynq v0.26.0, many jobs a call. New takes it, with
+	// one warning, when the linked asynq is not the version internal/rdb's
+	// layout was verified against (rdb.LayoutVerified), unless
+	// ForceAsynqLayout.
 	AsynqClient bool
 	Logger      *slog.Logger     // default: discard
 	Now         func() time.Time // clock; default time.Now
+
+	// ForceAsynqLayout keeps the fast path whatever asynq is linked.
+	ForceAsynqLayout bool
+	// layoutVerified is rdb.LayoutVerified; tests inject a version.
+	layoutVerified func() (linked string, ok bool)
 }
 
 // validate fills the defaults in and checks the fields.
@@ -91,6 +99,7 @@ func (c *Config) validate() error {
 		// no timeout at all.
 		return fmt.Errorf("%w: TaskTimeout %v: must be at least 1s", ErrConfig, c.TaskTimeout)
 	}
+	c.guardLayout()
 	switch {
 	case c.Concurrency == 0 && !c.AsynqClient:
 		c.Concurrency = DefaultFastConcurrency
@@ -115,6 +124,28 @@ func (c *Config) validate() error {
 		c.Now = time.Now
 	}
 	return nil
+}
+
+// guardLayout falls back to asynq's Client when the linked asynq is not the
+// one the fast path's layout was verified against, unless
+// ForceAsynqLayout, with one warning.
+func (c *Config) guardLayout() {
+	if c.AsynqClient || c.ForceAsynqLayout {
+		return
+	}
+	verified := c.layoutVerified
+	if verified == nil {
+		verified = rdb.LayoutVerified
+	}
+	linked, ok := verified()
+	if ok {
+		return
+	}
+	c.AsynqClient = true
+	if c.Logger != nil {
+		c.Logger.Warn("linked asynq is not the version the enqueue fast path's Redis layout was verified against; enqueuing through asynq's Client (ForceAsynqLayout, --force-asynq-layout, keeps the fast path)",
+			"linked", linked, "verified", rdb.AsynqVerified)
+	}
 }
 
 // Enqueuer enqueues jobs on one queue. It is safe for concurrent use.

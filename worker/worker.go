@@ -22,6 +22,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/reqfleet/reqfleet/httpexec"
+	"github.com/reqfleet/reqfleet/internal/rdb"
 	"github.com/reqfleet/reqfleet/tasks"
 )
 
@@ -53,8 +54,14 @@ type Config struct {
 	// AsynqProcessor runs every job through asynq's own processor instead
 	// of the fetcher: one Redis call to take each job and one to finish it,
 	// in Shards asynq servers. It is the fallback should asynq's layout
-	// change under the fetcher.
+	// change under the fetcher, and New takes it, with one warning, when the
+	// linked asynq is not the version internal/rdb's layout was verified
+	// against (rdb.LayoutVerified), unless ForceAsynqLayout.
 	AsynqProcessor bool
+	// ForceAsynqLayout keeps the fetcher whatever asynq is linked.
+	ForceAsynqLayout bool
+	// layoutVerified is rdb.LayoutVerified; tests inject a version.
+	layoutVerified func() (linked string, ok bool)
 	// Shards is how many asynq servers this worker runs, all sharing its
 	// session pool. With the fetcher (the default) they only run asynq's
 	// maintenance (crash recovery, retries, the server list that asynqmon
@@ -116,6 +123,7 @@ func (c *Config) validate() error {
 	if c.Concurrency == 0 {
 		c.Concurrency = runtime.NumCPU()
 	}
+	c.guardLayout()
 	if c.AsynqProcessor {
 		c.Shards = shardCount(c.Shards, c.Concurrency)
 	} else {
@@ -160,6 +168,28 @@ func (c *Config) validate() error {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	return c.Sweep.validate()
+}
+
+// guardLayout falls back to asynq's processor when the linked asynq is not
+// the one the fetcher's layout was verified against, unless
+// ForceAsynqLayout, with one warning.
+func (c *Config) guardLayout() {
+	if c.AsynqProcessor || c.ForceAsynqLayout {
+		return
+	}
+	verified := c.layoutVerified
+	if verified == nil {
+		verified = rdb.LayoutVerified
+	}
+	linked, ok := verified()
+	if ok {
+		return
+	}
+	c.AsynqProcessor = true
+	if c.Logger != nil {
+		c.Logger.Warn("linked asynq is not the version the fetcher's Redis layout was verified against; running jobs through asynq's processor (ForceAsynqLayout, --force-asynq-layout, keeps the fetcher)",
+			"linked", linked, "verified", rdb.AsynqVerified)
+	}
 }
 
 // Worker is one worker process's share of the fleet.

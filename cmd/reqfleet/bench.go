@@ -22,6 +22,7 @@ func (a *app) runBench(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.FetchBatch, "fetch-batch", 0, "the workers' --fetch-batch (default: the worker's)")
 	fs.IntVar(&cfg.Prefetch, "prefetch", 0, "the workers' --prefetch, -1 for none (default: the worker's)")
 	fs.BoolVar(&cfg.AsynqProcessor, "asynq-processor", false, "the workers run jobs through asynq's processor (--asynq-processor), not the fetcher")
+	forceLayout := forceLayoutFlag(fs)
 	fs.IntVar(&cfg.Rounds, "rounds", 3, "ceiling/reqfleet round pairs")
 	fs.IntVar(&cfg.BodySize, "body", 64, "bytes of the target's response body")
 	fs.IntVar(&cfg.IdleProbes, "idle-probes", 20, "jobs enqueued one at a time into the idle fleet, for the pickup latency")
@@ -47,6 +48,7 @@ func (a *app) runBench(ctx context.Context, args []string) error {
 	if cfg.Jobs < 1 || cfg.Workers < 1 || cfg.Concurrency < 1 || cfg.Rounds < 1 || cfg.Shards < 0 || cfg.FetchBatch < 0 {
 		return usageErr(fs, "-n, --workers, -c and --rounds must be at least 1; --shards and --fetch-batch must not be negative")
 	}
+	cfg.ForceAsynqLayout = *forceLayout
 	cfg.CheckEvery, cfg.MaxTime, cfg.RoundTimeout = time.Duration(check), time.Duration(maxTime), time.Duration(round)
 	if *workerProcs > 0 {
 		cfg.WorkerEnv = append(cfg.WorkerEnv, "GOMAXPROCS="+strconv.Itoa(*workerProcs))

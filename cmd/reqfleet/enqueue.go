@@ -17,6 +17,7 @@ func (a *app) runEnqueue(ctx context.Context, args []string) error {
 	in.register(fs, "H")
 	wait := fs.Bool("wait", false, "wait until every job has its outcome, showing progress")
 	asJSON := fs.Bool("json", false, "print the receipt as JSON ({\"batch\":...,\"accepted\":...}) instead of the batch id")
+	forceLayout := forceLayoutFlag(fs)
 	maxRetry := fs.Int("max-retry", enqueuer.DefaultMaxRetry, "times asynq may run a job again after its worker was lost (crashed, killed) before it becomes a WorkerLost exception; 0 for none")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -47,7 +48,7 @@ func (a *app) runEnqueue(ctx context.Context, args []string) error {
 	}
 	defer rdb.Close()
 	enq, err := enqueuer.New(enqueuer.Config{Redis: rdb, Queue: c.queue, Logger: log,
-		MaxRetry: *maxRetry, RedisRetryFor: c.retryFor()})
+		MaxRetry: *maxRetry, RedisRetryFor: c.retryFor(), ForceAsynqLayout: *forceLayout})
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,14 @@ import (
 // errUsage marks bad flags and arguments (exit code 2).
 var errUsage = errors.New("usage")
 
+// forceLayoutFlag registers --force-asynq-layout, of one meaning in worker,
+// enqueue, run and bench: keep the enqueue fast path and the fetcher even
+// when the linked asynq is not the version whose Redis layout they write
+// (they then fall back to asynq's Client and processor, with a warning).
+func forceLayoutFlag(fs *flag.FlagSet) *bool {
+	return fs.Bool("force-asynq-layout", false, "keep the enqueue fast path and the worker's fetcher, which write asynq v0.26.0's Redis layout directly, even when the linked asynq is another version (by default they then fall back to asynq's Client and processor, with a warning)")
+}
+
 // defaultRedis is used by the fleet commands when neither --redis nor
 // REQFLEET_REDIS is given.
 const defaultRedis = "redis://127.0.0.1:6379"

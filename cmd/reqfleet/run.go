@@ -28,6 +28,7 @@ func (a *app) runRun(ctx context.Context, args []string) error {
 	outDir := fs.String("out", "reqfleet-out", "directory for results.jsonl and exceptions.jsonl (overwritten)")
 	noWorker := fs.Bool("no-worker", false, "with --redis: only enqueue and wait, leave the work to the fleet's workers")
 	quiet := fs.Bool("quiet", false, "no progress")
+	forceLayout := forceLayoutFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -39,7 +40,7 @@ func (a *app) runRun(ctx context.Context, args []string) error {
 	if *noWorker && !shared {
 		return usageErr(fs, "--no-worker needs --redis or --redis-cluster: an embedded Redis has no other workers")
 	}
-	wcfg := worker.Config{}
+	wcfg := worker.Config{ForceAsynqLayout: *forceLayout}
 	if err := h.apply(fs, a.getenv, &wcfg); err != nil {
 		return err
 	}
@@ -58,6 +59,7 @@ func (a *app) runRun(ctx context.Context, args []string) error {
 
 	log := a.logger(&c)
 	opts := reqfleet.Options{Queue: c.queue, Concurrency: h.concurrency, NoLocalWorker: *noWorker, Worker: wcfg, Logger: log}
+	opts.Enqueuer.ForceAsynqLayout = *forceLayout
 	if shared {
 		rdb, err := c.open(ctx, max(h.concurrency, 64)+48, log)
 		if err != nil {

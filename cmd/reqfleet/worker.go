@@ -27,6 +27,7 @@ func (a *app) runWorker(ctx context.Context, args []string) error {
 	fetchBatch := fs.Int("fetch-batch", 0, "most jobs taken in one Redis call (default 32)")
 	prefetch := fs.Int("prefetch", 0, "jobs held beyond the sessions, taken ahead; -1 for none (default a quarter of -c, at most --fetch-batch)")
 	asynqProcessor := fs.Bool("asynq-processor", false, "run jobs through asynq's own processor, one Redis call to take a job and one to finish it, instead of the fetcher")
+	forceLayout := forceLayoutFlag(fs)
 	shards := fs.Int("shards", 0, "asynq servers in this process, sharing its sessions (default 1; with --asynq-processor one per 8 sessions, at most 8)")
 	recordBatch := fs.Int("record-batch", 0, "most outcomes recorded in one Redis call; 1 records each on its own (default 64)")
 	checkEvery := durationFlag(0)
@@ -55,6 +56,7 @@ func (a *app) runWorker(ctx context.Context, args []string) error {
 		Prefetch:        *prefetch,
 		AsynqProcessor:  *asynqProcessor,
 
+		ForceAsynqLayout:  *forceLayout,
 		TaskCheckInterval: time.Duration(checkEvery),
 	}
 	if *shards < 0 || *recordBatch < 0 || *fetchBatch < 0 || checkEvery < 0 {
@@ -73,6 +75,7 @@ func (a *app) runWorker(ctx context.Context, args []string) error {
 	defer rdb.Close()
 	cfg.Redis = rdb
 	cfg.OnOutcome = ops.jobs.Observe
+	ops.forceLayout = *forceLayout
 	w, err := worker.New(cfg)
 	if err != nil {
 		return err

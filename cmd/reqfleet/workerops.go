@@ -25,6 +25,7 @@ import (
 // (--metrics-addr).
 type workerOps struct {
 	inbox       bool
+	forceLayout bool // --force-asynq-layout, for the inbox's enqueuers
 	metricsAddr string
 	jobs        *metrics.Jobs // the worker's outcome metrics, served at --metrics-addr
 }
@@ -53,7 +54,7 @@ func (o *workerOps) run(ctx context.Context, rdb redis.UniversalClient, queues m
 	var forwarders []*inbox.Forwarder
 	if o.inbox {
 		for _, q := range slices.Sorted(maps.Keys(queues)) {
-			e, err := enqueuer.New(enqueuer.Config{Redis: rdb, Queue: q, RedisRetryFor: retryFor, Logger: log})
+			e, err := enqueuer.New(enqueuer.Config{Redis: rdb, Queue: q, RedisRetryFor: retryFor, Logger: log, ForceAsynqLayout: o.forceLayout})
 			if err != nil {
 				return err
 			}
