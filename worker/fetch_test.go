@@ -49,9 +49,19 @@ func newTestFetcher(t *testing.T, rdb redis.UniversalClient, cfg fetcherConfig, 
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		f.stop(ctx)
+		if err := f.Stop(ctx); err != nil {
+			t.Error(err)
+		}
 	})
 	return f
+}
+
+// startFetcher starts f; newTestFetcher stops it at the end of the test.
+func startFetcher(t *testing.T, f *fetcher) {
+	t.Helper()
+	if err := f.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // enqueueRaw enqueues a task of reqfleet's type with asynq's Client.
@@ -121,7 +131,7 @@ func TestFetcherFinishesInAsynqLayout(t *testing.T) {
 			raise(&peakHeld, rdb.LLen(ctx, asynqwire.ActiveKey("q")).Val())
 			return finish(ctx, q, tk, s, a)
 		})
-		f.start()
+		startFetcher(t, f)
 		waitOutcomes(t, rdb, "q", jobs)
 		if p := peak.Load(); p > runners {
 			t.Errorf("%d jobs ran at once, runners %d", p, runners)
@@ -210,9 +220,11 @@ func TestFetcherRequeuesAtShutdown(t *testing.T) {
 			<-ctx.Done()
 			return ctx.Err()
 		})
-		f.start()
+		startFetcher(t, f)
 		<-started
-		f.stop(ctx)
+		if err := f.Stop(ctx); err != nil {
+			t.Error(err)
+		}
 		qi := queueInfo(t, rdb, "q")
 		if qi.Pending != 5 || qi.Active != 0 || qi.Retry != 0 || qi.Archived != 0 {
 			t.Fatalf("after shutdown: %+v", qi)
@@ -245,7 +257,7 @@ func TestFetcherArchivesNonJobs(t *testing.T) {
 			ran.Add(1)
 			return nil
 		})
-		f.start()
+		startFetcher(t, f)
 		insp := asynq.NewInspectorFromRedisClient(rdb)
 		waitUntil(t, func() error {
 			if n := queueInfo(t, rdb, "q").Archived; n < 2 {
@@ -293,7 +305,7 @@ func TestFetcherLeases(t *testing.T) {
 				return ctx.Err()
 			}
 		})
-		f.start()
+		startFetcher(t, f)
 		<-started
 		<-started
 		// The late task's deadline passed: it is let go at once.
@@ -343,7 +355,7 @@ func TestFetcherHeartbeatExtendsLeases(t *testing.T) {
 				return ctx.Err()
 			}
 		})
-	f.start()
+	startFetcher(t, f)
 	<-started
 	mu.Lock()
 	now = now.Add(time.Hour)
@@ -386,7 +398,7 @@ func TestFetcherRerunOfRecordedJob(t *testing.T) {
 			ran <- tk.Job.ID
 			return finish(ctx, q, tk, s, a)
 		})
-		f.start()
+		startFetcher(t, f)
 		if id := <-ran; id != "lost" {
 			t.Fatalf("ran %q again", id)
 		}

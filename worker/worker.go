@@ -249,7 +249,7 @@ func (w *Worker) Start() error {
 			batch: w.cfg.FetchBatch, prefetch: w.cfg.Prefetch, interval: w.cfg.TaskCheckInterval, shutdown: w.cfg.ShutdownTimeout,
 			now: time.Now, log: w.log, identity: w.identity(),
 		}, w.cfg.Redis, w.run)
-		w.fetch.start()
+		_ = w.fetch.Start(context.Background()) // a new fetcher: cannot fail
 	}
 	w.startSweeper()
 	w.log.Info("worker started", "concurrency", w.cfg.Concurrency, "shards", len(servers), "queues", w.cfg.Queues)
@@ -284,7 +284,13 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 	go func() {
 		var wg sync.WaitGroup
 		if w.fetch != nil {
-			wg.Go(func() { w.fetch.stop(ctx) })
+			wg.Go(func() {
+				if w.fetch.Stop(ctx) != nil {
+					// ctx ended: the jobs in flight were cancelled; the
+					// requeue goes on here, past Shutdown's return.
+					<-w.fetch.life.Done()
+				}
+			})
 		}
 		shutdownShards(srvs)
 		wg.Wait()
