@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/reqfleet/reqfleet/internal/startstop"
 	"github.com/reqfleet/reqfleet/tasks"
 )
 
@@ -222,3 +224,41 @@ func TestRetryDelay(t *testing.T) {
 }
 
 func itoa(i int) string { return string(rune('a'+i/26)) + string(rune('a'+i%26)) }
+
+// The sweeper sweeps at Start and every Interval until Stop; Stop may be
+// called again, and ends the sweeps.
+func TestSweeperStartStop(t *testing.T) {
+	rdb := miniRedis(t)
+	s := testSweeper(rdb, "w1")
+	s.cfg.Interval = 5 * time.Millisecond
+	s.swept.Init(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(ctx); !errors.Is(err, startstop.ErrStarted) {
+		t.Fatalf("second Start: %v", err)
+	}
+	s.swept.WaitOrTimeout() // at once
+	task := tasks.Task{Batch: "B", Attempt: 1, Job: tasks.Job{ID: "j1", URL: "http://x/"}}
+	archive(t, rdb, tasks.TypeRequest, task.TaskID(), payload(t, task))
+	s.swept.WaitOrTimeout() // perhaps begun before the archive
+	s.swept.WaitOrTimeout()
+	if excs := exceptionsOf(t, rdb); len(excs) != 1 || excs[0].ID != "j1" {
+		t.Fatalf("exceptions %+v", excs)
+	}
+	for range 2 {
+		if err := s.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for len(s.swept.C()) > 0 {
+		<-s.swept.C()
+	}
+	archive(t, rdb, tasks.TypeRequest, "t2", payload(t, tasks.Task{Batch: "B", Attempt: 1, Job: tasks.Job{ID: "j2", URL: "http://x/"}}))
+	s.swept.RequireEmpty() // stopped: Stop waited for the last sweep
+	if n := archivedCount(t, rdb); n != 1 {
+		t.Fatalf("%d archived after Stop, want 1 left alone", n)
+	}
+}

@@ -472,8 +472,7 @@ func TestRecordFinishesFetchedTasks(t *testing.T) {
 			fetched = append(fetched, <-f.jobs)
 		}
 		rec := &recorder{rdb: rdb, ttl: time.Hour}
-		b := newBatcher(rec, 1, 8)
-		defer b.close()
+		b := startBatcher(t, rec, 1, 8)
 		finish := func(j fetchedTask) bool {
 			t.Helper()
 			tk, err := tasks.DecodeTask(j.msg.Payload)

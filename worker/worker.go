@@ -230,6 +230,7 @@ func (w *Worker) Start() error {
 	mux.Handle(tasks.TypeRequest, w)
 	if w.cfg.RecordBatch > 1 {
 		w.batch = newBatcher(&w.rec, recordFlushers, w.cfg.RecordBatch)
+		_ = w.batch.Start(context.Background()) // a new batcher: cannot fail
 	}
 	concurrencies := shardConcurrencies(w.cfg.Concurrency, w.cfg.Shards)
 	if !w.cfg.AsynqProcessor {
@@ -238,7 +239,7 @@ func (w *Worker) Start() error {
 	servers, err := startShards(newServer, mux, concurrencies)
 	if err != nil {
 		if w.batch != nil {
-			w.batch.close()
+			_ = w.batch.Stop(context.Background()) // flushers with nothing in progress
 		}
 		return fmt.Errorf("start worker: %w", err)
 	}
@@ -279,7 +280,9 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 		w.pool.close()
 		return nil
 	}
-	w.stopSweeper()
+	// A sweep still running past ctx finishes in the background; the rest of
+	// the shutdown goes on all the same.
+	_ = w.stopSweeper(ctx)
 	done := make(chan struct{})
 	go func() {
 		var wg sync.WaitGroup
@@ -295,7 +298,11 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 		shutdownShards(srvs)
 		wg.Wait()
 		if w.batch != nil {
-			w.batch.close() // after the shards: their jobs in flight have recorded
+			// After the shards and the fetcher: their jobs in flight have
+			// recorded. This runs past Shutdown's ctx (it returns at once
+			// then): the flushers' calls in progress are bounded by the
+			// client's timeouts.
+			_ = w.batch.Stop(context.WithoutCancel(ctx))
 		}
 		w.pool.close()
 		close(done)
