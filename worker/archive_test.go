@@ -193,25 +193,6 @@ func TestSweepInvalidPayloads(t *testing.T) {
 	})
 }
 
-// The worker's own sweeper: a payload the handler refuses is archived by
-// asynq at once (SkipRetry) and lands as an exception within a sweep.
-func TestWorkerSweepsItsQueues(t *testing.T) {
-	rdb := miniRedis(t)
-	f := newFleet(t, rdb, Config{Concurrency: 1, Sweep: SweepConfig{Interval: 20 * time.Millisecond}})
-	if _, err := f.client.Enqueue(asynq.NewTask(tasks.TypeRequest, []byte(`{"batch":"B","attempt":1,"job":{"id":"j","url":"x","bogus":1}}`)),
-		asynq.Queue("q"), asynq.MaxRetry(25)); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	f.waitDone(t, "B", 1)
-	excs := exceptionsOf(t, rdb)
-	if len(excs) != 1 || excs[0].Exception.Type != tasks.InvalidJob || excs[0].ID != "j" {
-		t.Fatalf("exceptions %+v", excs)
-	}
-}
-
 func TestRetryDelay(t *testing.T) {
 	for n, want := range map[int]time.Duration{
 		-1: 2 * time.Second, 0: 2 * time.Second, 1: 4 * time.Second, 2: 8 * time.Second,

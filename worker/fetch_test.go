@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/reqfleet/reqfleet/internal/asynqwire"
+	"github.com/reqfleet/reqfleet/internal/testkit"
 	"github.com/reqfleet/reqfleet/internal/testredis"
 	"github.com/reqfleet/reqfleet/tasks"
 )
@@ -106,12 +107,12 @@ func queueInfo(t *testing.T, rdb redis.UniversalClient, q string) *asynq.QueueIn
 
 func waitOutcomes(t *testing.T, rdb redis.UniversalClient, q string, n int64) {
 	t.Helper()
-	waitUntil(t, func() error {
+	testkit.WaitUntil(t, testWait, func() error {
 		if got := rdb.LLen(context.Background(), tasks.ResultsKey(q)).Val(); got < n {
 			return fmt.Errorf("%d results, want %d", got, n)
 		}
 		return nil
-	})
+	}, "the outcomes")
 }
 
 // Jobs the fetcher takes are finished as asynq finishes them: nothing left
@@ -214,14 +215,15 @@ func TestFetcherRequeuesAtShutdown(t *testing.T) {
 	testredis.Each(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		enqueueJobs(t, rdb, "q", 5)
-		started := make(chan struct{})
+		var started testkit.Signal[struct{}]
+		started.Init(t)
 		f := newTestFetcher(t, rdb, fetcherConfig{concurrency: 1, batch: 8, prefetch: 8}, func(ctx context.Context, _ string, _ tasks.Task, _ time.Time, _ *ack) error {
-			close(started) // once: the others are never started
+			started.Signal(struct{}{}) // once: the others are never started
 			<-ctx.Done()
 			return ctx.Err()
 		})
 		startFetcher(t, f)
-		<-started
+		started.WaitOrTimeout()
 		if err := f.Stop(ctx); err != nil {
 			t.Error(err)
 		}
@@ -259,12 +261,12 @@ func TestFetcherArchivesNonJobs(t *testing.T) {
 		})
 		startFetcher(t, f)
 		insp := asynq.NewInspectorFromRedisClient(rdb)
-		waitUntil(t, func() error {
+		testkit.WaitUntil(t, testWait, func() error {
 			if n := queueInfo(t, rdb, "q").Archived; n < 2 {
 				return fmt.Errorf("%d archived, want 2", n)
 			}
 			return nil
-		})
+		}, "the non-jobs archived")
 		for _, id := range []string{"bad", "foreign"} {
 			info, err := insp.GetTaskInfo("q", id)
 			if err != nil {
@@ -295,9 +297,10 @@ func TestFetcherLeases(t *testing.T) {
 		now := time.Unix(2_000_000_000, 0)
 		clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 		release := make(chan struct{})
-		started := make(chan string, 2)
+		var started testkit.Signal[string]
+		started.Init(t)
 		f := newTestFetcher(t, rdb, fetcherConfig{concurrency: 2, now: clock}, func(ctx context.Context, _ string, tk tasks.Task, _ time.Time, _ *ack) error {
-			started <- tk.Job.ID
+			started.Signal(tk.Job.ID)
 			select {
 			case <-release:
 				return nil
@@ -306,17 +309,17 @@ func TestFetcherLeases(t *testing.T) {
 			}
 		})
 		startFetcher(t, f)
-		<-started
-		<-started
+		started.WaitOrTimeout()
+		started.WaitOrTimeout()
 		// The late task's deadline passed: it is let go at once.
-		waitUntil(t, func() error {
+		testkit.WaitUntil(t, testWait, func() error {
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			if _, held := f.held["q"]["late"]; held {
 				return errors.New("the late task is still held")
 			}
 			return nil
-		})
+		}, "the late task let go")
 		mu.Lock()
 		now = now.Add(time.Hour)
 		mu.Unlock()
@@ -344,10 +347,11 @@ func TestFetcherHeartbeatExtendsLeases(t *testing.T) {
 	now := time.Unix(2_000_000_000, 0)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	release := make(chan struct{})
-	started := make(chan struct{})
+	var started testkit.Signal[struct{}]
+	started.Init(t)
 	f := newTestFetcher(t, rdb, fetcherConfig{now: clock, beat: 2 * time.Millisecond, extendEvery: 10 * time.Millisecond},
 		func(ctx context.Context, _ string, _ tasks.Task, _ time.Time, _ *ack) error {
-			close(started)
+			started.Signal(struct{}{})
 			select {
 			case <-release:
 				return nil
@@ -356,17 +360,17 @@ func TestFetcherHeartbeatExtendsLeases(t *testing.T) {
 			}
 		})
 	startFetcher(t, f)
-	<-started
+	started.WaitOrTimeout()
 	mu.Lock()
 	now = now.Add(time.Hour)
 	mu.Unlock()
 	want := float64(now.Add(asynqwire.LeaseDuration).Unix())
-	waitUntil(t, func() error {
+	testkit.WaitUntil(t, testWait, func() error {
 		if got := rdb.ZScore(ctx, asynqwire.LeaseKey("q"), "held").Val(); got != want {
 			return fmt.Errorf("lease %v, want %v", got, want)
 		}
 		return nil
-	})
+	}, "the extended lease")
 	close(release)
 }
 
@@ -402,12 +406,12 @@ func TestFetcherRerunOfRecordedJob(t *testing.T) {
 		if id := <-ran; id != "lost" {
 			t.Fatalf("ran %q again", id)
 		}
-		waitUntil(t, func() error {
+		testkit.WaitUntil(t, testWait, func() error {
 			if qi := queueInfo(t, rdb, "q"); qi.Processed != 2 || qi.Active != 0 {
 				return fmt.Errorf("%d processed, %d active; want 2 and 0", qi.Processed, qi.Active)
 			}
 			return nil
-		})
+		}, "both tasks finished")
 		select {
 		case id := <-ran:
 			t.Fatalf("ran %q too", id)

@@ -95,7 +95,7 @@ func TestWorkerServerListAddsUpToSessions(t *testing.T) {
 			}
 			insp := asynq.NewInspectorFromRedisClient(rdb)
 			want := f.w.cfg.Shards + map[bool]int{false: 1, true: 0}[tc.cfg.AsynqProcessor]
-			waitUntil(t, func() error {
+			testkit.WaitUntil(t, testWait, func() error {
 				servers, err := insp.Servers()
 				if err != nil {
 					return err
@@ -108,7 +108,7 @@ func TestWorkerServerListAddsUpToSessions(t *testing.T) {
 					return fmt.Errorf("%d entries adding up to %d sessions, want %d adding up to %d", len(servers), sum, want, tc.want)
 				}
 				return nil
-			})
+			}, "the server list")
 		})
 	}
 }
