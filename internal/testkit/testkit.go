@@ -23,14 +23,16 @@ type TB interface {
 // 2-core machine, short enough that a failing test fails in seconds.
 const DefaultTimeout = 10 * time.Second
 
-// pollEvery is how often WaitUntil tries its condition.
-const pollEvery = 2 * time.Millisecond
+// WaitUntil tries its condition at once, then after 1ms, 2ms, ... up to
+// every pollMax, so that a quick condition is seen quickly and a slow one
+// (a Redis call, a CLI run) does not load the machine.
+const pollMax = 20 * time.Millisecond
 
 // Cond is what WaitUntil polls: true, or a nil error, when met; a false
 // or an error that says what it still waits for otherwise.
 type Cond interface{ func() bool | func() error }
 
-// WaitUntil polls cond until it is met; when timeout passes first the test
+// WaitUntil polls cond until it is met (see pollMax); when timeout passes first the test
 // fails at once (Fatalf) with msg and cond's last error. Call it from the
 // test's goroutine.
 func WaitUntil[C Cond](t TB, timeout time.Duration, cond C, msg string) {
@@ -49,16 +51,18 @@ func WaitUntil[C Cond](t TB, timeout time.Duration, cond C, msg string) {
 	}
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
-	tick := time.NewTicker(pollEvery)
-	defer tick.Stop()
+	pause := time.Millisecond
 	for {
 		err := check()
 		if err == nil {
 			return
 		}
+		tick := time.NewTimer(pause)
+		pause = min(2*pause, pollMax)
 		select {
 		case <-tick.C:
 		case <-deadline.C:
+			tick.Stop()
 			if err == errNotYet {
 				t.Fatalf("%s: not within %v", msg, timeout)
 			} else {
