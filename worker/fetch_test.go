@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/reqfleet/reqfleet/internal/asynqwire"
+	"github.com/reqfleet/reqfleet/internal/startstop"
 	"github.com/reqfleet/reqfleet/internal/testkit"
 	"github.com/reqfleet/reqfleet/internal/testredis"
 	"github.com/reqfleet/reqfleet/tasks"
@@ -579,4 +580,41 @@ func TestWithFailureAsAsynqReadsIt(t *testing.T) {
 			t.Fatalf("archived message decodes to %+v, %v", m, err)
 		}
 	})
+}
+
+// Stop is bounded by its ctx: when it ends before the shutdown timeout,
+// the jobs in flight are cancelled and Stop returns ctx's error; Stop again
+// waits for the rest of the shutdown, which hands the job back.
+func TestFetcherStopBoundedByCtx(t *testing.T) {
+	rdb := miniRedis(t)
+	enqueueJobs(t, rdb, "q", 1)
+	var started testkit.Signal[struct{}]
+	started.Init(t)
+	f := newTestFetcher(t, rdb, fetcherConfig{shutdown: time.Hour}, func(ctx context.Context, _ string, _ tasks.Task, _ time.Time, _ *ack) error {
+		started.Signal(struct{}{})
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	startFetcher(t, f)
+	if err := f.Start(context.Background()); !errors.Is(err, startstop.ErrStarted) {
+		t.Fatalf("second Start: %v", err)
+	}
+	started.WaitOrTimeout()
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	t0 := time.Now()
+	if err := f.Stop(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Stop past its ctx: %v, want DeadlineExceeded", err)
+	}
+	if d := time.Since(t0); d > 5*time.Second {
+		t.Fatalf("Stop took %v with a 50ms ctx", d)
+	}
+	long, cancel2 := context.WithTimeout(context.Background(), testWait)
+	defer cancel2()
+	if err := f.Stop(long); err != nil {
+		t.Fatalf("Stop again: %v", err)
+	}
+	if qi := queueInfo(t, rdb, "q"); qi.Pending != 1 || qi.Active != 0 {
+		t.Fatalf("after Stop: %d pending, %d active; want the job handed back", qi.Pending, qi.Active)
+	}
 }
