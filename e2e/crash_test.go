@@ -2,16 +2,25 @@ package e2e
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/reqfleet/reqfleet/internal/testkit"
 	"github.com/reqfleet/reqfleet/internal/testredis"
 	"github.com/reqfleet/reqfleet/tasks"
 )
 
-// TestWorkerKilledMidBatch: three worker processes; one is killed with
+// workerPaths are the two ways a worker runs its jobs: the fetcher (the
+// default) and asynq's own processor (--asynq-processor).
+var workerPaths = []struct {
+	name string
+	args []string
+}{{"fetcher", nil}, {"asynq_processor", []string{"--asynq-processor"}}}
+
+// TestWorkerKilledMidBatch, on both paths: three worker processes; one is killed with
 // SIGKILL while it holds jobs of three batches:
 //
 //   - held-a (queue qa, asynq's default 25 retries): asynq finds the dead
@@ -26,63 +35,68 @@ import (
 // each batch's completion is logged (crash recovery time).
 func TestWorkerKilledMidBatch(t *testing.T) {
 	needBinary(t)
-	t.Parallel() // mostly waiting for asynq's lease and recoverer
-	srv := testredis.Start(t)
-	rdb := srv.Client(t)
-	tg := newTarget(t)
-	queues := []string{"--queues", "qa:1,qb:1"}
+	t.Parallel()
+	for _, path := range workerPaths {
+		t.Run(path.name, func(t *testing.T) {
+			t.Parallel() // mostly waiting for asynq's lease and recoverer
+			srv := testredis.Start(t)
+			rdb := srv.Client(t)
+			tg := newTarget(t)
+			queues := slices.Clip(append([]string{"--queues", "qa:1,qb:1"}, path.args...))
 
-	victim := startWorker(t, "victim", srv.URL(), append(queues, "-c", "6")...)
-	fileA, idsA := writeJobs(t, "held-a", 2, func(i int) string { return fmt.Sprintf("%s/hold/a%d", tg.URL, i) })
-	fileB, idsB := writeJobs(t, "held-b", 2, func(i int) string { return fmt.Sprintf("%s/hold/b%d", tg.URL, i) })
-	recA := enqueue(t, srv.URL(), fileA, "--queue", "qa")
-	recB := enqueue(t, srv.URL(), fileB, "--queue", "qb", "--max-retry", "0")
-	// The victim, alone, takes all four.
-	waitFor(t, time.Minute, "the victim holds the 4 held jobs", func() bool { return tg.holding.Load() == 4 })
+			victim := startWorker(t, "victim", srv.URL(), append(queues, "-c", "6")...)
+			fileA, idsA := writeJobs(t, "held-a", 2, func(i int) string { return fmt.Sprintf("%s/hold/a%d", tg.URL, i) })
+			fileB, idsB := writeJobs(t, "held-b", 2, func(i int) string { return fmt.Sprintf("%s/hold/b%d", tg.URL, i) })
+			recA := enqueue(t, srv.URL(), fileA, "--queue", "qa")
+			recB := enqueue(t, srv.URL(), fileB, "--queue", "qb", "--max-retry", "0")
+			// The victim, alone, takes all four.
+			testkit.WaitUntil(t, time.Minute, func() bool { return tg.holding.Load() == 4 }, "the victim holds the 4 held jobs")
 
-	startWorker(t, "w1", srv.URL(), append(queues, "-c", "4")...)
-	startWorker(t, "w2", srv.URL(), append(queues, "-c", "4")...)
-	fileC, idsC := writeJobs(t, "bulk", 300, func(i int) string { return fmt.Sprintf("%s/delay/100/c%d", tg.URL, i) })
-	recC := enqueue(t, srv.URL(), fileC, "--queue", "qa")
-	waitFor(t, 2*time.Minute, "a fifth of the bulk batch done", func() bool {
-		return batchStatus(t, rdb, "qa", recC.Batch).Done >= 60
-	})
+			startWorker(t, "w1", srv.URL(), append(queues, "-c", "4")...)
+			startWorker(t, "w2", srv.URL(), append(queues, "-c", "4")...)
+			fileC, idsC := writeJobs(t, "bulk", 300, func(i int) string { return fmt.Sprintf("%s/delay/100/c%d", tg.URL, i) })
+			recC := enqueue(t, srv.URL(), fileC, "--queue", "qa")
+			testkit.WaitUntil(t, 2*time.Minute, func() bool {
+				return batchStatus(t, rdb, "qa", recC.Batch).Done >= 60
+			}, "a fifth of the bulk batch done")
 
-	victim.signal(t, syscall.SIGKILL)
-	killed := time.Now()
-	if code := victim.wait(t, 10*time.Second); code != -1 {
-		t.Logf("victim exit code %d", code)
-	}
-	tg.releaseOnce() // the jobs run again will be answered at once
+			victim.signal(t, syscall.SIGKILL)
+			killed := time.Now()
+			if code := victim.wait(t, 10*time.Second); code != -1 {
+				t.Logf("victim exit code %d", code)
+			}
+			tg.releaseOnce() // the jobs run again will be answered at once
 
-	// asynq: lease 30s; the recoverer (every minute in each worker) takes
-	// leases expired 30s ago or more; then retryDelay (2s) and the
-	// forwarder (5s). So 60-130s.
-	const limit = 4 * time.Minute
-	waitBatch(t, rdb, "qa", recC.Batch, limit)
-	tookC := time.Since(killed)
-	waitBatch(t, rdb, "qa", recA.Batch, limit)
-	tookA := time.Since(killed)
-	waitBatch(t, rdb, "qb", recB.Batch, limit)
-	tookB := time.Since(killed)
-	t.Logf("crash recovery: bulk batch complete %v after the SIGKILL, held-a (asynq retry) %v, held-b (archived -> WorkerLost) %v",
-		tookC.Round(time.Second), tookA.Round(time.Second), tookB.Round(time.Second))
+			// asynq: lease 30s; the recoverer (every minute in each worker) takes
+			// leases expired 30s ago or more; then retryDelay (2s) and the
+			// forwarder (5s). So 60-130s.
+			const limit = 4 * time.Minute
+			waitBatch(t, rdb, "qa", recC.Batch, limit)
+			tookC := time.Since(killed)
+			waitBatch(t, rdb, "qa", recA.Batch, limit)
+			tookA := time.Since(killed)
+			waitBatch(t, rdb, "qb", recB.Batch, limit)
+			tookB := time.Since(killed)
+			t.Logf("crash recovery: bulk batch complete %v after the SIGKILL, held-a (asynq retry) %v, held-b (archived -> WorkerLost) %v",
+				tookC.Round(time.Second), tookA.Round(time.Second), tookB.Round(time.Second))
 
-	wantAll(t, checkBatch(t, rdb, "qa", recC.Batch, idsC), "a response of attempt 1", isResponse(1))
-	wantAll(t, checkBatch(t, rdb, "qa", recA.Batch, idsA), "a response of attempt 1 (asynq ran it again)", isResponse(1))
-	wantAll(t, checkBatch(t, rdb, "qb", recB.Batch, idsB), "a WorkerLost exception of attempt 1", func(e entry) bool {
-		return e.kind == "exception" && e.typ == tasks.WorkerLost && e.attempt == 1
-	})
+			wantAll(t, checkBatch(t, rdb, "qa", recC.Batch, idsC), "a response of attempt 1", isResponse(1))
+			wantAll(t, checkBatch(t, rdb, "qa", recA.Batch, idsA), "a response of attempt 1 (asynq ran it again)", isResponse(1))
+			wantAll(t, checkBatch(t, rdb, "qb", recB.Batch, idsB), "a WorkerLost exception of attempt 1", func(e entry) bool {
+				return e.kind == "exception" && e.typ == tasks.WorkerLost && e.attempt == 1
+			})
 
-	// retry brings the lost jobs back; this time they are answered.
-	r := mustCLI(t, time.Minute, nil, "retry", "--redis", srv.URL(), "--queue", "qb", "--type", tasks.WorkerLost)
-	if !strings.Contains(r.stderr, "retried 2 exceptions") {
-		t.Fatalf("retry said %q", r.stderr)
-	}
-	waitBatch(t, rdb, "qb", recB.Batch, time.Minute)
-	wantAll(t, checkBatch(t, rdb, "qb", recB.Batch, idsB), "a response of attempt 2", isResponse(2))
-	if a := queueInfo(t, rdb, "qb").Archived + queueInfo(t, rdb, "qa").Archived; a != 0 {
-		t.Fatalf("%d tasks left in asynq's archive", a)
+			// retry brings the lost jobs back; this time they are answered.
+			r := mustCLI(t, time.Minute, nil, "retry", "--redis", srv.URL(), "--queue", "qb", "--type", tasks.WorkerLost)
+			if !strings.Contains(r.stderr, "retried 2 exceptions") {
+				t.Fatalf("retry said %q", r.stderr)
+			}
+			waitBatch(t, rdb, "qb", recB.Batch, time.Minute)
+			wantAll(t, checkBatch(t, rdb, "qb", recB.Batch, idsB), "a response of attempt 2", isResponse(2))
+			if a := queueInfo(t, rdb, "qb").Archived + queueInfo(t, rdb, "qa").Archived; a != 0 {
+				t.Fatalf("%d tasks left in asynq's archive", a)
+			}
+		})
 	}
 }
 
@@ -102,7 +116,7 @@ func TestWorkerSIGTERM(t *testing.T) {
 		startWorker(t, "w2", srv.URL(), "-c", "4")
 		file, ids := writeJobs(t, "term", 200, func(i int) string { return fmt.Sprintf("%s/delay/150/%d", tg.URL, i) })
 		rec := enqueue(t, srv.URL(), file)
-		waitFor(t, time.Minute, "40 jobs done", func() bool { return batchStatus(t, rdb, "default", rec.Batch).Done >= 40 })
+		testkit.WaitUntil(t, time.Minute, func() bool { return batchStatus(t, rdb, "default", rec.Batch).Done >= 40 }, "40 jobs done")
 		w1.signal(t, syscall.SIGTERM)
 		if code := w1.wait(t, 45*time.Second); code != 0 {
 			t.Fatalf("SIGTERM: exit %d", code)
@@ -118,7 +132,7 @@ func TestWorkerSIGTERM(t *testing.T) {
 		w := startWorker(t, "slow", srv.URL(), "--queue", "slow", "-c", "2", "--shutdown-timeout", "1s")
 		file, ids := writeJobs(t, "slow", 2, func(i int) string { return fmt.Sprintf("%s/hold/s%d", tg.URL, i) })
 		rec := enqueue(t, srv.URL(), file, "--queue", "slow")
-		waitFor(t, time.Minute, "both jobs in flight", func() bool { return tg.holding.Load() == 2 })
+		testkit.WaitUntil(t, time.Minute, func() bool { return tg.holding.Load() == 2 }, "both jobs in flight")
 		w.signal(t, syscall.SIGTERM)
 		if code := w.wait(t, 30*time.Second); code != 0 {
 			t.Fatalf("SIGTERM: exit %d", code)

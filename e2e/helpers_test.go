@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -25,6 +24,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/reqfleet/reqfleet/enqueuer"
+	"github.com/reqfleet/reqfleet/internal/testkit"
 	"github.com/reqfleet/reqfleet/outcomes"
 	"github.com/reqfleet/reqfleet/tasks"
 )
@@ -37,30 +37,12 @@ func needBinary(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer for a process's output, read while it runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // proc is a reqfleet process.
 type proc struct {
 	name        string
 	cmd         *exec.Cmd
-	stdout      syncBuffer
-	stderr      syncBuffer
+	stdout      testkit.SyncBuffer
+	stderr      testkit.SyncBuffer
 	stdin       io.WriteCloser // with startPiped
 	done        chan struct{}
 	err         error // Wait's, once done is closed
@@ -292,22 +274,6 @@ func enqueue(t *testing.T, redisURL, file string, args ...string) enqueuer.Recei
 		t.Fatalf("enqueue printed %q: %v", r.stdout, err)
 	}
 	return rec
-}
-
-// waitFor polls cond every 20ms for up to limit.
-func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.NewTimer(limit)
-	defer deadline.Stop()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline.C:
-			t.Fatalf("%s: not within %v", what, limit)
-		}
-	}
 }
 
 // batchStatus reads a batch's counters.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/reqfleet/reqfleet/enqueuer"
 	reqrdb "github.com/reqfleet/reqfleet/internal/rdb"
+	"github.com/reqfleet/reqfleet/internal/testkit"
 	"github.com/reqfleet/reqfleet/internal/testredis"
 	"github.com/reqfleet/reqfleet/tasks"
 )
@@ -31,7 +32,7 @@ func TestRedisRestartMidBatch(t *testing.T) {
 	w2 := startWorker(t, "w2", srv.URL(), "-c", "4")
 	file, ids := writeJobs(t, "restart", 300, func(i int) string { return fmt.Sprintf("%s/delay/50/%d", tg.URL, i) })
 	rec := enqueue(t, srv.URL(), file)
-	waitFor(t, time.Minute, "60 jobs done", func() bool { return batchStatus(t, rdb, "default", rec.Batch).Done >= 60 })
+	testkit.WaitUntil(t, time.Minute, func() bool { return batchStatus(t, rdb, "default", rec.Batch).Done >= 60 }, "60 jobs done")
 
 	if err := srv.Stop(); err != nil {
 		t.Fatal(err)
@@ -76,7 +77,7 @@ func TestRedisUnreachableUnderLoad(t *testing.T) {
 		}
 	}
 	write(0, n/2)
-	waitFor(t, time.Minute, "jobs of the first half answered", func() bool { return tg.served.Load() >= 50 })
+	testkit.WaitUntil(t, time.Minute, func() bool { return tg.served.Load() >= 50 }, "jobs of the first half answered")
 
 	if err := srv.Pause(); err != nil {
 		t.Fatal(err)
@@ -114,7 +115,7 @@ func TestEnqueueRedisGoneForGood(t *testing.T) {
 	for i := range n / 2 {
 		fmt.Fprintf(enq.stdin, "{\"id\":%q,\"url\":\"http://127.0.0.1:1/%d\"}\n", ids[i], i)
 	}
-	waitFor(t, time.Minute, "the first half queued", func() bool { return queueInfo(t, rdb, "default").Pending >= n/2 })
+	testkit.WaitUntil(t, time.Minute, func() bool { return queueInfo(t, rdb, "default").Pending >= n/2 }, "the first half queued")
 	if err := srv.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -178,9 +179,9 @@ func TestRetryKilledHalfway(t *testing.T) {
 
 	// No worker now: what retry enqueues stays in the queue to be counted.
 	retry := start(t, "retry", nil, "retry", "--redis", srv.URL())
-	waitFor(t, time.Minute, "retry under way", func() bool {
+	testkit.WaitUntil(t, time.Minute, func() bool {
 		return !retry.running() || queueInfo(t, rdb, "default").Pending >= n/10
-	})
+	}, "retry under way")
 	retry.signal(t, syscall.SIGKILL)
 	retry.wait(t, 10*time.Second)
 	at := queueInfo(t, rdb, "default").Pending

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	reqrdb "github.com/reqfleet/reqfleet/internal/rdb"
+	"github.com/reqfleet/reqfleet/internal/testkit"
 	"github.com/reqfleet/reqfleet/internal/testredis"
 	"github.com/reqfleet/reqfleet/tasks"
 )
@@ -268,18 +269,19 @@ func TestFastWithdrawsOnCancel(t *testing.T) {
 		_, err := f.enqueue(ctx, "X", []byte("x"))
 		done <- err
 	}()
-	for {
+	testkit.WaitUntil(t, 10*time.Second, func() bool {
 		f.mu.Lock()
-		n := len(f.waiting)
-		f.mu.Unlock()
-		if n == 1 {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+		defer f.mu.Unlock()
+		return len(f.waiting) == 1
+	}, "the caller waiting for its group")
 	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Fatalf("err %v, want context.Canceled", err)
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("err %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the canceled caller did not return")
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

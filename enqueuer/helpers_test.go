@@ -57,16 +57,21 @@ var backends = []backend{{"miniredis", miniBackend}, {"redis-server", realBacken
 
 // newEnv returns an Enqueuer of testQueue with the tests' clock, short
 // backoffs, and cfg's changes.
-func newEnv(t testing.TB, start func(testing.TB) (*redis.Client, *miniredis.Miniredis), mod func(*Config)) *env {
+func newEnv(t testing.TB, start func(testing.TB) (*redis.Client, *miniredis.Miniredis), mods ...func(*Config)) *env {
 	t.Helper()
 	rdb, mr := start(t)
 	cfg := Config{Redis: rdb, Queue: testQueue, Now: func() time.Time { return testNow }}
-	if mod != nil {
-		mod(&cfg)
+	for _, mod := range mods {
+		if mod != nil {
+			mod(&cfg)
+		}
 	}
 	e, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if (e.fast == nil) != cfg.AsynqClient {
+		t.Fatalf("fast path %v with AsynqClient %v", e.fast != nil, cfg.AsynqClient)
 	}
 	e.retry = redisretry.Policy{For: 50 * time.Millisecond, First: time.Millisecond, Max: 2 * time.Millisecond}
 	t.Cleanup(func() { e.Close() })
@@ -74,9 +79,25 @@ func newEnv(t testing.TB, start func(testing.TB) (*redis.Client, *miniredis.Mini
 	return &env{rdb: rdb, mr: mr, e: e, insp: insp}
 }
 
-func newMini(t testing.TB, mod func(*Config)) *env {
+func newMini(t testing.TB, mods ...func(*Config)) *env {
 	t.Helper()
-	return newEnv(t, miniBackend, mod)
+	return newEnv(t, miniBackend, mods...)
+}
+
+// enqueuePaths are the two ways an Enqueuer writes tasks: the fast path
+// (the default) and asynq's Client (Config.AsynqClient).
+var enqueuePaths = []struct {
+	name        string
+	asynqClient bool
+}{{"fast_path", false}, {"asynq_client", true}}
+
+// forEachEnqueuePath runs fn as a subtest for each path; fn passes path to
+// newEnv or newMini, after its own changes to the Config.
+func forEachEnqueuePath(t *testing.T, fn func(t *testing.T, path func(*Config))) {
+	t.Helper()
+	for _, p := range enqueuePaths {
+		t.Run(p.name, func(t *testing.T) { fn(t, func(c *Config) { c.AsynqClient = p.asynqClient }) })
+	}
 }
 
 // pending lists the queue's pending tasks, decoded, in enqueue order.

@@ -114,91 +114,95 @@ func checkCounters(t *testing.T, v *env, batches []string, jobsPerBatch, respons
 var retryTypes = []string{"r", tasks.ConnectionError, tasks.ReadTimeout, "r", tasks.ConnectionError}
 
 func TestRetryAll(t *testing.T) {
-	for _, be := range backends {
-		t.Run(be.name, func(t *testing.T) {
-			v := newEnv(t, be.start, nil)
-			v.e.retryChunk = 2
-			batches, excs := seed(t, v, 2, retryTypes...)
-			if len(excs) != 6 {
-				t.Fatalf("%d exceptions seeded", len(excs))
-			}
-			var listed []string
-			rep, err := v.e.Retry(context.Background(), RetryOptions{OnEntry: func(e tasks.Exception) { listed = append(listed, e.ID) }})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if rep != (RetryReport{Retried: 6}) || len(listed) != 6 {
-				t.Fatalf("report %+v, %d listed", rep, len(listed))
-			}
-			checkQueued(t, v, excs)
-			if l := v.list(t, rdb.RetryingKey(testQueue)); len(l) != 0 {
-				t.Errorf("retrying list %q", l)
-			}
-			checkCounters(t, v, batches, 5, 2)
-
-			// The retries fail again: a second retry makes attempt 3.
-			v.work(t, typeByURL)
-			excs2 := v.exceptions(t)
-			if rep, err := v.e.Retry(context.Background(), RetryOptions{}); err != nil || rep.Retried != 6 {
-				t.Fatalf("second retry: %+v %v", rep, err)
-			}
-			checkQueued(t, v, excs2)
-			for _, task := range v.pending(t) {
-				if task.Attempt != 3 {
-					t.Errorf("task %s: attempt %d", task.TaskID(), task.Attempt)
+	forEachEnqueuePath(t, func(t *testing.T, path func(*Config)) {
+		for _, be := range backends {
+			t.Run(be.name, func(t *testing.T) {
+				v := newEnv(t, be.start, nil, path)
+				v.e.retryChunk = 2
+				batches, excs := seed(t, v, 2, retryTypes...)
+				if len(excs) != 6 {
+					t.Fatalf("%d exceptions seeded", len(excs))
 				}
-			}
-		})
-	}
+				var listed []string
+				rep, err := v.e.Retry(context.Background(), RetryOptions{OnEntry: func(e tasks.Exception) { listed = append(listed, e.ID) }})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if rep != (RetryReport{Retried: 6}) || len(listed) != 6 {
+					t.Fatalf("report %+v, %d listed", rep, len(listed))
+				}
+				checkQueued(t, v, excs)
+				if l := v.list(t, rdb.RetryingKey(testQueue)); len(l) != 0 {
+					t.Errorf("retrying list %q", l)
+				}
+				checkCounters(t, v, batches, 5, 2)
+
+				// The retries fail again: a second retry makes attempt 3.
+				v.work(t, typeByURL)
+				excs2 := v.exceptions(t)
+				if rep, err := v.e.Retry(context.Background(), RetryOptions{}); err != nil || rep.Retried != 6 {
+					t.Fatalf("second retry: %+v %v", rep, err)
+				}
+				checkQueued(t, v, excs2)
+				for _, task := range v.pending(t) {
+					if task.Attempt != 3 {
+						t.Errorf("task %s: attempt %d", task.TaskID(), task.Attempt)
+					}
+				}
+			})
+		}
+	})
 }
 
 func TestRetryFilters(t *testing.T) {
-	tests := []struct {
-		name string
-		opts func(batches []string) RetryOptions
-		want func(batches []string, e tasks.Exception) bool
-	}{
-		{"batch", func(b []string) RetryOptions { return RetryOptions{Batch: b[1]} },
-			func(b []string, e tasks.Exception) bool { return e.Batch == b[1] }},
-		{"type", func(b []string) RetryOptions { return RetryOptions{Type: tasks.ConnectionError} },
-			func(b []string, e tasks.Exception) bool { return e.Exception.Type == tasks.ConnectionError }},
-		{"batch and type", func(b []string) RetryOptions { return RetryOptions{Batch: b[0], Type: tasks.ReadTimeout} },
-			func(b []string, e tasks.Exception) bool {
-				return e.Batch == b[0] && e.Exception.Type == tasks.ReadTimeout
-			}},
-		{"no match", func(b []string) RetryOptions { return RetryOptions{Type: "NoSuchError"} },
-			func(b []string, e tasks.Exception) bool { return false }},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			v := newMini(t, nil)
-			v.e.retryChunk = 3
-			batches, excs := seed(t, v, 3, retryTypes...)
-			before := v.list(t, rdb.ExceptionsKey(testQueue))
-			var moved, kept []tasks.Exception
-			var keptLines []string
-			for i, e := range excs {
-				if tt.want(batches, e) {
-					moved = append(moved, e)
-				} else {
-					kept = append(kept, e)
-					keptLines = append(keptLines, before[i])
+	forEachEnqueuePath(t, func(t *testing.T, path func(*Config)) {
+		tests := []struct {
+			name string
+			opts func(batches []string) RetryOptions
+			want func(batches []string, e tasks.Exception) bool
+		}{
+			{"batch", func(b []string) RetryOptions { return RetryOptions{Batch: b[1]} },
+				func(b []string, e tasks.Exception) bool { return e.Batch == b[1] }},
+			{"type", func(b []string) RetryOptions { return RetryOptions{Type: tasks.ConnectionError} },
+				func(b []string, e tasks.Exception) bool { return e.Exception.Type == tasks.ConnectionError }},
+			{"batch and type", func(b []string) RetryOptions { return RetryOptions{Batch: b[0], Type: tasks.ReadTimeout} },
+				func(b []string, e tasks.Exception) bool {
+					return e.Batch == b[0] && e.Exception.Type == tasks.ReadTimeout
+				}},
+			{"no match", func(b []string) RetryOptions { return RetryOptions{Type: "NoSuchError"} },
+				func(b []string, e tasks.Exception) bool { return false }},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				v := newMini(t, nil, path)
+				v.e.retryChunk = 3
+				batches, excs := seed(t, v, 3, retryTypes...)
+				before := v.list(t, rdb.ExceptionsKey(testQueue))
+				var moved, kept []tasks.Exception
+				var keptLines []string
+				for i, e := range excs {
+					if tt.want(batches, e) {
+						moved = append(moved, e)
+					} else {
+						kept = append(kept, e)
+						keptLines = append(keptLines, before[i])
+					}
 				}
-			}
-			rep, err := v.e.Retry(context.Background(), tt.opts(batches))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if rep != (RetryReport{Retried: len(moved), Skipped: len(kept)}) {
-				t.Errorf("report %+v, want %d retried, %d skipped", rep, len(moved), len(kept))
-			}
-			checkQueued(t, v, moved)
-			if got := v.list(t, rdb.ExceptionsKey(testQueue)); !slices.Equal(got, keptLines) {
-				t.Errorf("left in place:\n%q\nwant\n%q", got, keptLines)
-			}
-			checkCounters(t, v, batches, 5, 2)
-		})
-	}
+				rep, err := v.e.Retry(context.Background(), tt.opts(batches))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if rep != (RetryReport{Retried: len(moved), Skipped: len(kept)}) {
+					t.Errorf("report %+v, want %d retried, %d skipped", rep, len(moved), len(kept))
+				}
+				checkQueued(t, v, moved)
+				if got := v.list(t, rdb.ExceptionsKey(testQueue)); !slices.Equal(got, keptLines) {
+					t.Errorf("left in place:\n%q\nwant\n%q", got, keptLines)
+				}
+				checkCounters(t, v, batches, 5, 2)
+			})
+		}
+	})
 }
 
 func TestRetryDryRun(t *testing.T) {
@@ -274,93 +278,95 @@ func TestRetryInvalid(t *testing.T) {
 // runs again: every exception is queued exactly once, nothing is left in
 // the retrying list and the counters are right.
 func TestRetryKilled(t *testing.T) {
-	died := errors.New("killed")
-	tests := []struct {
-		name        string
-		at          string // "move" or "enqueue"
-		nth         int64  // the hook call that dies
-		concurrency int
-		real        bool
-	}{
-		{"after move, first", "move", 1, 1, false},
-		{"after move, midway", "move", 4, 1, false},
-		{"after enqueue, first", "enqueue", 1, 1, false},
-		{"after enqueue, midway", "enqueue", 4, 1, false},
-		{"after move, concurrent", "move", 3, 4, false},
-		{"after enqueue, concurrent", "enqueue", 3, 4, false},
-		{"after enqueue, redis-server", "enqueue", 4, 4, true},
-		{"after move, redis-server", "move", 2, 4, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			start := miniBackend
-			if tt.real {
-				start = realBackend
-			}
-			v := newEnv(t, start, func(c *Config) { c.Concurrency = tt.concurrency })
-			v.e.retryChunk = 2
-			batches, excs := seed(t, v, 2, retryTypes...)
-			var calls atomic.Int64
-			hook := func(tasks.Exception) error {
-				if calls.Add(1) == tt.nth {
-					return died
+	forEachEnqueuePath(t, func(t *testing.T, path func(*Config)) {
+		died := errors.New("killed")
+		tests := []struct {
+			name        string
+			at          string // "move" or "enqueue"
+			nth         int64  // the hook call that dies
+			concurrency int
+			real        bool
+		}{
+			{"after move, first", "move", 1, 1, false},
+			{"after move, midway", "move", 4, 1, false},
+			{"after enqueue, first", "enqueue", 1, 1, false},
+			{"after enqueue, midway", "enqueue", 4, 1, false},
+			{"after move, concurrent", "move", 3, 4, false},
+			{"after enqueue, concurrent", "enqueue", 3, 4, false},
+			{"after enqueue, redis-server", "enqueue", 4, 4, true},
+			{"after move, redis-server", "move", 2, 4, true},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				start := miniBackend
+				if tt.real {
+					start = realBackend
 				}
-				return nil
-			}
-			if tt.at == "move" {
-				v.e.hooks.afterMove = hook
-			} else {
-				v.e.hooks.afterEnqueue = hook
-			}
-			ctx := context.Background()
-			rep1, err := v.e.Retry(ctx, RetryOptions{})
-			if !errors.Is(err, died) {
-				t.Fatalf("first run: %v", err)
-			}
-			if rep1.Retried >= len(excs) {
-				t.Fatalf("first run retried %d of %d", rep1.Retried, len(excs))
-			}
-			// Nothing lost: each exception is still listed, being retried
-			// or queued.
-			where := make(map[string]int)
-			for _, e := range v.exceptions(t) {
-				where[e.ID]++
-			}
-			for _, line := range v.list(t, rdb.RetryingKey(testQueue)) {
-				e, _ := tasks.DecodeException([]byte(line))
-				where[e.ID]++
-			}
-			queued := make(map[string]bool)
-			for _, task := range v.pending(t) {
-				queued[task.Job.ID] = true
-			}
-			for _, e := range excs {
-				if where[e.ID] == 0 && !queued[e.ID] || where[e.ID] > 1 {
-					t.Errorf("exception %s: listed %d times, queued %v", e.ID, where[e.ID], queued[e.ID])
+				v := newEnv(t, start, func(c *Config) { c.Concurrency = tt.concurrency }, path)
+				v.e.retryChunk = 2
+				batches, excs := seed(t, v, 2, retryTypes...)
+				var calls atomic.Int64
+				hook := func(tasks.Exception) error {
+					if calls.Add(1) == tt.nth {
+						return died
+					}
+					return nil
 				}
-			}
+				if tt.at == "move" {
+					v.e.hooks.afterMove = hook
+				} else {
+					v.e.hooks.afterEnqueue = hook
+				}
+				ctx := context.Background()
+				rep1, err := v.e.Retry(ctx, RetryOptions{})
+				if !errors.Is(err, died) {
+					t.Fatalf("first run: %v", err)
+				}
+				if rep1.Retried >= len(excs) {
+					t.Fatalf("first run retried %d of %d", rep1.Retried, len(excs))
+				}
+				// Nothing lost: each exception is still listed, being retried
+				// or queued.
+				where := make(map[string]int)
+				for _, e := range v.exceptions(t) {
+					where[e.ID]++
+				}
+				for _, line := range v.list(t, rdb.RetryingKey(testQueue)) {
+					e, _ := tasks.DecodeException([]byte(line))
+					where[e.ID]++
+				}
+				queued := make(map[string]bool)
+				for _, task := range v.pending(t) {
+					queued[task.Job.ID] = true
+				}
+				for _, e := range excs {
+					if where[e.ID] == 0 && !queued[e.ID] || where[e.ID] > 1 {
+						t.Errorf("exception %s: listed %d times, queued %v", e.ID, where[e.ID], queued[e.ID])
+					}
+				}
 
-			v.e.hooks = hooks{}
-			rep2, err := v.e.Retry(ctx, RetryOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if n := rep1.Retried + rep2.Retried + rep2.Recovered; n != len(excs) {
-				t.Errorf("runs %+v then %+v: %d in all, want %d", rep1, rep2, n, len(excs))
-			}
-			if tt.concurrency == 1 && rep2.Recovered != 1 {
-				t.Errorf("second run recovered %d, want 1", rep2.Recovered)
-			}
-			checkQueued(t, v, excs)
-			if l := v.list(t, rdb.RetryingKey(testQueue)); len(l) != 0 {
-				t.Errorf("retrying list %q", l)
-			}
-			if l := v.list(t, rdb.ExceptionsKey(testQueue)); len(l) != 0 {
-				t.Errorf("exceptions list %q", l)
-			}
-			checkCounters(t, v, batches, 5, 2)
-		})
-	}
+				v.e.hooks = hooks{}
+				rep2, err := v.e.Retry(ctx, RetryOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n := rep1.Retried + rep2.Retried + rep2.Recovered; n != len(excs) {
+					t.Errorf("runs %+v then %+v: %d in all, want %d", rep1, rep2, n, len(excs))
+				}
+				if tt.concurrency == 1 && rep2.Recovered != 1 {
+					t.Errorf("second run recovered %d, want 1", rep2.Recovered)
+				}
+				checkQueued(t, v, excs)
+				if l := v.list(t, rdb.RetryingKey(testQueue)); len(l) != 0 {
+					t.Errorf("retrying list %q", l)
+				}
+				if l := v.list(t, rdb.ExceptionsKey(testQueue)); len(l) != 0 {
+					t.Errorf("exceptions list %q", l)
+				}
+				checkCounters(t, v, batches, 5, 2)
+			})
+		}
+	})
 }
 
 // TestRetryRecoverRan: a retried attempt whose outcome is recorded already
@@ -401,51 +407,55 @@ func TestRetryRecoverRan(t *testing.T) {
 // TestRetryRedisDown: a Redis failure ends the run with ErrEnqueue, and a
 // rerun finishes.
 func TestRetryRedisDown(t *testing.T) {
-	v := newMini(t, func(c *Config) { c.Concurrency = 1 })
-	batches, excs := seed(t, v, 1, retryTypes...)
-	var moves atomic.Int64
-	v.e.hooks.afterMove = func(tasks.Exception) error {
-		if moves.Add(1) == 2 {
-			v.mr.SetError("LOADING down")
+	forEachEnqueuePath(t, func(t *testing.T, path func(*Config)) {
+		v := newMini(t, func(c *Config) { c.Concurrency = 1 }, path)
+		batches, excs := seed(t, v, 1, retryTypes...)
+		var moves atomic.Int64
+		v.e.hooks.afterMove = func(tasks.Exception) error {
+			if moves.Add(1) == 2 {
+				v.mr.SetError("LOADING down")
+			}
+			return nil
 		}
-		return nil
-	}
-	ctx := context.Background()
-	if _, err := v.e.Retry(ctx, RetryOptions{}); !errors.Is(err, ErrEnqueue) {
-		t.Fatalf("err %v, want ErrEnqueue", err)
-	}
-	v.mr.SetError("")
-	v.e.hooks = hooks{}
-	if _, err := v.e.Retry(ctx, RetryOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	checkQueued(t, v, excs)
-	checkCounters(t, v, batches, 5, 2)
+		ctx := context.Background()
+		if _, err := v.e.Retry(ctx, RetryOptions{}); !errors.Is(err, ErrEnqueue) {
+			t.Fatalf("err %v, want ErrEnqueue", err)
+		}
+		v.mr.SetError("")
+		v.e.hooks = hooks{}
+		if _, err := v.e.Retry(ctx, RetryOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		checkQueued(t, v, excs)
+		checkCounters(t, v, batches, 5, 2)
+	})
 }
 
 // TestRetryLostReply: the move runs but its reply is lost, and the move is
 // sent again: the entry is finished once, the counters taken back once.
 func TestRetryLostReply(t *testing.T) {
-	v := newMini(t, nil)
-	batches, excs := seed(t, v, 1, retryTypes...)
-	move := rdb.Script("move_to_retrying")
-	if err := move.Load(context.Background(), v.rdb).Err(); err != nil { // EVALSHA from the start
-		t.Fatal(err)
-	}
-	var lost atomic.Int64
-	v.rdb.AddHook(lostReplyHook{match: scriptArg(move.Hash()), seen: new(sync.Map), n: &lost})
-	rep, err := v.e.Retry(context.Background(), RetryOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if lost.Load() == 0 || rep.Retried != len(excs) {
-		t.Fatalf("%d replies lost, report %+v", lost.Load(), rep)
-	}
-	checkQueued(t, v, excs)
-	if l := v.list(t, rdb.RetryingKey(testQueue)); len(l) != 0 {
-		t.Errorf("retrying list %q", l)
-	}
-	checkCounters(t, v, batches, 5, 2)
+	forEachEnqueuePath(t, func(t *testing.T, path func(*Config)) {
+		v := newMini(t, nil, path)
+		batches, excs := seed(t, v, 1, retryTypes...)
+		move := rdb.Script("move_to_retrying")
+		if err := move.Load(context.Background(), v.rdb).Err(); err != nil { // EVALSHA from the start
+			t.Fatal(err)
+		}
+		var lost atomic.Int64
+		v.rdb.AddHook(lostReplyHook{match: scriptArg(move.Hash()), seen: new(sync.Map), n: &lost})
+		rep, err := v.e.Retry(context.Background(), RetryOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lost.Load() == 0 || rep.Retried != len(excs) {
+			t.Fatalf("%d replies lost, report %+v", lost.Load(), rep)
+		}
+		checkQueued(t, v, excs)
+		if l := v.list(t, rdb.RetryingKey(testQueue)); len(l) != 0 {
+			t.Errorf("retrying list %q", l)
+		}
+		checkCounters(t, v, batches, 5, 2)
+	})
 }
 
 // lostReplyHook runs the first command that match picks for each key and

@@ -43,7 +43,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/reqfleet/reqfleet/internal/parallel"
 	"log/slog"
 	"os"
 	"strconv"
@@ -51,11 +50,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/reqfleet/reqfleet/internal/parallel"
+
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/reqfleet/reqfleet/enqueuer"
 	"github.com/reqfleet/reqfleet/internal/rdb"
+	"github.com/reqfleet/reqfleet/internal/startstop"
+	"github.com/reqfleet/reqfleet/internal/testkit"
 	"github.com/reqfleet/reqfleet/tasks"
 )
 
@@ -147,6 +150,16 @@ type Forwarder struct {
 	batchMade time.Time
 
 	hooks hooks
+
+	life        startstop.Base
+	runErr      error // Run's, once it returned under Start
+	testSignals testSignals
+}
+
+// testSignals are signalled in tests only (testkit.Signal).
+type testSignals struct {
+	leaseLost testkit.Signal[struct{}] // forwarding stopped: another forwarder took the lease
+	standby   testkit.Signal[struct{}] // an attempt at the lease found it held by another
 }
 
 // hooks let tests stop a run where a crash matters. A hook that returns an
@@ -197,16 +210,41 @@ func (f *Forwarder) Run(ctx context.Context) error {
 		if err != nil && ctx.Err() == nil {
 			f.log.LogAttrs(ctx, slog.LevelWarn, "inbox lease: redis call failed", slog.Any("err", err))
 		}
+		if !held && err == nil {
+			f.testSignals.standby.Signal(struct{}{})
+		}
 		if held {
 			var c *crash
-			if err := f.lead(ctx); errors.As(err, &c) {
+			err := f.lead(ctx)
+			if errors.As(err, &c) {
 				return err
+			}
+			if errors.Is(err, errLeaseLost) {
+				f.testSignals.leaseLost.Signal(struct{}{})
 			}
 		}
 		if sleep(ctx, f.cfg.Lease/3) != nil {
 			return nil
 		}
 	}
+}
+
+// Start runs the forwarder (Run) in the background until Stop or ctx
+// ends.
+func (f *Forwarder) Start(ctx context.Context) error {
+	return f.life.Start(ctx, func(ctx context.Context) { f.runErr = f.Run(ctx) })
+}
+
+// Stop ends the forwarding started by Start and waits for it (the chunk in
+// hand, the seal, the lease given up), bounded by ctx: when ctx ends first
+// it returns ctx's error, the forwarder finishing in the background, and
+// may be called again. Once the forwarder has stopped it returns Run's
+// error (a hook's crash), if any.
+func (f *Forwarder) Stop(ctx context.Context) error {
+	if err := f.life.Stop(ctx); err != nil {
+		return err
+	}
+	return f.runErr
 }
 
 func (f *Forwarder) acquire(ctx context.Context) (bool, error) {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/reqfleet/reqfleet/enqueuer"
 	reqrdb "github.com/reqfleet/reqfleet/internal/rdb"
+	"github.com/reqfleet/reqfleet/internal/testkit"
 	"github.com/reqfleet/reqfleet/internal/testredis"
 	"github.com/reqfleet/reqfleet/outcomes"
 	"github.com/reqfleet/reqfleet/tasks"
@@ -77,17 +78,16 @@ func newForwarder(t *testing.T, rdb redis.UniversalClient, mod func(*Config)) *F
 	return f
 }
 
-// running is a forwarder's Run in a goroutine.
-type running struct {
-	cancel context.CancelFunc
-	done   chan error
-}
+// running is a forwarder started with Start, stopped at the end of the
+// test.
+type running struct{ f *Forwarder }
 
 func start(t *testing.T, f *Forwarder) *running {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- f.Run(ctx) }()
+	if err := f.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r := &running{f: f}
 	t.Cleanup(func() { r.stop(t) })
 	return r
 }
@@ -96,31 +96,24 @@ func start(t *testing.T, f *Forwarder) *running {
 func (r *running) wait(t *testing.T) error {
 	t.Helper()
 	select {
-	case err, ok := <-r.done:
-		if ok {
-			close(r.done)
-		}
-		return err
-	case <-time.After(30 * time.Second):
+	case <-r.f.life.Done():
+		return r.stop(t)
+	case <-time.After(wait):
 		t.Fatal("forwarder did not stop by itself")
 		return nil
 	}
 }
 
-// stop ends Run and returns its error (nil when it already returned).
+// stop stops the forwarder and returns Run's error.
 func (r *running) stop(t *testing.T) error {
 	t.Helper()
-	r.cancel()
-	select {
-	case err, ok := <-r.done:
-		if ok {
-			close(r.done)
-		}
-		return err
-	case <-time.After(30 * time.Second):
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	err := r.f.Stop(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
 		t.Fatal("forwarder did not stop")
-		return nil
 	}
+	return err
 }
 
 // push LPUSHes raw entries, as redis-cli or any client would.
@@ -135,16 +128,8 @@ func push(t *testing.T, rdb redis.UniversalClient, entries ...string) {
 	}
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+// wait bounds every wait of these tests.
+const wait = 20 * time.Second
 
 func llen(t *testing.T, rdb redis.UniversalClient, key string) int64 {
 	t.Helper()
@@ -190,13 +175,13 @@ func exceptions(t *testing.T, rdb redis.UniversalClient) []tasks.Exception {
 // exactlyOnce checks that every id has one response, and nothing else.
 func exactlyOnce(t *testing.T, rdb redis.UniversalClient, ids []string) {
 	t.Helper()
-	waitFor(t, "every job's response", func() bool { return len(responses(t, rdb)) >= len(ids) })
+	testkit.WaitUntil(t, wait, func() bool { return len(responses(t, rdb)) >= len(ids) }, "every job's response")
 	// Let a double, if any, land too.
-	waitFor(t, "the queue to drain", func() bool {
+	testkit.WaitUntil(t, wait, func() bool {
 		r, _ := outcomes.NewReader(rdb, queue)
 		st, err := r.Stats(context.Background(), 0)
 		return err == nil && st.Pending+st.Active+st.Retry+st.Scheduled == 0
-	})
+	}, "the queue to drain")
 	count := map[string]int{}
 	for _, r := range responses(t, rdb) {
 		count[r.ID]++
@@ -229,9 +214,9 @@ func TestLPUSHedJobsRun(t *testing.T) {
 			`this is not json`,
 			fmt.Sprintf(`{"url": %q, "id": "bad-1", "files": {"f": "x"}}`, srv.URL+"/c"),
 		)
-		waitFor(t, "two responses and two exceptions", func() bool {
+		testkit.WaitUntil(t, wait, func() bool {
 			return len(responses(t, rdb)) == 2 && len(exceptions(t, rdb)) == 2
-		})
+		}, "two responses and two exceptions")
 		byID := map[string]tasks.Response{}
 		for _, r := range responses(t, rdb) {
 			byID[r.ID] = r
@@ -323,7 +308,7 @@ func TestKilledBeforeEnqueue(t *testing.T) {
 	}
 	// The next forwarder waits for the dead one's lease to expire.
 	start(t, newForwarder(t, rdb, nil))
-	waitFor(t, "25 responses", func() bool { return len(responses(t, rdb)) >= 25 })
+	testkit.WaitUntil(t, wait, func() bool { return len(responses(t, rdb)) >= 25 }, "25 responses")
 	for _, r := range responses(t, rdb) {
 		if strings.HasPrefix(r.ID, "inbox-") {
 			ids = append(ids, r.ID)
@@ -357,14 +342,14 @@ func TestKilledAfterEnqueue(t *testing.T) {
 			}
 			if workerFirst {
 				startWorker(t, rdb)
-				waitFor(t, "the enqueued jobs to run", func() bool { return len(responses(t, rdb)) >= 6 })
+				testkit.WaitUntil(t, wait, func() bool { return len(responses(t, rdb)) >= 6 }, "the enqueued jobs to run")
 			}
 			start(t, newForwarder(t, rdb, nil))
 			if !workerFirst {
-				waitFor(t, "the processing list to empty", func() bool { return llen(t, rdb, reqrdb.InboxProcessingKey(queue)) == 0 })
+				testkit.WaitUntil(t, wait, func() bool { return llen(t, rdb, reqrdb.InboxProcessingKey(queue)) == 0 }, "the processing list to empty")
 				startWorker(t, rdb)
 			}
-			waitFor(t, "13 responses", func() bool { return len(responses(t, rdb)) >= 13 })
+			testkit.WaitUntil(t, wait, func() bool { return len(responses(t, rdb)) >= 13 }, "13 responses")
 			for _, r := range responses(t, rdb) {
 				if strings.HasPrefix(r.ID, "inbox-") {
 					ids = append(ids, r.ID)
@@ -423,7 +408,7 @@ func TestDuplicateIDGoesToNextBatch(t *testing.T) {
 	lines, _ := jobLines(srv, 7, true)
 	dup := fmt.Sprintf(`{"url": %q, "id": "j1"}`, srv.URL+"/again")
 	push(t, rdb, append(lines, dup)...)
-	waitFor(t, "8 responses", func() bool { return len(responses(t, rdb)) == 8 })
+	testkit.WaitUntil(t, wait, func() bool { return len(responses(t, rdb)) == 8 }, "8 responses")
 	if err := run.stop(t); err != nil {
 		t.Fatal(err)
 	}
@@ -448,7 +433,7 @@ func TestBatchMax(t *testing.T) {
 	run := start(t, newForwarder(t, rdb, func(c *Config) { c.BatchMax = 3; c.Chunk = 1 }))
 	lines, _ := jobLines(srv, 7, true)
 	push(t, rdb, lines...)
-	waitFor(t, "7 responses", func() bool { return len(responses(t, rdb)) == 7 })
+	testkit.WaitUntil(t, wait, func() bool { return len(responses(t, rdb)) == 7 }, "7 responses")
 	if err := run.stop(t); err != nil {
 		t.Fatal(err)
 	}
@@ -488,16 +473,24 @@ func TestLeaseLost(t *testing.T) {
 	rdb := testredis.Start(t).Client(t)
 	srv := target(t)
 	startWorker(t, rdb)
-	start(t, newForwarder(t, rdb, nil))
+	f := newForwarder(t, rdb, nil)
+	f.testSignals.leaseLost.Init(t)
+	f.testSignals.standby.Init(t)
+	start(t, f)
 	ctx := context.Background()
-	waitFor(t, "the lease", func() bool { return rdb.Exists(ctx, reqrdb.InboxLeaseKey(queue)).Val() == 1 })
+	testkit.WaitUntil(t, wait, func() bool { return rdb.Exists(ctx, reqrdb.InboxLeaseKey(queue)).Val() == 1 }, "the lease")
 	if err := rdb.Set(ctx, reqrdb.InboxLeaseKey(queue), "someone else", time.Minute).Err(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second) // a renewal (every third of the 1s lease) finds it lost
+	f.testSignals.leaseLost.WaitOrTimeout() // a renewal (every third of the 1s lease) found it lost
+	for len(f.testSignals.standby.C()) > 0 {
+		<-f.testSignals.standby.C()
+	}
 	lines, ids := jobLines(srv, 5, true)
 	push(t, rdb, lines...)
-	time.Sleep(300 * time.Millisecond)
+	// Two tries at the lease after the push, standing by in between.
+	f.testSignals.standby.WaitOrTimeout()
+	f.testSignals.standby.WaitOrTimeout()
 	if n := llen(t, rdb, reqrdb.InboxKey(queue)); n != 5 {
 		t.Fatalf("a forwarder without the lease took entries: %d left of 5", n)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/reqfleet/reqfleet/enqueuer"
 	reqrdb "github.com/reqfleet/reqfleet/internal/rdb"
+	"github.com/reqfleet/reqfleet/internal/testkit"
 	"github.com/reqfleet/reqfleet/internal/testredis"
 	"github.com/reqfleet/reqfleet/tasks"
 	"github.com/reqfleet/reqfleet/worker"
@@ -159,20 +160,13 @@ func TestQueuesCountsWorkerProcesses(t *testing.T) {
 			}
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(qc)
-			tick := time.NewTicker(10 * time.Millisecond)
-			defer tick.Stop()
-			timeout := time.After(20 * time.Second)
-			for {
+			testkit.WaitUntil(t, 20*time.Second, func() error {
 				text := scrape(t, Handler(reg, nil))
 				if strings.Contains(text, `reqfleet_workers{queue="q"} 1`+"\n") && strings.Contains(text, `reqfleet_worker_slots{queue="q"} 6`+"\n") {
-					return
+					return nil
 				}
-				select {
-				case <-tick.C:
-				case <-timeout:
-					t.Fatalf("want 1 worker with 6 slots:\n%s", text)
-				}
-			}
+				return fmt.Errorf("scraped:\n%s", text)
+			}, "1 worker with 6 slots")
 		})
 	}
 }

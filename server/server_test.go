@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 
+	"github.com/reqfleet/reqfleet/internal/testkit"
 	"github.com/reqfleet/reqfleet/internal/testredis"
 	"github.com/reqfleet/reqfleet/outcomes"
 	"github.com/reqfleet/reqfleet/tasks"
@@ -27,30 +26,12 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// syncBuffer collects logs written from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type env struct {
 	rdb    redis.UniversalClient
 	redis  *testredis.Server
 	api    *httptest.Server
 	target *httptest.Server
-	logs   *syncBuffer
+	logs   *testkit.SyncBuffer
 	token  string
 }
 
@@ -58,7 +39,7 @@ type env struct {
 func setup(t *testing.T, mod func(*Config)) *env {
 	t.Helper()
 	rs := testredis.Start(t)
-	e := &env{redis: rs, rdb: rs.Client(t), logs: &syncBuffer{}}
+	e := &env{redis: rs, rdb: rs.Client(t), logs: &testkit.SyncBuffer{}}
 	e.target = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "ok "+r.URL.Path)
 	}))
@@ -146,21 +127,18 @@ func decode[T any](t *testing.T, a answer) T {
 
 func (e *env) waitBatch(t *testing.T, batch, queue string) BatchStatus {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	var st BatchStatus
+	testkit.WaitUntil(t, 30*time.Second, func() error {
 		a := e.do(t, "GET", "/v1/batches/"+batch+"?queue="+queue, "", "")
 		if a.code != 200 {
 			t.Fatalf("GET batch: %d %s", a.code, a.body)
 		}
-		st := decode[BatchStatus](t, a)
-		if st.Complete {
-			return st
+		if st = decode[BatchStatus](t, a); !st.Complete {
+			return fmt.Errorf("%+v", st)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("batch not complete: %+v", st)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	}, "batch complete")
+	return st
 }
 
 func lines(s string) []string {
@@ -448,7 +426,11 @@ func TestServeGraceful(t *testing.T) {
 	started := make(chan struct{})
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		close(started)
-		time.Sleep(200 * time.Millisecond)
+		select { // a request still in flight at shutdown
+		case <-time.After(200 * time.Millisecond):
+		case <-r.Context().Done():
+			return
+		}
 		fmt.Fprint(w, "finished")
 	})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -465,13 +447,27 @@ func TestServeGraceful(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		got <- string(b)
 	}()
-	<-started
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request did not arrive")
 	}
-	if s := <-got; s != "finished" {
-		t.Fatalf("request in flight got %q", s)
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return")
+	}
+	select {
+	case s := <-got:
+		if s != "finished" {
+			t.Fatalf("request in flight got %q", s)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no answer to the request in flight")
 	}
 }
 

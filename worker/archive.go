@@ -8,12 +8,13 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
 
 	"github.com/reqfleet/reqfleet/httpexec"
+	"github.com/reqfleet/reqfleet/internal/startstop"
+	"github.com/reqfleet/reqfleet/internal/testkit"
 	"github.com/reqfleet/reqfleet/tasks"
 )
 
@@ -72,9 +73,8 @@ type sweeper struct {
 	now    func() time.Time
 	log    *slog.Logger
 
-	stopOnce sync.Once
-	cancel   context.CancelFunc
-	done     chan struct{}
+	life  startstop.Base
+	swept testkit.Signal[struct{}] // tests: a sweep is done
 }
 
 func newSweeper(cfg SweepConfig, insp *asynq.Inspector, record recordFunc, queues map[string]int, worker string, now func() time.Time, log *slog.Logger) *sweeper {
@@ -87,33 +87,31 @@ func newSweeper(cfg SweepConfig, insp *asynq.Inspector, record recordFunc, queue
 		log: log.With("component", "archive-sweeper")}
 }
 
-// start sweeps at once and then every Interval, until stop.
-func (s *sweeper) start() {
-	ctx, cancel := context.WithCancel(context.Background())
-	s.cancel, s.done = cancel, make(chan struct{})
-	go func() {
-		defer close(s.done)
+// Start sweeps at once and then every Interval, until Stop or ctx ends.
+func (s *sweeper) Start(ctx context.Context) error {
+	return s.life.Start(ctx, func(ctx context.Context) {
 		t := time.NewTicker(s.cfg.Interval)
 		defer t.Stop()
 		for {
 			s.sweep(ctx)
+			s.swept.Signal(struct{}{})
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
 			}
 		}
-	}()
+	})
 }
 
-// stop ends the sweeps and waits for the one in progress (a Redis call
-// in it is bounded by the client's timeouts).
-func (s *sweeper) stop() {
-	if s == nil || s.done == nil {
-		return
+// Stop ends the sweeps and waits for the one in progress (a Redis call in
+// it is bounded by the client's timeouts), or until ctx ends: it then
+// returns ctx's error and the sweep finishes in the background.
+func (s *sweeper) Stop(ctx context.Context) error {
+	if s == nil {
+		return nil
 	}
-	s.stopOnce.Do(s.cancel)
-	<-s.done
+	return s.life.Stop(ctx)
 }
 
 // sweep handles the archived tasks of every served queue, logging what it
@@ -271,13 +269,14 @@ func (w *Worker) startSweeper() {
 	}
 	w.sweep = newSweeper(w.cfg.Sweep, asynq.NewInspectorFromRedisClient(w.cfg.Redis), w.rec.record,
 		w.cfg.Queues, w.cfg.Name, w.exec.Now, w.log)
-	w.sweep.start()
+	_ = w.sweep.Start(context.Background()) // a new sweeper: cannot fail
 }
 
-// stopSweeper stops it; a worker that was never started has none.
-func (w *Worker) stopSweeper() {
+// stopSweeper stops it, bounded by ctx; a worker that was never started
+// has none.
+func (w *Worker) stopSweeper(ctx context.Context) error {
 	w.mu.Lock()
 	s := w.sweep
 	w.mu.Unlock()
-	s.stop()
+	return s.Stop(ctx)
 }

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	reqrdb "github.com/reqfleet/reqfleet/internal/rdb"
+	"github.com/reqfleet/reqfleet/internal/startstop"
 	"github.com/reqfleet/reqfleet/tasks"
 )
 
@@ -192,25 +194,6 @@ func TestSweepInvalidPayloads(t *testing.T) {
 	})
 }
 
-// The worker's own sweeper: a payload the handler refuses is archived by
-// asynq at once (SkipRetry) and lands as an exception within a sweep.
-func TestWorkerSweepsItsQueues(t *testing.T) {
-	rdb := miniRedis(t)
-	f := newFleet(t, rdb, Config{Concurrency: 1, Sweep: SweepConfig{Interval: 20 * time.Millisecond}})
-	if _, err := f.client.Enqueue(asynq.NewTask(tasks.TypeRequest, []byte(`{"batch":"B","attempt":1,"job":{"id":"j","url":"x","bogus":1}}`)),
-		asynq.Queue("q"), asynq.MaxRetry(25)); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	f.waitDone(t, "B", 1)
-	excs := exceptionsOf(t, rdb)
-	if len(excs) != 1 || excs[0].Exception.Type != tasks.InvalidJob || excs[0].ID != "j" {
-		t.Fatalf("exceptions %+v", excs)
-	}
-}
-
 func TestRetryDelay(t *testing.T) {
 	for n, want := range map[int]time.Duration{
 		-1: 2 * time.Second, 0: 2 * time.Second, 1: 4 * time.Second, 2: 8 * time.Second,
@@ -223,3 +206,41 @@ func TestRetryDelay(t *testing.T) {
 }
 
 func itoa(i int) string { return string(rune('a'+i/26)) + string(rune('a'+i%26)) }
+
+// The sweeper sweeps at Start and every Interval until Stop; Stop may be
+// called again, and ends the sweeps.
+func TestSweeperStartStop(t *testing.T) {
+	rdb := miniRedis(t)
+	s := testSweeper(rdb, "w1")
+	s.cfg.Interval = 5 * time.Millisecond
+	s.swept.Init(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(ctx); !errors.Is(err, startstop.ErrStarted) {
+		t.Fatalf("second Start: %v", err)
+	}
+	s.swept.WaitOrTimeout() // at once
+	task := tasks.Task{Batch: "B", Attempt: 1, Job: tasks.Job{ID: "j1", URL: "http://x/"}}
+	archive(t, rdb, tasks.TypeRequest, task.TaskID(), payload(t, task))
+	s.swept.WaitOrTimeout() // perhaps begun before the archive
+	s.swept.WaitOrTimeout()
+	if excs := exceptionsOf(t, rdb); len(excs) != 1 || excs[0].ID != "j1" {
+		t.Fatalf("exceptions %+v", excs)
+	}
+	for range 2 {
+		if err := s.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for len(s.swept.C()) > 0 {
+		<-s.swept.C()
+	}
+	archive(t, rdb, tasks.TypeRequest, "t2", payload(t, tasks.Task{Batch: "B", Attempt: 1, Job: tasks.Job{ID: "j2", URL: "http://x/"}}))
+	s.swept.RequireEmpty() // stopped: Stop waited for the last sweep
+	if n := archivedCount(t, rdb); n != 1 {
+		t.Fatalf("%d archived after Stop, want 1 left alone", n)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/reqfleet/reqfleet/internal/rdb"
+	"github.com/reqfleet/reqfleet/internal/startstop"
 	"github.com/reqfleet/reqfleet/tasks"
 )
 
@@ -90,9 +91,10 @@ type fetcher struct {
 	cancel  context.CancelFunc // ends the jobs in flight
 	rng     *rand.Rand         // the fetch loop's only
 
-	wg       sync.WaitGroup // the fetch loop and the runners
-	stopOnce sync.Once      // a second stop waits for the first
-	beat     sync.WaitGroup // the heartbeat (leases, server entry)
+	life    startstop.Base
+	wg      sync.WaitGroup // the fetch loop and the runners
+	beat    sync.WaitGroup // the heartbeat (leases, server entry)
+	stateMu sync.Mutex     // one server entry write at a time: the last snapshot taken is the last written
 
 	mu       sync.Mutex
 	held     map[string]map[string]*runningTask // queue -> id -> the tasks whose leases to extend (start set: running)
@@ -116,22 +118,35 @@ func newFetcher(cfg fetcherConfig, client redis.UniversalClient, exec func(ctx c
 	return f
 }
 
-func (f *fetcher) start() {
-	f.wg.Go(f.loop)
-	for range f.cfg.concurrency {
-		f.wg.Go(f.runner)
+// Start takes and runs tasks until Stop, or until ctx ends, which
+// shut it down as Stop says.
+func (f *fetcher) Start(ctx context.Context) error {
+	return f.life.Start(ctx, func(ctx context.Context) {
+		f.wg.Go(f.loop)
+		for range f.cfg.concurrency {
+			f.wg.Go(f.runner)
+		}
+		f.beat.Go(f.heartbeat)
+		<-ctx.Done()
+		f.shutdown()
+	})
+}
+
+// Stop takes no more tasks, gives the jobs in flight until the shutdown
+// timeout to finish, then cancels them, and puts every task taken but not
+// finished back on its queue. It is bounded by ctx: when ctx ends first,
+// the jobs in flight are cancelled at once and Stop returns ctx's error,
+// the rest of the shutdown (the requeue, the server entry) going on in the
+// background; Stop may be called again to wait for it.
+func (f *fetcher) Stop(ctx context.Context) error {
+	err := f.life.Stop(ctx)
+	if err != nil {
+		f.cancel()
 	}
-	f.beat.Go(f.heartbeat)
+	return err
 }
 
-// stop takes no more tasks, gives the jobs in flight until the shutdown
-// timeout (or ctx) ends, then cancels them, and puts every task taken but
-// not finished back on its queue.
-func (f *fetcher) stop(ctx context.Context) {
-	f.stopOnce.Do(func() { f.doStop(ctx) })
-}
-
-func (f *fetcher) doStop(ctx context.Context) {
+func (f *fetcher) shutdown() {
 	close(f.quit)
 	done := make(chan struct{})
 	go func() { f.wg.Wait(); close(done) }()
@@ -140,7 +155,7 @@ func (f *fetcher) doStop(ctx context.Context) {
 	select {
 	case <-done:
 	case <-timer.C:
-	case <-ctx.Done():
+	case <-f.abort.Done(): // Stop's ctx ended
 	}
 	f.cancel()
 	<-done
@@ -478,6 +493,8 @@ func (f *fetcher) heartbeat() {
 const stateWriteEvery = time.Second
 
 func (f *fetcher) writeState() {
+	f.stateMu.Lock()
+	defer f.stateMu.Unlock()
 	f.mu.Lock()
 	var running []runningTask
 	for _, ids := range f.held {

@@ -17,6 +17,8 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	reqrdb "github.com/reqfleet/reqfleet/internal/rdb"
+	"github.com/reqfleet/reqfleet/internal/startstop"
+	"github.com/reqfleet/reqfleet/internal/testkit"
 	"github.com/reqfleet/reqfleet/internal/testredis"
 	"github.com/reqfleet/reqfleet/tasks"
 )
@@ -49,9 +51,19 @@ func newTestFetcher(t *testing.T, rdb redis.UniversalClient, cfg fetcherConfig, 
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		f.stop(ctx)
+		if err := f.Stop(ctx); err != nil {
+			t.Error(err)
+		}
 	})
 	return f
+}
+
+// startFetcher starts f; newTestFetcher stops it at the end of the test.
+func startFetcher(t *testing.T, f *fetcher) {
+	t.Helper()
+	if err := f.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // enqueueRaw enqueues a task of reqfleet's type with asynq's Client.
@@ -96,12 +108,12 @@ func queueInfo(t *testing.T, rdb redis.UniversalClient, q string) *asynq.QueueIn
 
 func waitOutcomes(t *testing.T, rdb redis.UniversalClient, q string, n int64) {
 	t.Helper()
-	waitUntil(t, func() error {
+	testkit.WaitUntil(t, testWait, func() error {
 		if got := rdb.LLen(context.Background(), reqrdb.ResultsKey(q)).Val(); got < n {
 			return fmt.Errorf("%d results, want %d", got, n)
 		}
 		return nil
-	})
+	}, "the outcomes")
 }
 
 // Jobs the fetcher takes are finished as asynq finishes them: nothing left
@@ -121,7 +133,7 @@ func TestFetcherFinishesInAsynqLayout(t *testing.T) {
 			raise(&peakHeld, rdb.LLen(ctx, reqrdb.ActiveKey("q")).Val())
 			return finish(ctx, q, tk, s, a)
 		})
-		f.start()
+		startFetcher(t, f)
 		waitOutcomes(t, rdb, "q", jobs)
 		if p := peak.Load(); p > runners {
 			t.Errorf("%d jobs ran at once, runners %d", p, runners)
@@ -204,15 +216,18 @@ func TestFetcherRequeuesAtShutdown(t *testing.T) {
 	testredis.Each(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		enqueueJobs(t, rdb, "q", 5)
-		started := make(chan struct{})
+		var started testkit.Signal[struct{}]
+		started.Init(t)
 		f := newTestFetcher(t, rdb, fetcherConfig{concurrency: 1, batch: 8, prefetch: 8}, func(ctx context.Context, _ string, _ tasks.Task, _ time.Time, _ *ack) error {
-			close(started) // once: the others are never started
+			started.Signal(struct{}{}) // once: the others are never started
 			<-ctx.Done()
 			return ctx.Err()
 		})
-		f.start()
-		<-started
-		f.stop(ctx)
+		startFetcher(t, f)
+		started.WaitOrTimeout()
+		if err := f.Stop(ctx); err != nil {
+			t.Error(err)
+		}
 		qi := queueInfo(t, rdb, "q")
 		if qi.Pending != 5 || qi.Active != 0 || qi.Retry != 0 || qi.Archived != 0 {
 			t.Fatalf("after shutdown: %+v", qi)
@@ -245,14 +260,14 @@ func TestFetcherArchivesNonJobs(t *testing.T) {
 			ran.Add(1)
 			return nil
 		})
-		f.start()
+		startFetcher(t, f)
 		insp := asynq.NewInspectorFromRedisClient(rdb)
-		waitUntil(t, func() error {
+		testkit.WaitUntil(t, testWait, func() error {
 			if n := queueInfo(t, rdb, "q").Archived; n < 2 {
 				return fmt.Errorf("%d archived, want 2", n)
 			}
 			return nil
-		})
+		}, "the non-jobs archived")
 		for _, id := range []string{"bad", "foreign"} {
 			info, err := insp.GetTaskInfo("q", id)
 			if err != nil {
@@ -283,9 +298,10 @@ func TestFetcherLeases(t *testing.T) {
 		now := time.Unix(2_000_000_000, 0)
 		clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 		release := make(chan struct{})
-		started := make(chan string, 2)
+		var started testkit.Signal[string]
+		started.Init(t)
 		f := newTestFetcher(t, rdb, fetcherConfig{concurrency: 2, now: clock}, func(ctx context.Context, _ string, tk tasks.Task, _ time.Time, _ *ack) error {
-			started <- tk.Job.ID
+			started.Signal(tk.Job.ID)
 			select {
 			case <-release:
 				return nil
@@ -293,18 +309,18 @@ func TestFetcherLeases(t *testing.T) {
 				return ctx.Err()
 			}
 		})
-		f.start()
-		<-started
-		<-started
+		startFetcher(t, f)
+		started.WaitOrTimeout()
+		started.WaitOrTimeout()
 		// The late task's deadline passed: it is let go at once.
-		waitUntil(t, func() error {
+		testkit.WaitUntil(t, testWait, func() error {
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			if _, held := f.held["q"]["late"]; held {
 				return errors.New("the late task is still held")
 			}
 			return nil
-		})
+		}, "the late task let go")
 		mu.Lock()
 		now = now.Add(time.Hour)
 		mu.Unlock()
@@ -332,10 +348,11 @@ func TestFetcherHeartbeatExtendsLeases(t *testing.T) {
 	now := time.Unix(2_000_000_000, 0)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	release := make(chan struct{})
-	started := make(chan struct{})
+	var started testkit.Signal[struct{}]
+	started.Init(t)
 	f := newTestFetcher(t, rdb, fetcherConfig{now: clock, beat: 2 * time.Millisecond, extendEvery: 10 * time.Millisecond},
 		func(ctx context.Context, _ string, _ tasks.Task, _ time.Time, _ *ack) error {
-			close(started)
+			started.Signal(struct{}{})
 			select {
 			case <-release:
 				return nil
@@ -343,18 +360,18 @@ func TestFetcherHeartbeatExtendsLeases(t *testing.T) {
 				return ctx.Err()
 			}
 		})
-	f.start()
-	<-started
+	startFetcher(t, f)
+	started.WaitOrTimeout()
 	mu.Lock()
 	now = now.Add(time.Hour)
 	mu.Unlock()
 	want := float64(now.Add(reqrdb.LeaseDuration).Unix())
-	waitUntil(t, func() error {
+	testkit.WaitUntil(t, testWait, func() error {
 		if got := rdb.ZScore(ctx, reqrdb.LeaseKey("q"), "held").Val(); got != want {
 			return fmt.Errorf("lease %v, want %v", got, want)
 		}
 		return nil
-	})
+	}, "the extended lease")
 	close(release)
 }
 
@@ -386,16 +403,16 @@ func TestFetcherRerunOfRecordedJob(t *testing.T) {
 			ran <- tk.Job.ID
 			return finish(ctx, q, tk, s, a)
 		})
-		f.start()
+		startFetcher(t, f)
 		if id := <-ran; id != "lost" {
 			t.Fatalf("ran %q again", id)
 		}
-		waitUntil(t, func() error {
+		testkit.WaitUntil(t, testWait, func() error {
 			if qi := queueInfo(t, rdb, "q"); qi.Processed != 2 || qi.Active != 0 {
 				return fmt.Errorf("%d processed, %d active; want 2 and 0", qi.Processed, qi.Active)
 			}
 			return nil
-		})
+		}, "both tasks finished")
 		select {
 		case id := <-ran:
 			t.Fatalf("ran %q too", id)
@@ -460,8 +477,7 @@ func TestRecordFinishesFetchedTasks(t *testing.T) {
 			fetched = append(fetched, <-f.jobs)
 		}
 		rec := &recorder{rdb: rdb, ttl: time.Hour}
-		b := newBatcher(rec, 1, 8)
-		defer b.close()
+		b := startBatcher(t, rec, 1, 8)
 		finish := func(j fetchedTask) bool {
 			t.Helper()
 			tk, err := tasks.DecodeTask(j.msg.Payload)
@@ -564,4 +580,41 @@ func TestWithFailureAsAsynqReadsIt(t *testing.T) {
 			t.Fatalf("archived message decodes to %+v, %v", m, err)
 		}
 	})
+}
+
+// Stop is bounded by its ctx: when it ends before the shutdown timeout,
+// the jobs in flight are cancelled and Stop returns ctx's error; Stop again
+// waits for the rest of the shutdown, which hands the job back.
+func TestFetcherStopBoundedByCtx(t *testing.T) {
+	rdb := miniRedis(t)
+	enqueueJobs(t, rdb, "q", 1)
+	var started testkit.Signal[struct{}]
+	started.Init(t)
+	f := newTestFetcher(t, rdb, fetcherConfig{shutdown: time.Hour}, func(ctx context.Context, _ string, _ tasks.Task, _ time.Time, _ *ack) error {
+		started.Signal(struct{}{})
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	startFetcher(t, f)
+	if err := f.Start(context.Background()); !errors.Is(err, startstop.ErrStarted) {
+		t.Fatalf("second Start: %v", err)
+	}
+	started.WaitOrTimeout()
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	t0 := time.Now()
+	if err := f.Stop(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Stop past its ctx: %v, want DeadlineExceeded", err)
+	}
+	if d := time.Since(t0); d > 5*time.Second {
+		t.Fatalf("Stop took %v with a 50ms ctx", d)
+	}
+	long, cancel2 := context.WithTimeout(context.Background(), testWait)
+	defer cancel2()
+	if err := f.Stop(long); err != nil {
+		t.Fatalf("Stop again: %v", err)
+	}
+	if qi := queueInfo(t, rdb, "q"); qi.Pending != 1 || qi.Active != 0 {
+		t.Fatalf("after Stop: %d pending, %d active; want the job handed back", qi.Pending, qi.Active)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/reqfleet/reqfleet/internal/rdb"
+	"github.com/reqfleet/reqfleet/internal/startstop"
 	"github.com/reqfleet/reqfleet/tasks"
 )
 
@@ -98,33 +99,41 @@ type recordRes struct {
 // and the caller's retry goes through the dedupe, so an outcome recorded by
 // a call whose reply was lost is not recorded again.
 type batcher struct {
-	rec  *recorder
-	max  int
-	reqs chan *recordReq
-	quit chan struct{}
-	wg   sync.WaitGroup
-
-	closeOnce sync.Once
+	rec      *recorder
+	max      int
+	flushers int
+	reqs     chan *recordReq
+	quit     chan struct{} // closed at Stop
+	life     startstop.Base
+	wg       sync.WaitGroup
 
 	reqPool sync.Pool
 }
 
-// newBatcher starts flushers goroutines recording up to max outcomes a call.
+// newBatcher makes a batcher of flushers goroutines recording up to max
+// outcomes a call; Start starts them.
 func newBatcher(rec *recorder, flushers, max int) *batcher {
-	b := &batcher{rec: rec, max: max, reqs: make(chan *recordReq), quit: make(chan struct{})}
+	b := &batcher{rec: rec, max: max, flushers: flushers, reqs: make(chan *recordReq), quit: make(chan struct{})}
 	b.reqPool.New = func() any { return &recordReq{done: make(chan recordRes, 1)} }
-	for range flushers {
-		b.wg.Go(b.flusher)
-	}
 	return b
 }
 
-// close stops the flushers once they finish their calls in progress;
-// outcomes recorded after it go one by one through recorder.record.
-func (b *batcher) close() {
-	b.closeOnce.Do(func() { close(b.quit) })
-	b.wg.Wait()
+// Start starts the flushers, until Stop or ctx ends.
+func (b *batcher) Start(ctx context.Context) error {
+	return b.life.Start(ctx, func(ctx context.Context) {
+		for range b.flushers {
+			b.wg.Go(b.flusher)
+		}
+		<-ctx.Done()
+		close(b.quit)
+		b.wg.Wait()
+	})
 }
+
+// Stop stops the flushers once they finish their calls in progress, or
+// returns ctx's error when ctx ends first (they finish in the background);
+// outcomes recorded after it go one by one through recorder.record.
+func (b *batcher) Stop(ctx context.Context) error { return b.life.Stop(ctx) }
 
 // record is recorder.record through the batcher.
 func (b *batcher) record(ctx context.Context, queue string, t tasks.Task, o tasks.Outcome) (bool, error) {

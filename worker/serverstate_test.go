@@ -9,6 +9,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/reqfleet/reqfleet/internal/testkit"
 	"github.com/reqfleet/reqfleet/internal/testredis"
 	"github.com/reqfleet/reqfleet/tasks"
 )
@@ -23,16 +24,23 @@ func TestFetcherInAsynqServerList(t *testing.T) {
 			queues: map[string]int{"q": 3, "low": 1}, strict: true, started: started}
 		payload := mustMarshal(t, "j1")
 		enqueueRaw(t, rdb, "q", "task-1", payload, asynq.Timeout(time.Hour))
-		running := make(chan struct{})
+		var running testkit.Signal[string]
+		running.Init(t)
 		release := make(chan struct{})
-		f := newTestFetcher(t, rdb, fetcherConfig{identity: id}, func(ctx context.Context, _ string, _ tasks.Task, _ time.Time, _ *ack) error {
-			close(running)
-			<-release
-			return nil
+		f := newTestFetcher(t, rdb, fetcherConfig{identity: id}, func(ctx context.Context, _ string, tk tasks.Task, _ time.Time, _ *ack) error {
+			running.Signal(tk.Job.ID)
+			select {
+			case <-release:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		})
-		f.start()
-		<-running
-		f.writeState() // the heartbeat's, without waiting 5s for it
+		startFetcher(t, f)
+		running.WaitOrTimeout()
+		// The heartbeat's next write, without waiting for it: it lands after
+		// any write whose snapshot was taken before the job was running.
+		f.writeState()
 		insp := asynq.NewInspectorFromRedisClient(rdb)
 		servers, err := insp.Servers()
 		if err != nil {
@@ -57,7 +65,9 @@ func TestFetcherInAsynqServerList(t *testing.T) {
 		close(release)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		f.stop(ctx)
+		if err := f.Stop(ctx); err != nil {
+			t.Error(err)
+		}
 		if servers, err := insp.Servers(); err != nil || len(servers) != 0 {
 			t.Fatalf("after stop: servers %+v, %v", servers, err)
 		}
@@ -85,7 +95,7 @@ func TestWorkerServerListAddsUpToSessions(t *testing.T) {
 			}
 			insp := asynq.NewInspectorFromRedisClient(rdb)
 			want := f.w.cfg.Shards + map[bool]int{false: 1, true: 0}[tc.cfg.AsynqProcessor]
-			waitUntil(t, func() error {
+			testkit.WaitUntil(t, testWait, func() error {
 				servers, err := insp.Servers()
 				if err != nil {
 					return err
@@ -98,7 +108,7 @@ func TestWorkerServerListAddsUpToSessions(t *testing.T) {
 					return fmt.Errorf("%d entries adding up to %d sessions, want %d adding up to %d", len(servers), sum, want, tc.want)
 				}
 				return nil
-			})
+			}, "the server list")
 		})
 	}
 }

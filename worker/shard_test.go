@@ -77,7 +77,10 @@ func testShardsShareTheSessions(t *testing.T, asynqProcessor bool) {
 					break
 				}
 			}
-			time.Sleep(2 * time.Millisecond)
+			select { // a job that takes a while, so that jobs overlap
+			case <-time.After(2 * time.Millisecond):
+			case <-r.Context().Done():
+			}
 			running.Add(-1)
 		}))
 		t.Cleanup(srv.Close)
@@ -111,6 +114,26 @@ func outcome(id string) (tasks.Task, tasks.Outcome) {
 	return tasks.Task{Batch: "B", Attempt: 1, Job: j}, &tasks.Response{ID: id, Batch: "B", Request: j, StatusCode: 200, Attempt: 1}
 }
 
+// startBatcher starts a batcher, stopped at the end of the test.
+func startBatcher(t *testing.T, rec *recorder, flushers, max int) *batcher {
+	t.Helper()
+	b := newBatcher(rec, flushers, max)
+	if err := b.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stopBatcher(t, b) })
+	return b
+}
+
+func stopBatcher(t *testing.T, b *batcher) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := b.Stop(ctx); err != nil {
+		t.Error(err)
+	}
+}
+
 // The batcher records many outcomes in few calls, each exactly once, and
 // tells each caller whether its outcome was new.
 func TestBatcherGroupsAndDedupes(t *testing.T) {
@@ -119,8 +142,7 @@ func TestBatcherGroupsAndDedupes(t *testing.T) {
 		var calls atomic.Int32
 		rdb.AddHook(countScripts{&calls})
 		rec := recorder{rdb: rdb, ttl: time.Hour}
-		b := newBatcher(&rec, 1, 16)
-		defer b.close()
+		b := startBatcher(t, &rec, 1, 16)
 		const n = 200
 		fresh := make([]atomic.Int32, n)
 		var wg sync.WaitGroup
@@ -166,8 +188,8 @@ func TestBatcherGroupsAndDedupes(t *testing.T) {
 		}
 		t.Logf("%d records in %d script calls", 2*n, calls.Load())
 
-		// Closed, it records one by one, still exactly once.
-		b.close()
+		// Stopped, it records one by one, still exactly once.
+		stopBatcher(t, b)
 		tk, o := outcome("late")
 		if ok, err := b.record(ctx, "q", tk, o); err != nil || !ok {
 			t.Fatalf("after close: %v %v", ok, err)
@@ -190,8 +212,7 @@ func TestBatchedRecordRetriedWithoutDoubles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		w.batch = newBatcher(&w.rec, 2, 8)
-		defer w.batch.close()
+		w.batch = startBatcher(t, &w.rec, 2, 8)
 		defer w.pool.close()
 		const n = 40
 		var wg sync.WaitGroup

@@ -260,6 +260,7 @@ func (w *Worker) Start() error {
 	mux.Handle(tasks.TypeRequest, w)
 	if w.cfg.RecordBatch > 1 {
 		w.batch = newBatcher(&w.rec, recordFlushers, w.cfg.RecordBatch)
+		_ = w.batch.Start(context.Background()) // a new batcher: cannot fail
 	}
 	concurrencies := shardConcurrencies(w.cfg.Concurrency, w.cfg.Shards)
 	if !w.cfg.AsynqProcessor {
@@ -268,7 +269,7 @@ func (w *Worker) Start() error {
 	servers, err := startShards(newServer, mux, concurrencies)
 	if err != nil {
 		if w.batch != nil {
-			w.batch.close()
+			_ = w.batch.Stop(context.Background()) // flushers with nothing in progress
 		}
 		return fmt.Errorf("start worker: %w", err)
 	}
@@ -279,7 +280,7 @@ func (w *Worker) Start() error {
 			batch: w.cfg.FetchBatch, prefetch: w.cfg.Prefetch, interval: w.cfg.TaskCheckInterval, shutdown: w.cfg.ShutdownTimeout,
 			now: time.Now, log: w.log, identity: w.identity(),
 		}, w.cfg.Redis, w.run)
-		w.fetch.start()
+		_ = w.fetch.Start(context.Background()) // a new fetcher: cannot fail
 	}
 	w.startSweeper()
 	w.log.Info("worker started", "concurrency", w.cfg.Concurrency, "shards", len(servers), "queues", w.cfg.Queues)
@@ -309,17 +310,29 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 		w.pool.close()
 		return nil
 	}
-	w.stopSweeper()
+	// A sweep still running past ctx finishes in the background; the rest of
+	// the shutdown goes on all the same.
+	_ = w.stopSweeper(ctx)
 	done := make(chan struct{})
 	go func() {
 		var wg sync.WaitGroup
 		if w.fetch != nil {
-			wg.Go(func() { w.fetch.stop(ctx) })
+			wg.Go(func() {
+				if w.fetch.Stop(ctx) != nil {
+					// ctx ended: the jobs in flight were cancelled; the
+					// requeue goes on here, past Shutdown's return.
+					<-w.fetch.life.Done()
+				}
+			})
 		}
 		shutdownShards(srvs)
 		wg.Wait()
 		if w.batch != nil {
-			w.batch.close() // after the shards: their jobs in flight have recorded
+			// After the shards and the fetcher: their jobs in flight have
+			// recorded. This runs past Shutdown's ctx (it returns at once
+			// then): the flushers' calls in progress are bounded by the
+			// client's timeouts.
+			_ = w.batch.Stop(context.WithoutCancel(ctx))
 		}
 		w.pool.close()
 		close(done)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/reqfleet/reqfleet/internal/rdb"
+	"github.com/reqfleet/reqfleet/internal/testkit"
 	"github.com/reqfleet/reqfleet/internal/testredis"
 	"github.com/reqfleet/reqfleet/outcomes"
 	"github.com/reqfleet/reqfleet/tasks"
@@ -23,12 +24,7 @@ func startClusterWorker(t *testing.T, env map[string]string, args ...string) {
 	go func() {
 		done <- c.run(ctx, append([]string{"worker", "--log-format", "json"}, args...)...)
 	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("worker: %v\n%s", err, c.stderr.String())
-		}
-	})
+	t.Cleanup(func() { stopCommand(t, "worker", c, cancel, done) })
 }
 
 // The fleet on a real 3-node Redis Cluster: enqueue, workers, wait, results,
@@ -86,16 +82,16 @@ func TestFleetOnRedisCluster(t *testing.T) {
 			}
 			return n
 		}
-		for deadline := time.Now().Add(20 * time.Second); ; {
+		testkit.WaitUntil(t, 20*time.Second, func() error {
 			st = outcomes.Stats{}
 			if err := json.Unmarshal([]byte(must("stats", "--queue", queue, "--json")), &st); err != nil {
 				t.Fatal(err)
 			}
-			if slots() >= 4 || time.Now().After(deadline) {
-				break
+			if slots() < 4 {
+				return fmt.Errorf("%d worker slots", slots())
 			}
-			time.Sleep(50 * time.Millisecond)
-		}
+			return nil
+		}, queue+": both workers in stats")
 		if st.Results != 2 || st.Exceptions != 0 || len(st.Batches) != 1 || len(st.Workers) != 1 || slots() != 4 || st.Pending != 0 {
 			t.Fatalf("%s: stats %+v", queue, st)
 		}
@@ -108,13 +104,9 @@ func TestFleetOnRedisCluster(t *testing.T) {
 	if err := cc.LPush(ctx, rdb.InboxKey("other"), line).Err(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(must("results", "--queue", "other"), `"id":"via-inbox"`) {
-		if time.Now().After(deadline) {
-			t.Fatal("the inbox job did not run on the cluster")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.WaitUntil(t, 30*time.Second, func() bool {
+		return strings.Contains(must("results", "--queue", "other"), `"id":"via-inbox"`)
+	}, "the inbox job run on the cluster")
 
 	// serve on the cluster: the API and the metrics.
 	api := startServe(t, env, "--allow-private-urls", "--queues", "default,other")

@@ -20,12 +20,7 @@ func startWorker(t *testing.T, redisURL string, args ...string) *cli {
 	go func() {
 		done <- c.run(ctx, append([]string{"worker", "--redis", redisURL, "--log-format", "json"}, args...)...)
 	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("worker: %v\n%s", err, c.stderr.String())
-		}
-	})
+	t.Cleanup(func() { stopCommand(t, "worker", c, cancel, done) })
 	return c
 }
 

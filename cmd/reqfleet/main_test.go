@@ -1,45 +1,42 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"strings"
-	"sync"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/reqfleet/reqfleet/enqueuer"
+	"github.com/reqfleet/reqfleet/internal/testkit"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// syncBuffer is a bytes.Buffer safe for a worker goroutine's logs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+// stopCommand ends a command run in the background (cancel) and waits for
+// its error on done, bounded: above the worker's 40s shutdown timeout.
+func stopCommand(t *testing.T, what string, c *cli, cancel context.CancelFunc, done <-chan error) {
+	t.Helper()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("%s: %v\n%s", what, err, c.stderr.String())
+		}
+	case <-time.After(50 * time.Second):
+		t.Errorf("%s did not stop:\n%s", what, c.stderr.String())
+	}
 }
 
 // cli runs one reqfleet command in-process.
 type cli struct {
 	env    map[string]string
 	stdin  string
-	stdout syncBuffer
-	stderr syncBuffer
+	stdout testkit.SyncBuffer
+	stderr testkit.SyncBuffer
 }
 
 func (c *cli) run(ctx context.Context, args ...string) error {

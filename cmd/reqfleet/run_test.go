@@ -87,8 +87,13 @@ func TestRunEmbedded(t *testing.T) {
 	if e, err := tasks.DecodeException([]byte(exc[0])); err != nil || e.Exception.Type != tasks.MissingSchema {
 		t.Fatalf("exception = %+v, %v", e, err)
 	}
-	if got := <-seen; got != "Bearer s3cret-token" {
-		t.Fatalf("Authorization sent = %q", got)
+	select {
+	case got := <-seen: // run has returned: the request was sent
+		if got != "Bearer s3cret-token" {
+			t.Fatalf("Authorization sent = %q", got)
+		}
+	default:
+		t.Fatal("no request reached the target")
 	}
 	if strings.Contains(c.stderr.String(), "s3cret") || strings.Contains(summary, "s3cret") {
 		t.Fatalf("the token was printed:\n%s", c.stderr.String())

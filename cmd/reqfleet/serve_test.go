@@ -11,6 +11,7 @@ import (
 	"time"
 
 	reqrdb "github.com/reqfleet/reqfleet/internal/rdb"
+	"github.com/reqfleet/reqfleet/internal/testkit"
 	"github.com/reqfleet/reqfleet/internal/testredis"
 	"github.com/reqfleet/reqfleet/tasks"
 )
@@ -20,31 +21,36 @@ func startServe(t *testing.T, env map[string]string, args ...string) string {
 	t.Helper()
 	c := &cli{env: env}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
+	var serveErr error
+	exited := make(chan struct{})
 	go func() {
-		done <- c.run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0", "--log-format", "json"}, args...)...)
+		defer close(exited)
+		serveErr = c.run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0", "--log-format", "json"}, args...)...)
 	}()
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v\n%s", err, c.stderr.String())
+		select {
+		case <-exited:
+			if serveErr != nil {
+				t.Errorf("serve: %v\n%s", serveErr, c.stderr.String())
+			}
+		case <-time.After(20 * time.Second):
+			t.Errorf("serve did not stop:\n%s", c.stderr.String())
 		}
 	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if u := strings.TrimSpace(c.stdout.String()); strings.HasPrefix(u, "http://") {
-			return u
-		}
+	var u string
+	testkit.WaitUntil(t, 20*time.Second, func() error {
 		select {
-		case err := <-done:
-			t.Fatalf("serve stopped: %v\n%s", err, c.stderr.String())
+		case <-exited:
+			t.Fatalf("serve stopped: %v\n%s", serveErr, c.stderr.String())
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve did not start:\n%s", c.stderr.String())
+		if u = strings.TrimSpace(c.stdout.String()); !strings.HasPrefix(u, "http://") {
+			return fmt.Errorf("stderr:\n%s", c.stderr.String())
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	}, "serve to start")
+	return u
 }
 
 func httpDo(t *testing.T, method, url, token, ctype, body string) (int, string) {
@@ -119,24 +125,21 @@ func TestServeAndInbox(t *testing.T) {
 	if err := rdb.Do(context.Background(), "LPUSH", reqrdb.InboxKey("default"), line).Err(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testkit.WaitUntil(t, 30*time.Second, func() bool {
 		c := &cli{env: env}
 		if err := c.run(context.Background(), "results"); err != nil {
 			t.Fatal(err)
 		}
-		if out := c.stdout.String(); out != "" {
-			r, err := tasks.DecodeResponse([]byte(strings.TrimSpace(out)))
-			if err != nil || r.ID != "from-redis-cli" || r.Body != "ok" {
-				t.Fatalf("inbox job's result: %+v, %v", r, err)
-			}
-			break
+		out := c.stdout.String()
+		if out == "" {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the LPUSHed job did not run")
+		r, err := tasks.DecodeResponse([]byte(strings.TrimSpace(out)))
+		if err != nil || r.ID != "from-redis-cli" || r.Body != "ok" {
+			t.Fatalf("inbox job's result: %+v, %v", r, err)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return true
+	}, "the LPUSHed job to run")
 
 	// /metrics on serve (behind the token) and on the worker.
 	code, body = httpDo(t, "GET", api+"/metrics", token, "", "")
