@@ -3,11 +3,11 @@ package enqueuer
 import (
 	"context"
 	"fmt"
-	"github.com/reqfleet/reqfleet/internal/parallel"
 	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/reqfleet/reqfleet/internal/parallel"
 	"github.com/reqfleet/reqfleet/tasks"
 )
 

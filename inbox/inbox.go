@@ -43,7 +43,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/reqfleet/reqfleet/internal/parallel"
 	"log/slog"
 	"os"
 	"strconv"
@@ -55,6 +54,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/reqfleet/reqfleet/enqueuer"
+	"github.com/reqfleet/reqfleet/internal/parallel"
 	"github.com/reqfleet/reqfleet/tasks"
 )
 
