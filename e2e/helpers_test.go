@@ -57,14 +57,13 @@ func (s *syncBuffer) String() string {
 
 // proc is a reqfleet process.
 type proc struct {
-	name        string
-	cmd         *exec.Cmd
-	stdout      syncBuffer
-	stderr      syncBuffer
-	stdin       io.WriteCloser // with startPiped
-	done        chan struct{}
-	err         error // Wait's, once done is closed
-	interrupted bool
+	name   string
+	cmd    *exec.Cmd
+	stdout syncBuffer
+	stderr syncBuffer
+	stdin  io.WriteCloser // with startPiped
+	done   chan struct{}
+	err    error // Wait's, once done is closed
 }
 
 // env is the children's environment: the test's, without settings that
