@@ -39,14 +39,13 @@ func needBinary(t *testing.T) {
 
 // proc is a reqfleet process.
 type proc struct {
-	name        string
-	cmd         *exec.Cmd
-	stdout      testkit.SyncBuffer
-	stderr      testkit.SyncBuffer
-	stdin       io.WriteCloser // with startPiped
-	done        chan struct{}
-	err         error // Wait's, once done is closed
-	interrupted bool
+	name   string
+	cmd    *exec.Cmd
+	stdout testkit.SyncBuffer
+	stderr testkit.SyncBuffer
+	stdin  io.WriteCloser // with startPiped
+	done   chan struct{}
+	err    error // Wait's, once done is closed
 }
 
 // env is the children's environment: the test's, without settings that

@@ -143,7 +143,7 @@ func TestReadJSONLReadError(t *testing.T) {
 func TestReadJSONLStopsEarly(t *testing.T) {
 	in := "{\"url\": \"http://h/1\"}\nbad\n{\"url\": \"http://h/3\"}\n"
 	n := 0
-	for range ReadJSONL(strings.NewReader(in), 0) {
+	for range ReadJSONL(strings.NewReader(in), 0) { //nolint:errcheck // only counts that it stops after one
 		n++
 		break
 	}

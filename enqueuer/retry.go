@@ -3,10 +3,10 @@ package enqueuer
 import (
 	"context"
 	"fmt"
-	"github.com/reqfleet/reqfleet/internal/parallel"
 	"log/slog"
 	"sync"
 
+	"github.com/reqfleet/reqfleet/internal/parallel"
 	"github.com/reqfleet/reqfleet/internal/rdb"
 	"github.com/reqfleet/reqfleet/tasks"
 )

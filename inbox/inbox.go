@@ -50,12 +50,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/reqfleet/reqfleet/internal/parallel"
-
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/reqfleet/reqfleet/enqueuer"
+	"github.com/reqfleet/reqfleet/internal/parallel"
 	"github.com/reqfleet/reqfleet/internal/rdb"
 	"github.com/reqfleet/reqfleet/internal/startstop"
 	"github.com/reqfleet/reqfleet/internal/testkit"

@@ -78,7 +78,7 @@ func (e *env) startWorker(t *testing.T) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		w.Shutdown(ctx)
+		_ = w.Shutdown(ctx)
 	})
 }
 
@@ -360,7 +360,7 @@ func TestUI(t *testing.T) {
 	if a.code != 200 || !strings.Contains(a.body, "<html") { // redirected to /ui/
 		t.Fatalf("GET /: %d %.200s", a.code, a.body)
 	}
-	job := fmt.Sprintf(`{"url": "https://user:urlpass@example.com/", "auth": ["me", "authpass"], "headers": {"Authorization": "Bearer hdrpass", "X-Ok": "shown"}, "cookies": {"sid": "cookiepass"}}`)
+	job := `{"url": "https://user:urlpass@example.com/", "auth": ["me", "authpass"], "headers": {"Authorization": "Bearer hdrpass", "X-Ok": "shown"}, "cookies": {"sid": "cookiepass"}}`
 	if a := e.do(t, "POST", "/v1/jobs", "application/json", job); a.code != 202 {
 		t.Fatalf("POST: %d %s", a.code, a.body)
 	}

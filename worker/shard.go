@@ -13,10 +13,14 @@ import (
 // Defaults of the worker's throughput settings.
 const (
 	// DefaultTaskCheckInterval is Config.TaskCheckInterval's default. An
-	// idle asynq server sleeps between a half and one and a half of it
-	// between polls (one Redis call a queue each), so a job enqueued into
-	// an idle fleet waits 75ms at most; each idle shard costs Redis 20
-	// polls a second a queue (see the README's Performance section).
+	// idle fetcher sleeps between a half and one and a half of it between
+	// polls (one Redis call a queue each), so a job enqueued into an idle
+	// fleet waits 75ms at most and an idle worker costs Redis 20 polls a
+	// second a queue; a queue just emptied is polled again after 1ms, then
+	// 2, 4, ... up to the interval (fetch.go's loop). The asynq servers
+	// beside the fetcher poll every maintenanceCheckInterval; with
+	// AsynqProcessor, shard i polls every i+1 intervals
+	// (shardCheckInterval). See the README's Performance section.
 	DefaultTaskCheckInterval = 50 * time.Millisecond
 	// maintenanceCheckInterval is the idle poll of the asynq servers that
 	// run beside the fetcher (asynq's default).

@@ -1,7 +1,13 @@
-// Package worker runs reqfleet jobs: an asynq server whose handler takes a
-// session from a pool of exactly Concurrency sessions, sends the job's
-// request once and records one outcome (a response or an exception) in the
-// queue's Redis lists.
+// Package worker is the queue runtime of reqfleet's workers. By default a
+// fetcher (fetch.go) takes jobs from asynq's queues in batches, in asynq's
+// own layout, runs each on one of exactly Concurrency sessions (package
+// httpexec sends its request, once) and records one outcome (a response or
+// an exception) in the queue's Redis lists, finishing the task in the same
+// script (recorder.go). The asynq server a worker still runs beside it
+// (Config.Shards) does asynq's maintenance (crash recovery, retries, the
+// server list) and takes the odd job; with Config.AsynqProcessor, asynq's
+// servers run every job instead (shard.go). The sweeper (archive.go)
+// records what asynq archives as WorkerLost exceptions.
 package worker
 
 import (
