@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -260,6 +262,53 @@ func headerMap(h http.Header) map[string]string {
 		m[k] = strings.Join(vv, ", ")
 	}
 	return m
+}
+
+// capHeaders is the reason phrase and the headers of a response as the
+// outcome keeps them: at most max bytes counted as on the wire (the
+// reason, then "Name: value\r\n" for each value). Headers are taken
+// whole, in the order of their names, and one that does not fit in what
+// is left is left out; a reason longer than max is cut. cut reports that
+// something was left out.
+func capHeaders(resp *http.Response, max int) (why string, headers map[string]string, cut bool) {
+	why = reason(resp)
+	if len(why) > max {
+		why, cut = strings.ToValidUTF8(why[:max], ""), true
+	}
+	max -= len(why)
+	total := 0
+	for k, vv := range resp.Header {
+		for _, v := range vv {
+			total += len(k) + len(v) + 4
+		}
+	}
+	if total <= max {
+		return why, headerMap(resp.Header), cut
+	}
+	headers = map[string]string{}
+	for _, k := range slices.Sorted(maps.Keys(resp.Header)) {
+		n := 0
+		for _, v := range resp.Header[k] {
+			n += len(k) + len(v) + 4
+		}
+		if n > max {
+			cut = true
+			continue
+		}
+		max -= n
+		headers[k] = strings.Join(resp.Header[k], ", ")
+	}
+	return why, headers, true
+}
+
+// headerBytes is the wire size of headers as capHeaders counts them (a
+// joined value as one).
+func headerBytes(h map[string]string) int {
+	n := 0
+	for k, v := range h {
+		n += len(k) + len(v) + 4
+	}
+	return n
 }
 
 // reason is the status line's reason phrase, as requests' reason: what

@@ -29,10 +29,29 @@ const maxRedirects = 30
 // an unknown length, the connection is closed instead.
 const drainLimit = 64 << 10
 
+// minOutcome is the smallest MaxOutcome: room for a response's status,
+// URL and a few headers.
+const minOutcome = 4 << 10
+
 // ExecConfig configures an Executor. The zero value of each field is its
 // default.
 type ExecConfig struct {
-	MaxBody    int64            // default 1 MiB; bodies past it are cut, Truncated=true
+	MaxBody int64 // default 1 MiB; bodies past it are cut, Truncated=true
+	// MaxHeaderBytes caps the header bytes kept of one response (each
+	// redirect's too), counted as on the wire ("Name: value\r\n", the
+	// reason phrase too): default 64 KiB. Headers past it are left out
+	// whole, HeadersTruncated=true.
+	MaxHeaderBytes int
+	// MaxHistory caps the redirects kept in History (default 30, all
+	// that are followed); later ones are left out, HistoryTruncated=true.
+	MaxHistory int
+	// MaxHistoryHeaderBytes caps the header bytes kept over all of
+	// History (default 256 KiB); later redirects keep fewer or none.
+	MaxHistoryHeaderBytes int
+	// MaxOutcome caps a response outcome's JSON without its request
+	// (default MaxBody + 1 MiB): past it, tasks.Response.FitOutcome cuts
+	// the history, the headers then the body, and marks what it cut.
+	MaxOutcome int64
 	Timeout    tasks.Timeout    // default for jobs without timeout: 30s connect, 30s read
 	JobTimeout time.Duration    // total cap on one job incl. redirects and body, default 5m; past it: exception type TotalTimeout ("Timeout")
 	UserAgent  string           // default "reqfleet/1"; the job's headers may override
@@ -45,8 +64,26 @@ func (c *ExecConfig) validate() error {
 	if c.MaxBody < 0 || c.JobTimeout < 0 || c.Timeout.Connect < 0 || c.Timeout.Read < 0 {
 		return errors.New("exec config: MaxBody, Timeout and JobTimeout must not be negative")
 	}
+	if c.MaxHeaderBytes < 0 || c.MaxHistory < 0 || c.MaxHistoryHeaderBytes < 0 || c.MaxOutcome < 0 {
+		return errors.New("exec config: MaxHeaderBytes, MaxHistory, MaxHistoryHeaderBytes and MaxOutcome must not be negative")
+	}
 	if c.MaxBody == 0 {
 		c.MaxBody = 1 << 20
+	}
+	if c.MaxHeaderBytes == 0 {
+		c.MaxHeaderBytes = 64 << 10
+	}
+	if c.MaxHistory == 0 {
+		c.MaxHistory = maxRedirects
+	}
+	if c.MaxHistoryHeaderBytes == 0 {
+		c.MaxHistoryHeaderBytes = 256 << 10
+	}
+	if c.MaxOutcome == 0 {
+		c.MaxOutcome = c.MaxBody + 1<<20
+	}
+	if c.MaxOutcome < minOutcome {
+		return fmt.Errorf("exec config: MaxOutcome must be at least %d bytes", minOutcome)
 	}
 	if c.Timeout == (tasks.Timeout{}) {
 		c.Timeout = tasks.Timeout{Connect: 30 * time.Second, Read: 30 * time.Second}
@@ -110,6 +147,7 @@ func (e *Executor) Do(ctx context.Context, s *Session, t tasks.Task) (tasks.Outc
 		jobTimeout: e.cfg.JobTimeout,
 		deadline:   time.Now().Add(e.cfg.JobTimeout),
 		follow:     job.FollowRedirects(),
+		cfg:        &e.cfg,
 	}
 	tctx, cancelTotal := context.WithDeadlineCause(ctx, a.deadline, &totalTimeoutError{timeout: e.cfg.JobTimeout})
 	defer cancelTotal()
@@ -169,23 +207,27 @@ func (e *Executor) Do(ctx context.Context, s *Session, t tasks.Task) (tasks.Outc
 	a.dog.stop()
 
 	text, enc := encodeBody(b, truncated)
+	why, headers, headersCut := capHeaders(resp, e.cfg.MaxHeaderBytes)
 	out := &tasks.Response{
-		ID:           job.ID,
-		Batch:        t.Batch,
-		Request:      t.Job,
-		StatusCode:   resp.StatusCode,
-		Reason:       reason(resp),
-		Headers:      headerMap(resp.Header),
-		URL:          resp.Request.URL.Redacted(),
-		History:      a.history,
-		Body:         text,
-		BodyEncoding: enc,
-		Truncated:    truncated,
-		ElapsedMS:    float64(a.hopEnd.Sub(a.hopStart)) / float64(time.Millisecond),
-		Attempt:      t.Attempt,
-		Worker:       e.cfg.Worker,
-		FinishedAt:   e.cfg.Now(),
+		ID:               job.ID,
+		Batch:            t.Batch,
+		Request:          t.Job,
+		StatusCode:       resp.StatusCode,
+		Reason:           why,
+		Headers:          headers,
+		HeadersTruncated: headersCut,
+		URL:              resp.Request.URL.Redacted(),
+		History:          a.history,
+		HistoryTruncated: a.historyCut,
+		Body:             text,
+		BodyEncoding:     enc,
+		Truncated:        truncated,
+		ElapsedMS:        float64(a.hopEnd.Sub(a.hopStart)) / float64(time.Millisecond),
+		Attempt:          t.Attempt,
+		Worker:           e.cfg.Worker,
+		FinishedAt:       e.cfg.Now(),
 	}
+	out.FitOutcome(e.cfg.MaxOutcome)
 	return out, nil
 }
 
@@ -219,10 +261,13 @@ type attempt struct {
 	deadline   time.Time // the job's total deadline
 	follow     bool
 	dog        watchdog
+	cfg        *ExecConfig // the caps on what the outcome keeps
 
 	// Set in the goroutine that called client.Do (CheckRedirect and
 	// RoundTrip run there).
 	history          []tasks.Redirect
+	historyCut       bool // redirects left out of history (MaxHistory)
+	historyHeaders   int  // header bytes kept in history so far
 	hopStart, hopEnd time.Time
 }
 
@@ -267,12 +312,20 @@ func (a *attempt) checkRedirect(req *http.Request, via []*http.Request) error {
 		return http.ErrUseLastResponse
 	}
 	if resp := req.Response; resp != nil {
-		a.history = append(a.history, tasks.Redirect{
-			StatusCode: resp.StatusCode,
-			Reason:     reason(resp),
-			URL:        resp.Request.URL.Redacted(),
-			Headers:    headerMap(resp.Header),
-		})
+		if len(a.history) < a.cfg.MaxHistory {
+			budget := min(a.cfg.MaxHeaderBytes, a.cfg.MaxHistoryHeaderBytes-a.historyHeaders)
+			why, headers, cut := capHeaders(resp, budget)
+			a.historyHeaders += len(why) + headerBytes(headers)
+			a.history = append(a.history, tasks.Redirect{
+				StatusCode:       resp.StatusCode,
+				Reason:           why,
+				URL:              resp.Request.URL.Redacted(),
+				Headers:          headers,
+				HeadersTruncated: cut,
+			})
+		} else {
+			a.historyCut = true
+		}
 	}
 	if len(via) > maxRedirects {
 		return reqErr(tasks.TooManyRedirects, "Exceeded %d redirects.", maxRedirects)

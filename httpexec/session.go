@@ -34,11 +34,17 @@ func (s *Session) Close() {
 
 // SessionConfig configures NewSession. The zero value is a default.
 type SessionConfig struct {
-	Proxy               *url.URL                                                          // nil: from the environment (HTTP_PROXY/HTTPS_PROXY/NO_PROXY), as requests' trust_env
-	Insecure            bool                                                              // skip TLS verification (requests' verify=False)
-	MaxIdleConnsPerHost int                                                               // default 16
-	DialContext         func(ctx context.Context, network, addr string) (net.Conn, error) // nil: a net.Dialer; tests inject a slow dialer here
-	Resolver            *net.Resolver                                                     // the built-in dialer's; nil: net.DefaultResolver
+	Proxy               *url.URL // nil: from the environment (HTTP_PROXY/HTTPS_PROXY/NO_PROXY), as requests' trust_env
+	Insecure            bool     // skip TLS verification (requests' verify=False)
+	MaxIdleConnsPerHost int      // default 16
+	// MaxResponseHeaderBytes caps the status line and headers read of one
+	// response (http.Transport.MaxResponseHeaderBytes; Go's default is
+	// 10 MiB): default 1 MiB. A response with more is not read: the job
+	// is a ConnectionError, as requests raises one for a header line
+	// longer than http.client's 64 KiB.
+	MaxResponseHeaderBytes int64
+	DialContext            func(ctx context.Context, network, addr string) (net.Conn, error) // nil: a net.Dialer; tests inject a slow dialer here
+	Resolver               *net.Resolver                                                     // the built-in dialer's; nil: net.DefaultResolver
 
 	// DenyPrivate refuses to connect to loopback, private, link-local
 	// (cloud metadata), shared, multicast, unspecified and reserved
@@ -56,6 +62,12 @@ func (c *SessionConfig) validate() error {
 	}
 	if c.MaxIdleConnsPerHost == 0 {
 		c.MaxIdleConnsPerHost = 16
+	}
+	if c.MaxResponseHeaderBytes < 0 {
+		return errors.New("session config: MaxResponseHeaderBytes must not be negative")
+	}
+	if c.MaxResponseHeaderBytes == 0 {
+		c.MaxResponseHeaderBytes = 1 << 20
 	}
 	if p := c.Proxy; p != nil {
 		switch p.Scheme {
@@ -115,6 +127,9 @@ func newTransport(cfg SessionConfig) *http.Transport {
 		MaxIdleConns:        100,
 		MaxIdleConnsPerHost: cfg.MaxIdleConnsPerHost,
 		IdleConnTimeout:     90 * time.Second,
+		// A larger header block is a ConnectionError; what the outcome
+		// keeps of one is ExecConfig's MaxHeaderBytes.
+		MaxResponseHeaderBytes: cfg.MaxResponseHeaderBytes,
 		// The executor asks for "gzip, deflate" itself, as requests does,
 		// and decodes the body: the response keeps its Content-Encoding.
 		DisableCompression: true,
