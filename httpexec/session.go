@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"time"
 
@@ -19,7 +18,7 @@ import (
 // session is never used by two jobs at once (the worker hands sessions out
 // through a channel).
 type Session struct {
-	Client *http.Client // own Transport and cookie jar (net/http/cookiejar)
+	Client *http.Client // own Transport and cookie jar (net/http/cookiejar, bounded by SessionConfig.Cookies)
 	Header http.Header  // sent with every request unless the job sets the same header
 	Auth   *tasks.Auth  // basic auth used when the job has none (like session.auth)
 }
@@ -43,8 +42,11 @@ type SessionConfig struct {
 	// is a ConnectionError, as requests raises one for a header line
 	// longer than http.client's 64 KiB.
 	MaxResponseHeaderBytes int64
-	DialContext            func(ctx context.Context, network, addr string) (net.Conn, error) // nil: a net.Dialer; tests inject a slow dialer here
-	Resolver               *net.Resolver                                                     // the built-in dialer's; nil: net.DefaultResolver
+	// Cookies bound the session's cookie jar (count and bytes per domain
+	// and in all, 4 KiB per cookie), the oldest cookies forgotten first.
+	Cookies     CookieLimits
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error) // nil: a net.Dialer; tests inject a slow dialer here
+	Resolver    *net.Resolver                                                     // the built-in dialer's; nil: net.DefaultResolver
 
 	// DenyPrivate refuses to connect to loopback, private, link-local
 	// (cloud metadata), shared, multicast, unspecified and reserved
@@ -68,6 +70,9 @@ func (c *SessionConfig) validate() error {
 	}
 	if c.MaxResponseHeaderBytes == 0 {
 		c.MaxResponseHeaderBytes = 1 << 20
+	}
+	if err := c.Cookies.validate(); err != nil {
+		return fmt.Errorf("session config: %w", err)
 	}
 	if p := c.Proxy; p != nil {
 		switch p.Scheme {
@@ -97,7 +102,7 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	jar, err := cookiejar.New(nil)
+	jar, err := newBoundedJar(cfg.Cookies)
 	if err != nil {
 		return nil, fmt.Errorf("session cookie jar: %w", err)
 	}
