@@ -542,6 +542,18 @@ func latin1(s string) []byte {
 	return b
 }
 
+// ParseJobURL parses a job's URL as the executor does before it sends
+// anything: as requests prepares it, with what requests would quote
+// quoted. An error is a URL the job would fail on (its message holds no
+// password).
+func ParseJobURL(raw string) (*url.URL, error) {
+	u, rerr := parseJobURL(raw)
+	if rerr != nil {
+		return nil, rerr
+	}
+	return u, nil
+}
+
 // parseJobURL checks and parses the job's URL as requests' prepare_url and
 // get_adapter do, with requests' exception types and messages. It never
 // touches the network.
