@@ -281,7 +281,8 @@ func attemptFrom(ctx context.Context) *attempt {
 // trace moves the watchdog through the phases of each hop: from asking for
 // a connection to having one is bounded by the connect timeout (dial,
 // proxy CONNECT, TLS handshake); from then on by the read timeout, reset
-// whenever the request is written or bytes arrive.
+// whenever the request is written or bytes arrive (the connection's
+// progressConn reports them, the status line and headers included).
 func (a *attempt) trace() *httptrace.ClientTrace {
 	return &httptrace.ClientTrace{
 		GetConn: func(hostPort string) {
@@ -291,7 +292,12 @@ func (a *attempt) trace() *httptrace.ClientTrace {
 				a.dog.disarm()
 			}
 		},
-		GotConn:              func(httptrace.GotConnInfo) { a.armRead() },
+		GotConn: func(info httptrace.GotConnInfo) {
+			if c := progressConnOf(info.Conn); c != nil {
+				c.dog.Store(&a.dog) // bytes of the headers are progress
+			}
+			a.armRead()
+		},
 		WroteRequest:         func(httptrace.WroteRequestInfo) { a.armRead() },
 		GotFirstResponseByte: a.dog.progress,
 	}

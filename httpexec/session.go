@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/reqfleet/reqfleet/tasks"
@@ -156,39 +157,85 @@ func newTransport(cfg SessionConfig) *http.Transport {
 // dial that its job gave up on does not linger.
 func limitDial(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		a := attemptFrom(ctx)
-		if a == nil {
-			return dial(ctx, network, addr)
+		conn, err := limitedDial(ctx, dial, network, addr)
+		if err != nil {
+			return nil, err
 		}
-		var cause error
-		deadline := a.deadline
-		if d := a.timeout.Connect; d > 0 {
-			if dl := time.Now().Add(d); deadline.IsZero() || dl.Before(deadline) {
-				deadline = dl
-				cause = &connectTimeoutError{addr: addr, timeout: d}
-			}
-		}
-		if deadline.IsZero() {
-			return dial(ctx, network, addr)
-		}
-		if cause == nil {
-			cause = &totalTimeoutError{timeout: a.jobTimeout}
-		}
-		dctx, cancel := context.WithDeadlineCause(ctx, deadline, cause)
-		defer cancel()
-		conn, err := dial(dctx, network, addr)
-		if err != nil && dctx.Err() != nil {
-			// Name the cause: the job's own context may not be done yet
-			// when the dial, bounded by the same deadline, gives up.
-			switch c := context.Cause(dctx).(type) {
-			case *connectTimeoutError:
-				return nil, &connectTimeoutError{addr: c.addr, timeout: c.timeout, err: err}
-			case *totalTimeoutError:
-				return nil, fmt.Errorf("%w (%w)", c, err)
-			}
-		}
-		return conn, err
+		return &progressConn{Conn: conn}, nil
 	}
+}
+
+// progressConn tells the watchdog of the job using the connection that
+// bytes came, on every read that brings some: the read timeout is the
+// longest wait between bytes while the status line and headers come in,
+// as it is for the body (requests' socket timeout). Bytes read before a
+// job has the connection (the TLS handshake, a proxy's CONNECT) are the
+// connect timeout's, and move no one.
+type progressConn struct {
+	net.Conn
+	dog atomic.Pointer[watchdog] // the job's that has the connection
+}
+
+func (c *progressConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		if w := c.dog.Load(); w != nil {
+			w.progress()
+		}
+	}
+	return n, err
+}
+
+// progressConnOf finds the progressConn under a connection the Transport
+// made (under TLS, say); nil if there is none.
+func progressConnOf(conn net.Conn) *progressConn {
+	for range 4 { // TLS over a proxy's TLS at most
+		switch c := conn.(type) {
+		case *progressConn:
+			return c
+		case interface{ NetConn() net.Conn }:
+			conn = c.NetConn()
+		default:
+			return nil
+		}
+	}
+	return nil
+}
+
+// limitedDial is one dial of limitDial.
+func limitedDial(ctx context.Context, dial func(ctx context.Context, network, addr string) (net.Conn, error), network, addr string) (net.Conn, error) {
+	a := attemptFrom(ctx)
+	if a == nil {
+		return dial(ctx, network, addr)
+	}
+	var cause error
+	deadline := a.deadline
+	if d := a.timeout.Connect; d > 0 {
+		if dl := time.Now().Add(d); deadline.IsZero() || dl.Before(deadline) {
+			deadline = dl
+			cause = &connectTimeoutError{addr: addr, timeout: d}
+		}
+	}
+	if deadline.IsZero() {
+		return dial(ctx, network, addr)
+	}
+	if cause == nil {
+		cause = &totalTimeoutError{timeout: a.jobTimeout}
+	}
+	dctx, cancel := context.WithDeadlineCause(ctx, deadline, cause)
+	defer cancel()
+	conn, err := dial(dctx, network, addr)
+	if err != nil && dctx.Err() != nil {
+		// Name the cause: the job's own context may not be done yet
+		// when the dial, bounded by the same deadline, gives up.
+		switch c := context.Cause(dctx).(type) {
+		case *connectTimeoutError:
+			return nil, &connectTimeoutError{addr: c.addr, timeout: c.timeout, err: err}
+		case *totalTimeoutError:
+			return nil, fmt.Errorf("%w (%w)", c, err)
+		}
+	}
+	return conn, err
 }
 
 // Initializer and AuthGenerator mirror the original Pool's initializer and
