@@ -123,7 +123,10 @@ func TestHostileCookies(t *testing.T) {
 		}
 	})
 	e := exExecutor(t, ExecConfig{})
-	s := exSession(t, SessionConfig{})
+	// 1000 cookies of 1 KB are 1 MB of headers, over the default header
+	// block cap (which would make these jobs ConnectionErrors and leave
+	// the jar alone): raised, so the jar's own bounds are what holds.
+	s := exSession(t, SessionConfig{MaxResponseHeaderBytes: 2 << 20})
 	jar, ok := s.Client.Jar.(*boundedJar)
 	if !ok {
 		t.Fatalf("session jar %T, want *boundedJar", s.Client.Jar)

@@ -332,6 +332,12 @@ func (a *attempt) checkRedirect(req *http.Request, via []*http.Request) error {
 		} else {
 			a.historyCut = true
 		}
+		// The client keeps every hop's request in via, and each request
+		// its Response: without this, all the hops' headers (up to
+		// MaxResponseHeaderBytes each) stay in memory until the job ends.
+		// The client reads nothing more of them past this point than the
+		// body it closes.
+		resp.Header = nil
 	}
 	if len(via) > maxRedirects {
 		return reqErr(tasks.TooManyRedirects, "Exceeded %d redirects.", maxRedirects)

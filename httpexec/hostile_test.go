@@ -3,8 +3,10 @@ package httpexec
 import (
 	"encoding/json"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +17,9 @@ import (
 //
 //	/ce?n=N                      a gzip body under "Content-Encoding: gzip,gzip,..." (N links)
 //	/redir?hop=I&size=S&lines=L  a redirect to hop I+1 until hop 30, each with L headers of S bytes
+//
+// At the last hop, heapAtEnd is the live heap (after a GC) of the test
+// process, the client's redirect chain in it.
 func hostileServer(t testing.TB) string {
 	t.Helper()
 	gz := exGzip(t, "hostile")
@@ -36,6 +41,10 @@ func hostileServer(t testing.TB) string {
 				w.Header().Set("X-Big-"+strconv.Itoa(i), strings.Repeat("h", size))
 			}
 			if hop >= 30 {
+				runtime.GC()
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				heapAtEnd.Store(ms.HeapAlloc)
 				_, _ = w.Write([]byte("done"))
 				return
 			}
@@ -46,6 +55,8 @@ func hostileServer(t testing.TB) string {
 	return srv.URL
 }
 
+var heapAtEnd atomic.Uint64
+
 func TestHostileContentEncodingChain(t *testing.T) {
 	base := hostileServer(t)
 	tests := []struct {
@@ -54,7 +65,9 @@ func TestHostileContentEncodingChain(t *testing.T) {
 		session SessionConfig
 		want    string
 	}{
-		{"10^5 links", 100_000, SessionConfig{}, tasks.ContentDecodingError},
+		{"10^4 links", 10_000, SessionConfig{}, tasks.ContentDecodingError},
+		{"10^5 links (500 KB header) read", 100_000, SessionConfig{MaxResponseHeaderBytes: 1 << 20}, tasks.ContentDecodingError},
+		{"10^5 links over the header block cap", 100_000, SessionConfig{}, tasks.ConnectionError},
 		{"10^6 links (5 MB header) read", 1_000_000, SessionConfig{MaxResponseHeaderBytes: 8 << 20}, tasks.ContentDecodingError},
 		{"10^6 links over the header block cap", 1_000_000, SessionConfig{}, tasks.ConnectionError},
 	}
@@ -76,9 +89,13 @@ func TestHostileRedirectHeaders(t *testing.T) {
 		out := exRun(t, exExecutor(t, ExecConfig{}), exSession(t, SessionConfig{}), exJob(base+"/redir?hop=0&lines=1&size=9000000"))
 		exException(t, out, tasks.ConnectionError)
 	})
-	t.Run("30 hops each with 900 KB of headers: cut and marked", func(t *testing.T) {
+	t.Run("30 hops each with 900 KB of headers: over the header block cap", func(t *testing.T) {
+		out := exRun(t, exExecutor(t, ExecConfig{}), exSession(t, SessionConfig{}), exJob(base+"/redir?hop=0&lines=15&size=60000"))
+		exException(t, out, tasks.ConnectionError)
+	})
+	t.Run("30 hops each with 900 KB of headers, read: cut and marked", func(t *testing.T) {
 		e := exExecutor(t, ExecConfig{})
-		out := exRun(t, e, exSession(t, SessionConfig{}), exJob(base+"/redir?hop=0&lines=15&size=60000"))
+		out := exRun(t, e, exSession(t, SessionConfig{MaxResponseHeaderBytes: 1 << 20}), exJob(base+"/redir?hop=0&lines=15&size=60000"))
 		r := exResponse(t, out)
 		if r.Body != "done" || !r.HeadersTruncated || len(r.History) != 30 {
 			t.Fatalf("body %q, headers truncated %v, %d hops", r.Body, r.HeadersTruncated, len(r.History))
@@ -95,6 +112,9 @@ func TestHostileRedirectHeaders(t *testing.T) {
 		}
 		if n := headerBytes(r.Headers); n > 64<<10 {
 			t.Errorf("response keeps %d header bytes, over 64 KiB", n)
+		}
+		if h := heapAtEnd.Load(); h > 16<<20 {
+			t.Errorf("live heap %d MiB at the last hop: the client holds the hops' headers", h>>20)
 		}
 		b, err := json.Marshal(r)
 		if err != nil {

@@ -39,9 +39,10 @@ type SessionConfig struct {
 	MaxIdleConnsPerHost int      // default 16
 	// MaxResponseHeaderBytes caps the status line and headers read of one
 	// response (http.Transport.MaxResponseHeaderBytes; Go's default is
-	// 10 MiB): default 1 MiB. A response with more is not read: the job
-	// is a ConnectionError, as requests raises one for a header line
-	// longer than http.client's 64 KiB.
+	// 10 MiB): default 256 KiB, Chrome's limit, so what a browser reads
+	// is read. A response with more is not read: the job is a
+	// ConnectionError, as requests raises one for a header line longer
+	// than http.client's 64 KiB or more than 100 headers.
 	MaxResponseHeaderBytes int64
 	// Cookies bound the session's cookie jar (count and bytes per domain
 	// and in all, 4 KiB per cookie), the oldest cookies forgotten first.
@@ -70,7 +71,7 @@ func (c *SessionConfig) validate() error {
 		return errors.New("session config: MaxResponseHeaderBytes must not be negative")
 	}
 	if c.MaxResponseHeaderBytes == 0 {
-		c.MaxResponseHeaderBytes = 1 << 20
+		c.MaxResponseHeaderBytes = 256 << 10
 	}
 	if err := c.Cookies.validate(); err != nil {
 		return fmt.Errorf("session config: %w", err)

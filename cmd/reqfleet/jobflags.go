@@ -147,7 +147,7 @@ type capFlags struct {
 }
 
 func (c *capFlags) register(fs *flag.FlagSet) {
-	c.headerBytes, c.responseHeader, c.history, c.historyHeaders = 64<<10, 1<<20, 30, 256<<10
+	c.headerBytes, c.responseHeader, c.history, c.historyHeaders = 64<<10, 256<<10, 30, 256<<10
 	fs.Var(&c.headerBytes, "max-header-bytes", "header bytes kept of one response or redirect; headers past it are left out and marked headers_truncated")
 	fs.Var(&c.responseHeader, "max-response-headers", "largest status line and headers read of one response; a larger one is a ConnectionError")
 	fs.IntVar(&c.history, "max-history", c.history, "redirects kept in an outcome's history; later ones are left out and marked history_truncated")
