@@ -29,6 +29,10 @@ const maxRedirects = 30
 // an unknown length, the connection is closed instead.
 const drainLimit = 64 << 10
 
+// ErrOutcomeCaps: an ExecConfig's caps on what an outcome holds are not
+// valid.
+var ErrOutcomeCaps = errors.New("exec config: outcome caps")
+
 // minOutcome is the smallest MaxOutcome: room for a response's status,
 // URL and a few headers.
 const minOutcome = 4 << 10
@@ -65,7 +69,7 @@ func (c *ExecConfig) validate() error {
 		return errors.New("exec config: MaxBody, Timeout and JobTimeout must not be negative")
 	}
 	if c.MaxHeaderBytes < 0 || c.MaxHistory < 0 || c.MaxHistoryHeaderBytes < 0 || c.MaxOutcome < 0 {
-		return errors.New("exec config: MaxHeaderBytes, MaxHistory, MaxHistoryHeaderBytes and MaxOutcome must not be negative")
+		return fmt.Errorf("%w: MaxHeaderBytes, MaxHistory, MaxHistoryHeaderBytes and MaxOutcome must not be negative", ErrOutcomeCaps)
 	}
 	if c.MaxBody == 0 {
 		c.MaxBody = 1 << 20
@@ -83,7 +87,7 @@ func (c *ExecConfig) validate() error {
 		c.MaxOutcome = c.MaxBody + 1<<20
 	}
 	if c.MaxOutcome < minOutcome {
-		return fmt.Errorf("exec config: MaxOutcome must be at least %d bytes", minOutcome)
+		return fmt.Errorf("%w: MaxOutcome must be at least %d bytes", ErrOutcomeCaps, minOutcome)
 	}
 	if c.Timeout == (tasks.Timeout{}) {
 		c.Timeout = tasks.Timeout{Connect: 30 * time.Second, Read: 30 * time.Second}

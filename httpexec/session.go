@@ -59,6 +59,9 @@ type SessionConfig struct {
 	builtinDial bool // DialContext is validate's net.Dialer
 }
 
+// errNegativeHeaderBlock: SessionConfig.MaxResponseHeaderBytes is negative.
+var errNegativeHeaderBlock = errors.New("MaxResponseHeaderBytes must not be negative")
+
 // validate checks the config and fills in its defaults.
 func (c *SessionConfig) validate() error {
 	if c.MaxIdleConnsPerHost < 0 {
@@ -68,7 +71,7 @@ func (c *SessionConfig) validate() error {
 		c.MaxIdleConnsPerHost = 16
 	}
 	if c.MaxResponseHeaderBytes < 0 {
-		return errors.New("session config: MaxResponseHeaderBytes must not be negative")
+		return fmt.Errorf("session config: %w", errNegativeHeaderBlock)
 	}
 	if c.MaxResponseHeaderBytes == 0 {
 		c.MaxResponseHeaderBytes = 256 << 10
