@@ -244,7 +244,14 @@ func bodyErr(err error) error {
 	return fmt.Errorf("connection broken while reading the body: %w", err)
 }
 
+// maxMessage caps an exception's message: a hostile redirect's URL (up to
+// the header block) may be in it.
+const maxMessage = 8 << 10
+
 func (e *Executor) exception(t tasks.Task, typ, msg string) *tasks.Exception {
+	if len(msg) > maxMessage {
+		msg = strings.ToValidUTF8(msg[:maxMessage], "") + "... (cut)"
+	}
 	return &tasks.Exception{
 		ID:         t.Job.ID,
 		Batch:      t.Batch,

@@ -124,6 +124,19 @@ func TestHostileRedirectHeaders(t *testing.T) {
 			t.Errorf("outcome of %d bytes, over 2 MiB", len(b))
 		}
 	})
+	t.Run("a redirect URL of 200 KB in an exception message is cut", func(t *testing.T) {
+		srv := exServer(t, func(w http.ResponseWriter, r *http.Request) {
+			if r.Context().Err() != nil {
+				return
+			}
+			w.Header().Set("Location", "ftp://x/"+strings.Repeat("u", 200_000))
+			w.WriteHeader(http.StatusFound)
+		})
+		x := exException(t, exRun(t, exExecutor(t, ExecConfig{}), exSession(t, SessionConfig{}), exJob(srv.URL)), tasks.InvalidSchema)
+		if n := len(x.Exception.Message); n > 9<<10 {
+			t.Errorf("message of %d bytes", n)
+		}
+	})
 	t.Run("history cap", func(t *testing.T) {
 		e := exExecutor(t, ExecConfig{MaxHistory: 3, MaxOutcome: 8 << 10})
 		r := exResponse(t, exRun(t, e, exSession(t, SessionConfig{}), exJob(base+"/redir?hop=20&lines=1&size=10")))
