@@ -159,6 +159,7 @@ func (e *Executor) Do(ctx context.Context, s *Session, t tasks.Task) (tasks.Outc
 	defer cancel(context.Canceled)
 	a.dog.init(cancel)
 	defer a.dog.stop()
+	defer a.releaseConns()
 	jctx = context.WithValue(jctx, attemptKey{}, a)
 	jctx = httptrace.WithClientTrace(jctx, a.trace())
 	req = req.WithContext(jctx)
@@ -277,8 +278,9 @@ type attempt struct {
 	// Set in the goroutine that called client.Do (CheckRedirect and
 	// RoundTrip run there).
 	history          []tasks.Redirect
-	historyCut       bool // redirects left out of history (MaxHistory)
-	historyHeaders   int  // header bytes kept in history so far
+	historyCut       bool            // redirects left out of history (MaxHistory)
+	historyHeaders   int             // header bytes kept in history so far
+	conns            []*progressConn // the connections that report to dog
 	hopStart, hopEnd time.Time
 }
 
@@ -306,12 +308,22 @@ func (a *attempt) trace() *httptrace.ClientTrace {
 		GotConn: func(info httptrace.GotConnInfo) {
 			if c := progressConnOf(info.Conn); c != nil {
 				c.dog.Store(&a.dog) // bytes of the headers are progress
+				a.conns = append(a.conns, c)
 			}
 			a.armRead()
 		},
 		WroteRequest:         func(httptrace.WroteRequestInfo) { a.armRead() },
 		GotFirstResponseByte: a.dog.progress,
 	}
+}
+
+// releaseConns unhooks the job's connections from its watchdog, so that
+// an idle connection does not keep the job's attempt (its history) alive.
+func (a *attempt) releaseConns() {
+	for _, c := range a.conns {
+		c.dog.CompareAndSwap(&a.dog, nil)
+	}
+	a.conns = nil
 }
 
 func (a *attempt) armRead() {
