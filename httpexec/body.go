@@ -6,8 +6,11 @@ import (
 	"compress/zlib"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -36,33 +39,94 @@ func (w *wireReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// maxDecodeLinks is the longest Content-Encoding chain decoded, as
+// urllib3's MultiDecoder.max_decode_links (CVE-2025-66418): a longer one
+// is a ContentDecodingError, as urllib3 raises DecodeError for it.
+const maxDecodeLinks = 5
+
+// errTooManyEncodings: the Content-Encoding chain is longer than
+// maxDecodeLinks.
+var errTooManyEncodings = errors.New("too many content encodings in the chain")
+
 // contentDecoder returns a reader of the body decoded from its
 // Content-Encoding, as requests decodes gzip and deflate: a list of
 // encodings is undone last first. A body in an encoding it does not know
 // (br, zstd...) is returned as it is, as requests does without the modules
-// for them. Errors of the decoding are *bodyDecodeError; errors of the
-// wire come through as they are.
+// for them. A chain of more than maxDecodeLinks encodings that holds one
+// it knows fails on the first byte of the body, as urllib3's does. Errors
+// of the decoding are *bodyDecodeError; errors of the wire come through as
+// they are.
+//
+// The header is scanned in place, token by token: a value of megabytes
+// builds nothing of its size.
 func contentDecoder(raw *wireReader, contentEncoding string) io.Reader {
 	if contentEncoding == "" {
 		return raw
 	}
-	encs := strings.Split(strings.ToLower(contentEncoding), ",")
-	for i := range encs {
-		encs[i] = strings.TrimSpace(encs[i])
-		switch encs[i] {
-		case "gzip", "x-gzip", "deflate", "identity", "":
+	var (
+		encs      [maxDecodeLinks]string
+		n         int // tokens in the chain (empty list elements do not count)
+		known     bool
+		unknown   bool
+		remaining = contentEncoding
+	)
+	for remaining != "" {
+		var tok string
+		tok, remaining, _ = strings.Cut(remaining, ",")
+		tok = strings.TrimSpace(tok)
+		if tok == "" {
+			continue
+		}
+		enc := ""
+		switch {
+		case strings.EqualFold(tok, "gzip"), strings.EqualFold(tok, "x-gzip"):
+			enc, known = "gzip", true
+		case strings.EqualFold(tok, "deflate"):
+			enc, known = "deflate", true
+		case strings.EqualFold(tok, "identity"):
 		default:
-			return raw
+			unknown = true
+		}
+		if n < maxDecodeLinks {
+			encs[n] = enc
+		}
+		n++
+		if n > maxDecodeLinks && known {
+			break // urllib3 refuses the chain whatever else it holds
 		}
 	}
+	if n > maxDecodeLinks && known {
+		return &failOnData{src: raw, err: &bodyDecodeError{
+			encoding: "Content-Encoding",
+			err:      fmt.Errorf("%w: more than %d", errTooManyEncodings, maxDecodeLinks),
+		}}
+	}
+	if unknown || !known {
+		return raw
+	}
 	var r io.Reader = raw
-	for i := len(encs) - 1; i >= 0; i-- {
-		switch encs[i] {
-		case "gzip", "x-gzip", "deflate":
+	for i := n - 1; i >= 0; i-- {
+		if encs[i] != "" {
 			r = &lazyDecoder{src: r, wire: raw, encoding: encs[i]}
 		}
 	}
 	return r
+}
+
+// failOnData fails with err once the body shows a byte: an empty body
+// stays an empty body.
+type failOnData struct {
+	src io.Reader
+	err error
+}
+
+func (f *failOnData) Read(p []byte) (int, error) {
+	var one [1]byte
+	n, err := f.src.Read(one[:])
+	if n > 0 {
+		return 0, f.err
+	}
+	return 0, err
 }
 
 // lazyDecoder opens its decompressor on the first read, so that an empty
@@ -198,6 +262,53 @@ func headerMap(h http.Header) map[string]string {
 		m[k] = strings.Join(vv, ", ")
 	}
 	return m
+}
+
+// capHeaders is the reason phrase and the headers of a response as the
+// outcome keeps them: at most max bytes counted as on the wire (the
+// reason, then "Name: value\r\n" for each value). Headers are taken
+// whole, in the order of their names, and one that does not fit in what
+// is left is left out; a reason longer than max is cut. cut reports that
+// something was left out.
+func capHeaders(resp *http.Response, max int) (why string, headers map[string]string, cut bool) {
+	why = reason(resp)
+	if len(why) > max {
+		why, cut = strings.ToValidUTF8(why[:max], ""), true
+	}
+	max -= len(why)
+	total := 0
+	for k, vv := range resp.Header {
+		for _, v := range vv {
+			total += len(k) + len(v) + 4
+		}
+	}
+	if total <= max {
+		return why, headerMap(resp.Header), cut
+	}
+	headers = map[string]string{}
+	for _, k := range slices.Sorted(maps.Keys(resp.Header)) {
+		n := 0
+		for _, v := range resp.Header[k] {
+			n += len(k) + len(v) + 4
+		}
+		if n > max {
+			cut = true
+			continue
+		}
+		max -= n
+		headers[k] = strings.Join(resp.Header[k], ", ")
+	}
+	return why, headers, true
+}
+
+// headerBytes is the wire size of headers as capHeaders counts them (a
+// joined value as one).
+func headerBytes(h map[string]string) int {
+	n := 0
+	for k, v := range h {
+		n += len(k) + len(v) + 4
+	}
+	return n
 }
 
 // reason is the status line's reason phrase, as requests' reason: what

@@ -165,6 +165,12 @@ func TestContentDecoder(t *testing.T) {
 		{"truncated gzip", "gzip", gz[:len(gz)/2], "", true},
 		{"bad checksum", "gzip", append(append([]byte{}, gz[:len(gz)-8]...), 1, 2, 3, 4, 5, 6, 7, 8), "", true},
 		{"bad deflate", "deflate", []byte{0xff, 0xff, 0xff, 0xff}, "", true},
+		{"five links decoded", "gzip, gzip,identity, gzip , gzip", exGzip(t, string(exGzip(t, string(exGzip(t, string(exGzip(t, text))))))), text, false},
+		{"empty elements do not count", "gzip,,,,,,", gz, text, false},
+		{"six links refused", "gzip,gzip,gzip,gzip,gzip,gzip", gz, "", true},
+		{"six links with an unknown one refused", "br,identity,identity,identity,identity,gzip", gz, "", true},
+		{"six unknown links left as is", "br,br,br,br,br,br", []byte("raw"), "raw", false},
+		{"a long chain on an empty body is an empty body", strings.Repeat("gzip,", 1000), nil, "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -182,6 +188,21 @@ func TestContentDecoder(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a chain of a million links is refused at once", func(t *testing.T) {
+		enc := strings.Repeat("gzip,", 1_000_000)
+		wire := &wireReader{r: bytes.NewReader(gz)}
+		allocs := testing.AllocsPerRun(1, func() {
+			wire.r = bytes.NewReader(gz)
+			_, _ = io.ReadAll(contentDecoder(wire, enc))
+		})
+		_, err := io.ReadAll(contentDecoder(&wireReader{r: bytes.NewReader(gz)}, enc))
+		if !errors.Is(err, errTooManyEncodings) || classifyBody(err) != tasks.ContentDecodingError {
+			t.Fatalf("err = %v, want a ContentDecodingError for the chain", err)
+		}
+		if allocs > 20 {
+			t.Errorf("%v allocations for the chain: it should be scanned in place", allocs)
+		}
+	})
 	t.Run("wire error under gzip is the wire's", func(t *testing.T) {
 		boom := io.ErrUnexpectedEOF
 		wire := &wireReader{r: io.MultiReader(bytes.NewReader(gz[:20]), iotest.ErrReader(boom))}

@@ -201,9 +201,11 @@ func seconds(d time.Duration) string {
 	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s"
 }
 
-// redactRawURL hides the password of a URL's userinfo, as url.URL.Redacted
+// RedactRawURL hides the password of a URL's userinfo, as url.URL.Redacted
 // does, in a string that may not parse as a URL at all. Only a URL with
 // "://" has an authority: "mailto:a@b" keeps its "a".
+func RedactRawURL(s string) string { return redactRawURL(s) }
+
 func redactRawURL(s string) string {
 	i := strings.Index(s, "://")
 	if i < 0 {

@@ -29,10 +29,33 @@ const maxRedirects = 30
 // an unknown length, the connection is closed instead.
 const drainLimit = 64 << 10
 
+// ErrOutcomeCaps: an ExecConfig's caps on what an outcome holds are not
+// valid.
+var ErrOutcomeCaps = errors.New("exec config: outcome caps")
+
+// minOutcome is the smallest MaxOutcome: room for a response's status,
+// URL and a few headers.
+const minOutcome = 4 << 10
+
 // ExecConfig configures an Executor. The zero value of each field is its
 // default.
 type ExecConfig struct {
-	MaxBody    int64            // default 1 MiB; bodies past it are cut, Truncated=true
+	MaxBody int64 // default 1 MiB; bodies past it are cut, Truncated=true
+	// MaxHeaderBytes caps the header bytes kept of one response (each
+	// redirect's too), counted as on the wire ("Name: value\r\n", the
+	// reason phrase too): default 64 KiB. Headers past it are left out
+	// whole, HeadersTruncated=true.
+	MaxHeaderBytes int
+	// MaxHistory caps the redirects kept in History (default 30, all
+	// that are followed); later ones are left out, HistoryTruncated=true.
+	MaxHistory int
+	// MaxHistoryHeaderBytes caps the header bytes kept over all of
+	// History (default 256 KiB); later redirects keep fewer or none.
+	MaxHistoryHeaderBytes int
+	// MaxOutcome caps a response outcome's JSON without its request
+	// (default MaxBody + 1 MiB): past it, tasks.Response.FitOutcome cuts
+	// the history, the headers then the body, and marks what it cut.
+	MaxOutcome int64
 	Timeout    tasks.Timeout    // default for jobs without timeout: 30s connect, 30s read
 	JobTimeout time.Duration    // total cap on one job incl. redirects and body, default 5m; past it: exception type TotalTimeout ("Timeout")
 	UserAgent  string           // default "reqfleet/1"; the job's headers may override
@@ -45,8 +68,26 @@ func (c *ExecConfig) validate() error {
 	if c.MaxBody < 0 || c.JobTimeout < 0 || c.Timeout.Connect < 0 || c.Timeout.Read < 0 {
 		return errors.New("exec config: MaxBody, Timeout and JobTimeout must not be negative")
 	}
+	if c.MaxHeaderBytes < 0 || c.MaxHistory < 0 || c.MaxHistoryHeaderBytes < 0 || c.MaxOutcome < 0 {
+		return fmt.Errorf("%w: MaxHeaderBytes, MaxHistory, MaxHistoryHeaderBytes and MaxOutcome must not be negative", ErrOutcomeCaps)
+	}
 	if c.MaxBody == 0 {
 		c.MaxBody = 1 << 20
+	}
+	if c.MaxHeaderBytes == 0 {
+		c.MaxHeaderBytes = 64 << 10
+	}
+	if c.MaxHistory == 0 {
+		c.MaxHistory = maxRedirects
+	}
+	if c.MaxHistoryHeaderBytes == 0 {
+		c.MaxHistoryHeaderBytes = 256 << 10
+	}
+	if c.MaxOutcome == 0 {
+		c.MaxOutcome = c.MaxBody + 1<<20
+	}
+	if c.MaxOutcome < minOutcome {
+		return fmt.Errorf("%w: MaxOutcome must be at least %d bytes", ErrOutcomeCaps, minOutcome)
 	}
 	if c.Timeout == (tasks.Timeout{}) {
 		c.Timeout = tasks.Timeout{Connect: 30 * time.Second, Read: 30 * time.Second}
@@ -110,6 +151,7 @@ func (e *Executor) Do(ctx context.Context, s *Session, t tasks.Task) (tasks.Outc
 		jobTimeout: e.cfg.JobTimeout,
 		deadline:   time.Now().Add(e.cfg.JobTimeout),
 		follow:     job.FollowRedirects(),
+		cfg:        &e.cfg,
 	}
 	tctx, cancelTotal := context.WithDeadlineCause(ctx, a.deadline, &totalTimeoutError{timeout: e.cfg.JobTimeout})
 	defer cancelTotal()
@@ -117,6 +159,7 @@ func (e *Executor) Do(ctx context.Context, s *Session, t tasks.Task) (tasks.Outc
 	defer cancel(context.Canceled)
 	a.dog.init(cancel)
 	defer a.dog.stop()
+	defer a.releaseConns()
 	jctx = context.WithValue(jctx, attemptKey{}, a)
 	jctx = httptrace.WithClientTrace(jctx, a.trace())
 	req = req.WithContext(jctx)
@@ -169,23 +212,27 @@ func (e *Executor) Do(ctx context.Context, s *Session, t tasks.Task) (tasks.Outc
 	a.dog.stop()
 
 	text, enc := encodeBody(b, truncated)
+	why, headers, headersCut := capHeaders(resp, e.cfg.MaxHeaderBytes)
 	out := &tasks.Response{
-		ID:           job.ID,
-		Batch:        t.Batch,
-		Request:      t.Job,
-		StatusCode:   resp.StatusCode,
-		Reason:       reason(resp),
-		Headers:      headerMap(resp.Header),
-		URL:          resp.Request.URL.Redacted(),
-		History:      a.history,
-		Body:         text,
-		BodyEncoding: enc,
-		Truncated:    truncated,
-		ElapsedMS:    float64(a.hopEnd.Sub(a.hopStart)) / float64(time.Millisecond),
-		Attempt:      t.Attempt,
-		Worker:       e.cfg.Worker,
-		FinishedAt:   e.cfg.Now(),
+		ID:               job.ID,
+		Batch:            t.Batch,
+		Request:          t.Job,
+		StatusCode:       resp.StatusCode,
+		Reason:           why,
+		Headers:          headers,
+		HeadersTruncated: headersCut,
+		URL:              resp.Request.URL.Redacted(),
+		History:          a.history,
+		HistoryTruncated: a.historyCut,
+		Body:             text,
+		BodyEncoding:     enc,
+		Truncated:        truncated,
+		ElapsedMS:        float64(a.hopEnd.Sub(a.hopStart)) / float64(time.Millisecond),
+		Attempt:          t.Attempt,
+		Worker:           e.cfg.Worker,
+		FinishedAt:       e.cfg.Now(),
 	}
+	out.FitOutcome(e.cfg.MaxOutcome)
 	return out, nil
 }
 
@@ -198,7 +245,14 @@ func bodyErr(err error) error {
 	return fmt.Errorf("connection broken while reading the body: %w", err)
 }
 
+// maxMessage caps an exception's message: a hostile redirect's URL (up to
+// the header block) may be in it.
+const maxMessage = 8 << 10
+
 func (e *Executor) exception(t tasks.Task, typ, msg string) *tasks.Exception {
+	if len(msg) > maxMessage {
+		msg = strings.ToValidUTF8(msg[:maxMessage], "") + "... (cut)"
+	}
 	return &tasks.Exception{
 		ID:         t.Job.ID,
 		Batch:      t.Batch,
@@ -219,10 +273,14 @@ type attempt struct {
 	deadline   time.Time // the job's total deadline
 	follow     bool
 	dog        watchdog
+	cfg        *ExecConfig // the caps on what the outcome keeps
 
 	// Set in the goroutine that called client.Do (CheckRedirect and
 	// RoundTrip run there).
 	history          []tasks.Redirect
+	historyCut       bool            // redirects left out of history (MaxHistory)
+	historyHeaders   int             // header bytes kept in history so far
+	conns            []*progressConn // the connections that report to dog
 	hopStart, hopEnd time.Time
 }
 
@@ -236,7 +294,8 @@ func attemptFrom(ctx context.Context) *attempt {
 // trace moves the watchdog through the phases of each hop: from asking for
 // a connection to having one is bounded by the connect timeout (dial,
 // proxy CONNECT, TLS handshake); from then on by the read timeout, reset
-// whenever the request is written or bytes arrive.
+// whenever the request is written or bytes arrive (the connection's
+// progressConn reports them, the status line and headers included).
 func (a *attempt) trace() *httptrace.ClientTrace {
 	return &httptrace.ClientTrace{
 		GetConn: func(hostPort string) {
@@ -246,10 +305,25 @@ func (a *attempt) trace() *httptrace.ClientTrace {
 				a.dog.disarm()
 			}
 		},
-		GotConn:              func(httptrace.GotConnInfo) { a.armRead() },
+		GotConn: func(info httptrace.GotConnInfo) {
+			if c := progressConnOf(info.Conn); c != nil {
+				c.dog.Store(&a.dog) // bytes of the headers are progress
+				a.conns = append(a.conns, c)
+			}
+			a.armRead()
+		},
 		WroteRequest:         func(httptrace.WroteRequestInfo) { a.armRead() },
 		GotFirstResponseByte: a.dog.progress,
 	}
+}
+
+// releaseConns unhooks the job's connections from its watchdog, so that
+// an idle connection does not keep the job's attempt (its history) alive.
+func (a *attempt) releaseConns() {
+	for _, c := range a.conns {
+		c.dog.CompareAndSwap(&a.dog, nil)
+	}
+	a.conns = nil
 }
 
 func (a *attempt) armRead() {
@@ -267,12 +341,26 @@ func (a *attempt) checkRedirect(req *http.Request, via []*http.Request) error {
 		return http.ErrUseLastResponse
 	}
 	if resp := req.Response; resp != nil {
-		a.history = append(a.history, tasks.Redirect{
-			StatusCode: resp.StatusCode,
-			Reason:     reason(resp),
-			URL:        resp.Request.URL.Redacted(),
-			Headers:    headerMap(resp.Header),
-		})
+		if len(a.history) < a.cfg.MaxHistory {
+			budget := min(a.cfg.MaxHeaderBytes, a.cfg.MaxHistoryHeaderBytes-a.historyHeaders)
+			why, headers, cut := capHeaders(resp, budget)
+			a.historyHeaders += len(why) + headerBytes(headers)
+			a.history = append(a.history, tasks.Redirect{
+				StatusCode:       resp.StatusCode,
+				Reason:           why,
+				URL:              resp.Request.URL.Redacted(),
+				Headers:          headers,
+				HeadersTruncated: cut,
+			})
+		} else {
+			a.historyCut = true
+		}
+		// The client keeps every hop's request in via, and each request
+		// its Response: without this, all the hops' headers (up to
+		// MaxResponseHeaderBytes each) stay in memory until the job ends.
+		// The client reads nothing more of them past this point than the
+		// body it closes.
+		resp.Header = nil
 	}
 	if len(via) > maxRedirects {
 		return reqErr(tasks.TooManyRedirects, "Exceeded %d redirects.", maxRedirects)
@@ -487,6 +575,18 @@ func latin1(s string) []byte {
 		b = append(b, byte(r))
 	}
 	return b
+}
+
+// ParseJobURL parses a job's URL as the executor does before it sends
+// anything: as requests prepares it, with what requests would quote
+// quoted. An error is a URL the job would fail on (its message holds no
+// password).
+func ParseJobURL(raw string) (*url.URL, error) {
+	u, rerr := parseJobURL(raw)
+	if rerr != nil {
+		return nil, rerr
+	}
+	return u, nil
 }
 
 // parseJobURL checks and parses the job's URL as requests' prepare_url and

@@ -285,6 +285,19 @@ func TestExecConfigValidate(t *testing.T) {
 		{"negative connect", ExecConfig{Timeout: tasks.Timeout{Connect: -1}}, true, nil},
 		{"negative read", ExecConfig{Timeout: tasks.Timeout{Read: -1}}, true, nil},
 		{"bad user agent", ExecConfig{UserAgent: "a\nb"}, true, nil},
+		{"caps default", ExecConfig{MaxBody: 5 << 20}, false, func(t *testing.T, c ExecConfig) {
+			if c.MaxHeaderBytes != 64<<10 || c.MaxHistory != 30 || c.MaxHistoryHeaderBytes != 256<<10 || c.MaxOutcome != 6<<20 {
+				t.Errorf("caps: %+v", c)
+			}
+		}},
+		{"caps kept", ExecConfig{MaxHeaderBytes: 1, MaxHistory: 2, MaxHistoryHeaderBytes: 3, MaxOutcome: 5000}, false, func(t *testing.T, c ExecConfig) {
+			if c.MaxHeaderBytes != 1 || c.MaxHistory != 2 || c.MaxHistoryHeaderBytes != 3 || c.MaxOutcome != 5000 {
+				t.Errorf("caps: %+v", c)
+			}
+		}},
+		{"negative header cap", ExecConfig{MaxHeaderBytes: -1}, true, func(t *testing.T, c ExecConfig) {}},
+		{"negative history", ExecConfig{MaxHistory: -1}, true, func(t *testing.T, c ExecConfig) {}},
+		{"outcome cap too small", ExecConfig{MaxOutcome: 100}, true, func(t *testing.T, c ExecConfig) {}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -295,6 +308,12 @@ func TestExecConfigValidate(t *testing.T) {
 			}
 			if _, nerr := NewExecutor(tt.in); (nerr != nil) != tt.wantErr {
 				t.Errorf("NewExecutor() = %v, want error %v", nerr, tt.wantErr)
+			}
+			if tt.wantErr && tt.check != nil { // the caps' errors
+				if !errors.Is(err, ErrOutcomeCaps) {
+					t.Errorf("validate() = %v, want ErrOutcomeCaps", err)
+				}
+				return
 			}
 			if tt.check != nil {
 				tt.check(t, c)

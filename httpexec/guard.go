@@ -227,3 +227,105 @@ func proxyAddr(u *url.URL) string {
 	}
 	return strings.ToLower(net.JoinHostPort(u.Hostname(), port))
 }
+
+// DeniedHost says why --deny-private would refuse a URL's host given as an
+// address, or "" when the host is not one it refuses (a name is the
+// dialer's to check, once resolved). The host is read as the system's
+// resolver reads a literal (inet_aton): besides a dotted quad, the
+// shorthand forms with fewer parts (127.1), and parts in hex (0x7f) or
+// octal (0177) or as one number (2130706433); and IPv6 in any form,
+// IPv4-mapped, IPv4-compatible, NAT64 and 6to4 ones included. serve uses
+// it to refuse such URLs before they are queued.
+func DeniedHost(host string) string {
+	host = strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"), ".")
+	ip, ok := ParseHostIP(host)
+	if !ok {
+		return ""
+	}
+	return deniedReason(ip)
+}
+
+// ParseHostIP reads host as an IP address the way inet_aton and the
+// system's resolver do (see DeniedHost); ok is false when it is not one.
+func ParseHostIP(host string) (ip netip.Addr, ok bool) {
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return ip, true
+	}
+	return parseInetAton(host)
+}
+
+// parseInetAton is inet_aton: one to four parts separated by dots, each
+// decimal, octal (a leading 0) or hex (0x); the last part fills the bytes
+// the others leave.
+func parseInetAton(s string) (netip.Addr, bool) {
+	if s == "" || len(s) > 64 {
+		return netip.Addr{}, false
+	}
+	var parts [4]uint64
+	n := 0
+	for rest := s; ; {
+		if n == 4 {
+			return netip.Addr{}, false
+		}
+		part, tail, more := strings.Cut(rest, ".")
+		v, ok := parseAtonPart(part)
+		if !ok {
+			return netip.Addr{}, false
+		}
+		parts[n] = v
+		n++
+		if !more {
+			break
+		}
+		rest = tail
+	}
+	var v uint64
+	for i := range n - 1 {
+		if parts[i] > 0xff {
+			return netip.Addr{}, false
+		}
+		v |= parts[i] << (8 * (3 - i))
+	}
+	last := parts[n-1]
+	if last >= 1<<(8*(5-n)) {
+		return netip.Addr{}, false
+	}
+	v |= last
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), true
+}
+
+func parseAtonPart(p string) (uint64, bool) {
+	base := uint64(10)
+	switch {
+	case len(p) > 1 && (p[:2] == "0x" || p[:2] == "0X"):
+		base, p = 16, p[2:]
+		if p == "" {
+			return 0, true // "0x" is 0 for inet_aton
+		}
+	case len(p) > 1 && p[0] == '0':
+		base, p = 8, p[1:]
+	}
+	if p == "" || len(p) > 12 {
+		return 0, false
+	}
+	var v uint64
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		var d uint64
+		switch {
+		case c >= '0' && c <= '9':
+			d = uint64(c - '0')
+		case c >= 'a' && c <= 'f':
+			d = uint64(c-'a') + 10
+		case c >= 'A' && c <= 'F':
+			d = uint64(c-'A') + 10
+		default:
+			return 0, false
+		}
+		if d >= base {
+			return 0, false
+		}
+		v = v*base + d
+	}
+	return v, true
+}

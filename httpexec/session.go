@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/reqfleet/reqfleet/tasks"
@@ -19,7 +19,7 @@ import (
 // session is never used by two jobs at once (the worker hands sessions out
 // through a channel).
 type Session struct {
-	Client *http.Client // own Transport and cookie jar (net/http/cookiejar)
+	Client *http.Client // own Transport and cookie jar (net/http/cookiejar, bounded by SessionConfig.Cookies)
 	Header http.Header  // sent with every request unless the job sets the same header
 	Auth   *tasks.Auth  // basic auth used when the job has none (like session.auth)
 }
@@ -34,11 +34,21 @@ func (s *Session) Close() {
 
 // SessionConfig configures NewSession. The zero value is a default.
 type SessionConfig struct {
-	Proxy               *url.URL                                                          // nil: from the environment (HTTP_PROXY/HTTPS_PROXY/NO_PROXY), as requests' trust_env
-	Insecure            bool                                                              // skip TLS verification (requests' verify=False)
-	MaxIdleConnsPerHost int                                                               // default 16
-	DialContext         func(ctx context.Context, network, addr string) (net.Conn, error) // nil: a net.Dialer; tests inject a slow dialer here
-	Resolver            *net.Resolver                                                     // the built-in dialer's; nil: net.DefaultResolver
+	Proxy               *url.URL // nil: from the environment (HTTP_PROXY/HTTPS_PROXY/NO_PROXY), as requests' trust_env
+	Insecure            bool     // skip TLS verification (requests' verify=False)
+	MaxIdleConnsPerHost int      // default 16
+	// MaxResponseHeaderBytes caps the status line and headers read of one
+	// response (http.Transport.MaxResponseHeaderBytes; Go's default is
+	// 10 MiB): default 256 KiB, Chrome's limit, so what a browser reads
+	// is read. A response with more is not read: the job is a
+	// ConnectionError, as requests raises one for a header line longer
+	// than http.client's 64 KiB or more than 100 headers.
+	MaxResponseHeaderBytes int64
+	// Cookies bound the session's cookie jar (count and bytes per domain
+	// and in all, 4 KiB per cookie), the oldest cookies forgotten first.
+	Cookies     CookieLimits
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error) // nil: a net.Dialer; tests inject a slow dialer here
+	Resolver    *net.Resolver                                                     // the built-in dialer's; nil: net.DefaultResolver
 
 	// DenyPrivate refuses to connect to loopback, private, link-local
 	// (cloud metadata), shared, multicast, unspecified and reserved
@@ -49,6 +59,9 @@ type SessionConfig struct {
 	builtinDial bool // DialContext is validate's net.Dialer
 }
 
+// errNegativeHeaderBlock: SessionConfig.MaxResponseHeaderBytes is negative.
+var errNegativeHeaderBlock = errors.New("MaxResponseHeaderBytes must not be negative")
+
 // validate checks the config and fills in its defaults.
 func (c *SessionConfig) validate() error {
 	if c.MaxIdleConnsPerHost < 0 {
@@ -56,6 +69,15 @@ func (c *SessionConfig) validate() error {
 	}
 	if c.MaxIdleConnsPerHost == 0 {
 		c.MaxIdleConnsPerHost = 16
+	}
+	if c.MaxResponseHeaderBytes < 0 {
+		return fmt.Errorf("session config: %w", errNegativeHeaderBlock)
+	}
+	if c.MaxResponseHeaderBytes == 0 {
+		c.MaxResponseHeaderBytes = 256 << 10
+	}
+	if err := c.Cookies.validate(); err != nil {
+		return fmt.Errorf("session config: %w", err)
 	}
 	if p := c.Proxy; p != nil {
 		switch p.Scheme {
@@ -85,7 +107,7 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	jar, err := cookiejar.New(nil)
+	jar, err := newBoundedJar(cfg.Cookies)
 	if err != nil {
 		return nil, fmt.Errorf("session cookie jar: %w", err)
 	}
@@ -115,6 +137,9 @@ func newTransport(cfg SessionConfig) *http.Transport {
 		MaxIdleConns:        100,
 		MaxIdleConnsPerHost: cfg.MaxIdleConnsPerHost,
 		IdleConnTimeout:     90 * time.Second,
+		// A larger header block is a ConnectionError; what the outcome
+		// keeps of one is ExecConfig's MaxHeaderBytes.
+		MaxResponseHeaderBytes: cfg.MaxResponseHeaderBytes,
 		// The executor asks for "gzip, deflate" itself, as requests does,
 		// and decodes the body: the response keeps its Content-Encoding.
 		DisableCompression: true,
@@ -136,39 +161,85 @@ func newTransport(cfg SessionConfig) *http.Transport {
 // dial that its job gave up on does not linger.
 func limitDial(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		a := attemptFrom(ctx)
-		if a == nil {
-			return dial(ctx, network, addr)
+		conn, err := limitedDial(ctx, dial, network, addr)
+		if err != nil {
+			return nil, err
 		}
-		var cause error
-		deadline := a.deadline
-		if d := a.timeout.Connect; d > 0 {
-			if dl := time.Now().Add(d); deadline.IsZero() || dl.Before(deadline) {
-				deadline = dl
-				cause = &connectTimeoutError{addr: addr, timeout: d}
-			}
-		}
-		if deadline.IsZero() {
-			return dial(ctx, network, addr)
-		}
-		if cause == nil {
-			cause = &totalTimeoutError{timeout: a.jobTimeout}
-		}
-		dctx, cancel := context.WithDeadlineCause(ctx, deadline, cause)
-		defer cancel()
-		conn, err := dial(dctx, network, addr)
-		if err != nil && dctx.Err() != nil {
-			// Name the cause: the job's own context may not be done yet
-			// when the dial, bounded by the same deadline, gives up.
-			switch c := context.Cause(dctx).(type) {
-			case *connectTimeoutError:
-				return nil, &connectTimeoutError{addr: c.addr, timeout: c.timeout, err: err}
-			case *totalTimeoutError:
-				return nil, fmt.Errorf("%w (%w)", c, err)
-			}
-		}
-		return conn, err
+		return &progressConn{Conn: conn}, nil
 	}
+}
+
+// progressConn tells the watchdog of the job using the connection that
+// bytes came, on every read that brings some: the read timeout is the
+// longest wait between bytes while the status line and headers come in,
+// as it is for the body (requests' socket timeout). Bytes read before a
+// job has the connection (the TLS handshake, a proxy's CONNECT) are the
+// connect timeout's, and move no one.
+type progressConn struct {
+	net.Conn
+	dog atomic.Pointer[watchdog] // the job's that has the connection
+}
+
+func (c *progressConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		if w := c.dog.Load(); w != nil {
+			w.progress()
+		}
+	}
+	return n, err
+}
+
+// progressConnOf finds the progressConn under a connection the Transport
+// made (under TLS, say); nil if there is none.
+func progressConnOf(conn net.Conn) *progressConn {
+	for range 4 { // TLS over a proxy's TLS at most
+		switch c := conn.(type) {
+		case *progressConn:
+			return c
+		case interface{ NetConn() net.Conn }:
+			conn = c.NetConn()
+		default:
+			return nil
+		}
+	}
+	return nil
+}
+
+// limitedDial is one dial of limitDial.
+func limitedDial(ctx context.Context, dial func(ctx context.Context, network, addr string) (net.Conn, error), network, addr string) (net.Conn, error) {
+	a := attemptFrom(ctx)
+	if a == nil {
+		return dial(ctx, network, addr)
+	}
+	var cause error
+	deadline := a.deadline
+	if d := a.timeout.Connect; d > 0 {
+		if dl := time.Now().Add(d); deadline.IsZero() || dl.Before(deadline) {
+			deadline = dl
+			cause = &connectTimeoutError{addr: addr, timeout: d}
+		}
+	}
+	if deadline.IsZero() {
+		return dial(ctx, network, addr)
+	}
+	if cause == nil {
+		cause = &totalTimeoutError{timeout: a.jobTimeout}
+	}
+	dctx, cancel := context.WithDeadlineCause(ctx, deadline, cause)
+	defer cancel()
+	conn, err := dial(dctx, network, addr)
+	if err != nil && dctx.Err() != nil {
+		// Name the cause: the job's own context may not be done yet
+		// when the dial, bounded by the same deadline, gives up.
+		switch c := context.Cause(dctx).(type) {
+		case *connectTimeoutError:
+			return nil, &connectTimeoutError{addr: c.addr, timeout: c.timeout, err: err}
+		case *totalTimeoutError:
+			return nil, fmt.Errorf("%w (%w)", c, err)
+		}
+	}
+	return conn, err
 }
 
 // Initializer and AuthGenerator mirror the original Pool's initializer and

@@ -205,3 +205,35 @@ func TestJobJar(t *testing.T) {
 }
 
 func exAuth(user string) *tasks.Auth { return &tasks.Auth{User: user, Password: "pw"} }
+
+func TestSessionConfigCaps(t *testing.T) {
+	tests := []struct {
+		name       string
+		in         SessionConfig
+		wantErr    error
+		wantHeader int64
+	}{
+		{"default header block", SessionConfig{}, nil, 256 << 10},
+		{"header block kept", SessionConfig{MaxResponseHeaderBytes: 1 << 20}, nil, 1 << 20},
+		{"negative header block", SessionConfig{MaxResponseHeaderBytes: -1}, errNegativeHeaderBlock, 0},
+		{"negative cookie limit", SessionConfig{Cookies: CookieLimits{MaxBytes: -1}}, errNegativeCookieLimit, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := NewSession(tt.in)
+			if !errors.Is(err, tt.wantErr) || (err != nil) != (tt.wantErr != nil) {
+				t.Fatalf("NewSession() = %v, want %v", err, tt.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			t.Cleanup(s.Close)
+			if tr := exTransport(t, s); tr.MaxResponseHeaderBytes != tt.wantHeader {
+				t.Errorf("MaxResponseHeaderBytes %d, want %d", tr.MaxResponseHeaderBytes, tt.wantHeader)
+			}
+			if _, ok := s.Client.Jar.(*boundedJar); !ok {
+				t.Errorf("jar %T, want *boundedJar", s.Client.Jar)
+			}
+		})
+	}
+}

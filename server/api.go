@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/reqfleet/reqfleet/httpexec"
 	"github.com/reqfleet/reqfleet/outcomes"
 	"github.com/reqfleet/reqfleet/tasks"
 )
@@ -323,28 +323,25 @@ func (s *Server) getResults(w http.ResponseWriter, r *http.Request) {
 	bw.Flush()
 }
 
-// privateURL says why a job's URL is refused: its host is localhost or an
-// IP literal that is loopback, private, link-local or unspecified. Names
-// that resolve to such addresses are the worker's to refuse (with its
-// deny-private option).
+// privateURL says why a job's URL is refused: its host is localhost, or
+// an address that the workers' --deny-private refuses (loopback, private,
+// link-local, unspecified, shared, multicast, reserved), in any form the
+// dialer would read (127.1, 0x7f000001, 2130706433, [::127.0.0.1],
+// [64:ff9b::7f00:1], [2002:7f00:1::], ...). The URL is read as the worker
+// reads it, so one that url.Parse refuses but the worker sends is checked
+// too. Names that resolve to such addresses are the worker's to refuse
+// (with its deny-private option).
 func privateURL(raw string) string {
-	u, err := url.Parse(raw)
+	u, err := httpexec.ParseJobURL(raw)
 	if err != nil {
-		return "" // the worker turns it into an InvalidURL exception
+		return "" // the worker turns it into an exception, sending nothing
 	}
 	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
 	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		return "host " + host + " is this machine"
 	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return ""
-	}
-	ip = ip.Unmap()
-	switch {
-	case ip.IsLoopback(), ip.IsPrivate(), ip.IsLinkLocalUnicast(), ip.IsLinkLocalMulticast(),
-		ip.IsInterfaceLocalMulticast(), ip.IsUnspecified():
-		return "address " + ip.String() + " is private, loopback or link-local"
+	if why := httpexec.DeniedHost(host); why != "" {
+		return "address " + host + " is " + why
 	}
 	return ""
 }

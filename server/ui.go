@@ -2,10 +2,10 @@ package server
 
 import (
 	"encoding/json"
-	"net/url"
 
 	"github.com/hibiken/asynqmon"
 
+	"github.com/reqfleet/reqfleet/httpexec"
 	"github.com/reqfleet/reqfleet/tasks"
 )
 
@@ -45,9 +45,8 @@ func redactPayload(typ string, payload []byte) string {
 		}
 	}
 	if raw, ok := job["url"].(string); ok {
-		if u, err := url.Parse(raw); err == nil && u.User != nil {
-			job["url"] = u.Redacted()
-		}
+		// As a string: a URL that url.Parse refuses may hold a password too.
+		job["url"] = httpexec.RedactRawURL(raw)
 	}
 	b, err := json.Marshal(job)
 	if err != nil {

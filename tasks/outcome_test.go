@@ -1,11 +1,15 @@
 package tasks_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"reflect"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/reqfleet/reqfleet/tasks"
 )
@@ -271,4 +275,155 @@ func TestExceptionTypes(t *testing.T) {
 	if tasks.TotalTimeout != "Timeout" { // requests.exceptions.Timeout
 		t.Errorf("TotalTimeout = %q", tasks.TotalTimeout)
 	}
+}
+
+func TestJSONStringLen(t *testing.T) {
+	tests := []struct{ name, s string }{
+		{"empty", ""},
+		{"ascii", "hello world"},
+		{"quotes and backslash", `a"b\c`},
+		{"short escapes", "\b\f\n\r\t"},
+		{"control", "\x00\x01\x1f\x7f"},
+		{"html", "<a href='x'>&</a>"},
+		{"utf-8", "é漢字🙂"},
+		{"line separators", "a\u2028b\u2029c"},
+		{"not utf-8", "\xff\xfe a \xc3"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := json.Marshal(tt.s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tasks.JSONStringLen(tt.s); got != int64(len(b)) {
+				t.Errorf("JSONStringLen = %d, json.Marshal wrote %d: %s", got, len(b), b)
+			}
+		})
+	}
+}
+
+// marshaledSize is the length of r's JSON without its request, by
+// json.Marshal itself.
+func marshaledSize(t testing.TB, r tasks.Response) int64 {
+	t.Helper()
+	r.Request = tasks.Job{}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int64(len(b))
+}
+
+func TestFitOutcome(t *testing.T) {
+	big := func(n int, c string) string { return strings.Repeat(c, n) }
+	hostile := func() tasks.Response {
+		r := sampleResponse(t)
+		r.History = nil
+		for i := range 30 {
+			r.History = append(r.History, tasks.Redirect{StatusCode: 302, Reason: "Found", URL: "http://x/" + strconv.Itoa(i) + big(1000, "p"),
+				Headers: map[string]string{"Location": "/" + strconv.Itoa(i+1), "X-Big": big(60_000, "h")}})
+		}
+		r.Headers = map[string]string{"Content-Type": "text/plain", "X-Big": big(30_000, "<"), "X-Small": "s"}
+		r.Body, r.BodyEncoding, r.Truncated = big(100_000, "b")+"é"+big(1000, "\n"), "", false
+		return r
+	}
+	tests := []struct {
+		name  string
+		r     tasks.Response
+		max   int64
+		check func(t *testing.T, r tasks.Response)
+	}{
+		{"fits: untouched", sampleResponse(t), 1 << 20, func(t *testing.T, r tasks.Response) {
+			if !reflect.DeepEqual(r, sampleResponse(t)) {
+				t.Errorf("changed: %+v", r)
+			}
+		}},
+		{"no limit", hostile(), 0, func(t *testing.T, r tasks.Response) {
+			if len(r.History) != 30 || r.HistoryTruncated {
+				t.Errorf("cut with no limit")
+			}
+		}},
+		{"history headers go first", hostile(), 1_000_000, func(t *testing.T, r tasks.Response) {
+			if len(r.History) != 30 || r.HistoryTruncated || r.HeadersTruncated || r.Truncated {
+				t.Errorf("cut more than the history's headers: %d hops", len(r.History))
+			}
+			if r.History[0].HeadersTruncated || !r.History[29].HeadersTruncated || r.History[29].Headers != nil {
+				t.Errorf("want the newest hops' headers cut first")
+			}
+		}},
+		{"then the hops", hostile(), 300_000, func(t *testing.T, r tasks.Response) {
+			if !r.HistoryTruncated || len(r.History) == 0 || len(r.History) >= 30 || r.HeadersTruncated || r.Truncated {
+				t.Errorf("%d hops, headers cut %v, body cut %v", len(r.History), r.HeadersTruncated, r.Truncated)
+			}
+		}},
+		{"then the headers, the largest first", hostile(), 200_000, func(t *testing.T, r tasks.Response) {
+			if r.History != nil || !r.HistoryTruncated || !r.HeadersTruncated || r.Truncated {
+				t.Errorf("history %d, headers cut %v, body cut %v", len(r.History), r.HeadersTruncated, r.Truncated)
+			}
+			if _, ok := r.Headers["X-Big"]; ok || r.Headers["X-Small"] != "s" {
+				t.Errorf("headers %v", len(r.Headers))
+			}
+		}},
+		{"then the body", hostile(), 50_000, func(t *testing.T, r tasks.Response) {
+			if !r.Truncated || len(r.Body) == 0 || !utf8.ValidString(r.Body) || len(r.Headers) != 0 {
+				t.Errorf("body %d bytes, truncated %v, headers %d", len(r.Body), r.Truncated, len(r.Headers))
+			}
+		}},
+		{"a body of escapes cut by its JSON size", func() tasks.Response {
+			r := sampleResponse(t)
+			r.Body, r.BodyEncoding, r.Truncated = big(100_000, "\x00"), "", false
+			return r
+		}(), 20_000, func(t *testing.T, r tasks.Response) {
+			if !r.Truncated || len(r.Body) > 20_000/6 || len(r.Body) < 20_000/6-200 {
+				t.Errorf("body %d bytes", len(r.Body))
+			}
+		}},
+		{"base64 cut in whole groups", func() tasks.Response {
+			r := sampleResponse(t)
+			r.Body = big(40_000, "QUJD")
+			return r
+		}(), 10_000, func(t *testing.T, r tasks.Response) {
+			if _, err := base64.StdEncoding.DecodeString(r.Body); err != nil || !r.Truncated {
+				t.Errorf("body %d bytes: %v", len(r.Body), err)
+			}
+		}},
+		{"a URL longer than the cap stays", func() tasks.Response {
+			r := sampleResponse(t)
+			r.URL = "http://x/" + big(5000, "u")
+			return r
+		}(), 1000, func(t *testing.T, r tasks.Response) {
+			if len(r.URL) != 5009 || r.Body != "" {
+				t.Errorf("url %d bytes, body %q", len(r.URL), r.Body)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := tt.r
+			r.FitOutcome(tt.max)
+			got := marshaledSize(t, r)
+			if n := r.JSONSize(); n != got {
+				t.Errorf("JSONSize = %d, json.Marshal wrote %d", n, got)
+			}
+			if tt.max > 0 && got > tt.max && len(r.URL) < int(tt.max) {
+				t.Errorf("%d bytes, over the cap of %d", got, tt.max)
+			}
+			if tt.max > 0 && len(r.URL) < int(tt.max) && got < tt.max-100 && (r.Truncated && r.Body != "" && tt.r.Body != r.Body) {
+				t.Errorf("%d bytes: the body was cut more than needed for %d", got, tt.max)
+			}
+			tt.check(t, r)
+			if _, err := tasks.DecodeResponse(mustMarshal(t, r)); err != nil {
+				t.Errorf("the cut outcome does not decode: %v", err)
+			}
+		})
+	}
+}
+
+func mustMarshal(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -113,6 +113,7 @@ type httpFlags struct {
 	timeout      timeoutFlag
 	jobTimeout   durationFlag
 	maxBody      sizeFlag
+	caps         capFlags
 	proxy        string
 	insecure     bool
 	userAgent    string
@@ -129,10 +130,44 @@ func (h *httpFlags) register(fs *flag.FlagSet) {
 	fs.Var(&h.timeout, "timeout", "default timeout of jobs without one: seconds, or connect,read seconds (default 30)")
 	fs.Var(&h.jobTimeout, "job-timeout", "total time one job may take, redirects and body included (default 5m)")
 	fs.Var(&h.maxBody, "max-body", "longest response body kept; longer ones are cut and marked truncated (e.g. 1MiB)")
+	h.caps.register(fs)
 	fs.StringVar(&h.proxy, "proxy", "", "proxy URL for every request (default: HTTP_PROXY/HTTPS_PROXY/NO_PROXY from the environment)")
 	fs.BoolVar(&h.insecure, "insecure", false, "do not verify TLS certificates (requests' verify=False)")
 	fs.StringVar(&h.userAgent, "user-agent", "", "User-Agent of requests without one (default reqfleet/1)")
 	fs.BoolVar(&h.denyPrivate, "deny-private", false, "refuse to connect to loopback, private, link-local (cloud metadata), shared, multicast and reserved addresses, checked on the address dialed; such jobs become DeniedAddress exceptions")
+}
+
+// capFlags bound what one response may hold in memory and in its outcome.
+type capFlags struct {
+	headerBytes    sizeFlag
+	responseHeader sizeFlag
+	history        int
+	historyHeaders sizeFlag
+	outcome        sizeFlag
+}
+
+func (c *capFlags) register(fs *flag.FlagSet) {
+	c.headerBytes, c.responseHeader, c.history, c.historyHeaders = 64<<10, 256<<10, 30, 256<<10
+	fs.Var(&c.headerBytes, "max-header-bytes", "header bytes kept of one response or redirect; headers past it are left out and marked headers_truncated")
+	fs.Var(&c.responseHeader, "max-response-headers", "largest status line and headers read of one response; a larger one is a ConnectionError")
+	fs.IntVar(&c.history, "max-history", c.history, "redirects kept in an outcome's history; later ones are left out and marked history_truncated")
+	fs.Var(&c.historyHeaders, "max-history-headers", "header bytes kept over all of an outcome's history")
+	fs.Var(&c.outcome, "max-outcome", "largest outcome, as JSON without its request; past it the history, the headers then the body are cut and marked (default --max-body + 1MiB)")
+}
+
+func (c *capFlags) apply(fs *flag.FlagSet, cfg *worker.Config) error {
+	if c.history < 1 || c.history > 30 {
+		return usageErr(fs, "--max-history must be from 1 to 30")
+	}
+	if c.outcome != 0 && c.outcome < 4<<10 {
+		return usageErr(fs, "--max-outcome must be at least 4KiB")
+	}
+	cfg.Exec.MaxHeaderBytes = int(c.headerBytes)
+	cfg.Exec.MaxHistory = c.history
+	cfg.Exec.MaxHistoryHeaderBytes = int(c.historyHeaders)
+	cfg.Exec.MaxOutcome = int64(c.outcome)
+	cfg.Session.MaxResponseHeaderBytes = int64(c.responseHeader)
+	return nil
 }
 
 // apply puts the flags into a worker config. Secrets come from the
@@ -143,6 +178,9 @@ func (h *httpFlags) apply(fs *flag.FlagSet, getenv func(string) string, cfg *wor
 	}
 	cfg.Concurrency = h.concurrency
 	cfg.Exec.MaxBody = int64(h.maxBody)
+	if err := h.caps.apply(fs, cfg); err != nil {
+		return err
+	}
 	if h.timeout.t.Read != 0 || h.timeout.t.Connect != 0 {
 		cfg.Exec.Timeout = h.timeout.t
 	}
