@@ -8,6 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/reqfleet/reqfleet/internal/redisretry"
 	"github.com/reqfleet/reqfleet/internal/testredis"
 )
 
@@ -147,5 +148,48 @@ func TestNoClientRetries(t *testing.T) {
 	defer rdb.Close()
 	if o := rdb.(*redis.ClusterClient).Options(); o.MaxRetries != -1 || o.MaxRedirects != 0 {
 		t.Fatalf("cluster: MaxRetries %d, MaxRedirects %d, want neither", o.MaxRetries, o.MaxRedirects)
+	}
+}
+
+// Without go-redis' retries, the failures they hid reach reqfleet's own
+// (internal/redisretry), which still tries them again: a Redis that
+// restarted under a pooled connection, one that is down for a while.
+func TestConnectionErrorsPass(t *testing.T) {
+	srv := testredis.Start(t)
+	rdb, err := OpenURL(srv.URL(), URLOptions{PoolSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	down := rdb.Incr(ctx, "k").Err()
+	if !redisretry.Transient(down) {
+		t.Fatalf("a stopped Redis: %v, which redisretry would not try again", down)
+	}
+	var failures []error
+	restarted := make(chan error, 1)
+	err = redisretry.Do(ctx, redisretry.Policy{For: 30 * time.Second}, func() error {
+		return rdb.Incr(ctx, "k").Err()
+	}, func(n int, err error, _ time.Duration) {
+		failures = append(failures, err)
+		if n == 2 {
+			restarted <- srv.Start()
+		}
+	})
+	if err != nil {
+		t.Fatalf("after the restart: %v (failures %v)", err, failures)
+	}
+	if err := <-restarted; err != nil {
+		t.Fatal(err)
+	}
+	if n, err := rdb.Get(ctx, "k").Int(); err != nil || n != 1 {
+		t.Fatalf("k = %d (%v), want 1: the INCR ran once", n, err)
 	}
 }
