@@ -30,7 +30,7 @@ func (a *app) runEnqueue(ctx context.Context, args []string) error {
 		return err
 	}
 	defer r.Close()
-	jobs, _, err := in.jobs(fs, r, name)
+	jobs, _, err := in.jobs(ctx, fs, r, name)
 	if err != nil {
 		return err
 	}

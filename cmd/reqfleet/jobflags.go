@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -50,7 +51,7 @@ says how many.`
 // (n), holding nothing but the ids' hashes, then the jobs returned read it
 // again from the start, so a bad line anywhere enqueues nothing. Other
 // input (stdin, a pipe) is read once, as it comes, and n is -1.
-func (f *inputFlags) jobs(fs *flag.FlagSet, r io.Reader, name string) (_ iter.Seq2[tasks.Job, error], n int, _ error) {
+func (f *inputFlags) jobs(ctx context.Context, fs *flag.FlagSet, r io.Reader, name string) (_ iter.Seq2[tasks.Job, error], n int, _ error) {
 	file, ok := r.(*os.File)
 	if st, err := file.Stat(); !ok || err != nil || !st.Mode().IsRegular() {
 		seq, err := f.read(fs, r, name)
@@ -64,7 +65,9 @@ func (f *inputFlags) jobs(fs *flag.FlagSet, r io.Reader, name string) (_ iter.Se
 		if err != nil {
 			return nil, 0, fmt.Errorf("%w (nothing enqueued: the file is checked whole first)", err)
 		}
-		n++
+		if n++; n%4096 == 0 && ctx.Err() != nil {
+			return nil, 0, fmt.Errorf("%w while checking %s: nothing enqueued", errInterrupted, name)
+		}
 	}
 	if _, err := file.Seek(0, io.SeekStart); err != nil {
 		return nil, 0, fmt.Errorf("%s: %w", name, err)

@@ -51,7 +51,7 @@ func (a *app) runRun(ctx context.Context, args []string) error {
 		return err
 	}
 	defer r.Close()
-	jobs, fileJobs, err := in.jobs(fs, r, name)
+	jobs, fileJobs, err := in.jobs(ctx, fs, r, name)
 	if err != nil {
 		return err
 	}
