@@ -95,13 +95,15 @@ func (a *app) runRun(ctx context.Context, args []string) error {
 		return runErr
 	}
 	defer res.Close()
-	interrupted := ctx.Err() != nil
+	// Interrupted (unless the batch completed all the same): the outcomes
+	// recorded are written nevertheless; a second interrupt ends the
+	// process (main).
+	interrupted := ctx.Err() != nil && runErr != nil
 	wctx := ctx
-	if interrupted {
-		// The outcomes recorded are written all the same; a second
-		// interrupt ends the process (main).
+	if ctx.Err() != nil {
 		wctx = context.WithoutCancel(ctx)
-	} else if !*quiet {
+	}
+	if !interrupted && !*quiet {
 		p.finish(res.Status)
 	}
 	sum, err := writeOutcomes(wctx, res, *outDir)
