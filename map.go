@@ -81,6 +81,13 @@ func (r *Result) Close() error {
 //
 // If the input fails part way (a bad line), the jobs before it still run:
 // Map waits for them and returns the Result together with the input error.
+//
+// If ctx ends (Ctrl-C), Map stops enqueueing (the batch is sealed with
+// the jobs enqueued so far) and shuts the local worker down: it starts no
+// more jobs, and those in flight get Worker.ShutdownTimeout to finish and
+// record their outcomes. It then returns the Result, whose Status is the
+// batch's after that shutdown, with ctx's error; the outcomes recorded can
+// still be read, with a context that has not ended.
 func Map(ctx context.Context, jobs iter.Seq2[tasks.Job, error], opts Options) (_ *Result, err error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -119,6 +126,20 @@ func Map(ctx context.Context, jobs iter.Seq2[tasks.Job, error], opts Options) (_
 	if err != nil {
 		return nil, err
 	}
+	start := time.Now()
+	defer func() {
+		// Interrupted: the status after the local worker's shutdown (the
+		// deferred call below, which runs first), with what it let finish.
+		if ctx.Err() == nil || res.reader == nil {
+			return
+		}
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if st, err := reader.Batch(rctx, res.Batch); err == nil {
+			res.Status = st
+		}
+		res.Elapsed = time.Since(start)
+	}()
 
 	var w *worker.Worker
 	if !opts.NoLocalWorker {
@@ -156,7 +177,7 @@ func Map(ctx context.Context, jobs iter.Seq2[tasks.Job, error], opts Options) (_
 	}
 	defer enq.Close()
 
-	start := time.Now()
+	start = time.Now()
 	receipt, inputErr := enq.EnqueueMany(ctx, jobs)
 	if receipt.Batch == "" { // not even a batch: nothing runs
 		return nil, inputErr

@@ -253,6 +253,29 @@ func TestCompose(t *testing.T) {
 	if e := p.Services["enqueue"]; e.Restart != "no" || e.Deploy != nil && e.Deploy.Replicas != nil && *e.Deploy.Replicas != 1 {
 		t.Errorf("enqueue: restart %q: want a one-shot", e.Restart)
 	}
+	// The workers run what serve's API accepts from its clients: they must
+	// not fetch the network's own services (Redis, the workers' /metrics).
+	if w := p.Services["worker"]; !slices.Contains(w.Command, "--deny-private") {
+		t.Errorf("worker: command %q lacks --deny-private", w.Command)
+	}
+	// Redis keeps the queues across a restart: AOF on, on a volume, and
+	// restarted when it dies.
+	if !hasArgs(redis.Command, "--appendonly", "yes") {
+		t.Errorf("redis: command %q, want --appendonly yes", redis.Command)
+	}
+	if redis.Restart != "unless-stopped" && redis.Restart != "always" {
+		t.Errorf("redis: restart %q, want unless-stopped or always", redis.Restart)
+	}
+	dataVolume := false
+	for _, v := range redis.Volumes {
+		if v.Type == types.VolumeTypeVolume && v.Target == "/data" {
+			_, declared := p.Volumes[v.Source]
+			dataVolume = declared
+		}
+	}
+	if !dataVolume {
+		t.Errorf("redis: volumes %+v, want a named volume (declared under volumes:) on /data, where the AOF is written", redis.Volumes)
+	}
 	s := p.Services["serve"]
 	if len(s.Ports) != 1 || s.Ports[0].HostIP != "127.0.0.1" || s.Ports[0].Published != "8080" || s.Ports[0].Target != 8080 {
 		t.Errorf("serve: ports %+v, want 127.0.0.1:8080:8080", s.Ports)
@@ -265,6 +288,16 @@ func TestCompose(t *testing.T) {
 	if tok := p2.Services["serve"].Environment["REQFLEET_API_TOKEN"]; tok == nil || *tok != "from-env" {
 		t.Errorf("serve: REQFLEET_API_TOKEN = %v, want the caller's", tok)
 	}
+}
+
+// hasArgs reports whether cmd has flag followed by value.
+func hasArgs(cmd []string, flag, value string) bool {
+	for i := range len(cmd) - 1 {
+		if cmd[i] == flag && cmd[i+1] == value {
+			return true
+		}
+	}
+	return false
 }
 
 // Each reqfleet command of the compose file parses with the real binary:

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -16,8 +17,8 @@ import (
 )
 
 // TestBadInputLines: a job file with a bad line makes enqueue exit 3 with
-// one line of stderr naming the file, the line and the field; the jobs
-// before it are enqueued and the batch is sealed with them.
+// one line of stderr naming the file, the line and the field; the file is
+// checked whole first, so nothing is enqueued, not even a batch.
 func TestBadInputLines(t *testing.T) {
 	needBinary(t)
 	t.Parallel()
@@ -40,7 +41,9 @@ func TestBadInputLines(t *testing.T) {
 		{"cookie value with ;", `{"url":"http://x","cookies":{"a":"1; b=2"}}`, []string{"line 2", `"cookies.a"`}},
 		{"bad method", `{"url":"http://x","method":"GE T"}`, []string{"line 2", `"method"`}},
 		{"huge line", `{"url":"http://x","meta":"` + strings.Repeat("x", 2<<20) + `"}`, []string{"line 2", "too long"}},
+		{"duplicate id", `{"id":"ok","url":"http://x"}`, []string{"line 2", `id "ok"`, "duplicate"}},
 	}
+	rdb := srv.Client(t)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			file := filepath.Join(t.TempDir(), "jobs.jsonl")
@@ -52,10 +55,13 @@ func TestBadInputLines(t *testing.T) {
 				t.Fatalf("exit %d, want 3\n%s", r.code, r.stderr)
 			}
 			line := oneLine(t, r.stderr)
-			for _, w := range append([]string{file + ": ", "1 jobs before it were enqueued"}, tc.want...) {
+			for _, w := range append([]string{file + ": ", "nothing enqueued"}, tc.want...) {
 				if !strings.Contains(line, w) {
 					t.Errorf("stderr %q lacks %q", line, w)
 				}
+			}
+			if keys, err := rdb.Keys(context.Background(), "*").Result(); err != nil || len(keys) != 0 {
+				t.Errorf("Redis holds %q (%v) after a refused file", keys, err)
 			}
 		})
 	}
@@ -94,7 +100,8 @@ func TestBadFlagsAndRedis(t *testing.T) {
 		{"bad max-retry", []string{"enqueue", "--max-retry", "-2", file}, 2, "--max-retry"},
 		{"missing file", []string{"enqueue", filepath.Join(t.TempDir(), "nope.jsonl")}, 2, "nope.jsonl"},
 		{"unknown subcommand", []string{"frobnicate"}, 2, "frobnicate"},
-		{"not a Redis URL", []string{"enqueue", "--redis", "http://u:pw@h:1", file}, 1, "--redis"},
+		{"not a Redis URL", []string{"enqueue", "--redis", "http://u:pw@h:1", file}, 2, "--redis"},
+		{"unparsable Redis URL", []string{"stats", "--redis", "redis://u:pw@h:port"}, 2, "--redis"},
 		{"unreachable Redis: enqueue", []string{"enqueue", "--redis", "redis://127.0.0.1:1", "--redis-wait", "1s", file}, 1, "Redis unreachable"},
 		{"unreachable Redis: worker", []string{"worker", "--redis", "redis://127.0.0.1:1", "--redis-wait", "1s"}, 1, "Redis unreachable"},
 		{"unreachable Redis: retry", []string{"retry", "--redis", "redis://127.0.0.1:1", "--redis-wait", "1s"}, 1, "Redis unreachable"},

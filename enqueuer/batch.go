@@ -41,6 +41,7 @@ type Batch struct {
 	ids   idSet // xxhash of the user-supplied ids
 
 	accepted  atomic.Int64 // jobs enqueued
+	sent      atomic.Int64 // jobs sent to Redis, accepted or not
 	pending   atomic.Int64 // of which not yet added to the hash's accepted
 	flushMu   sync.Mutex
 	lastFlush atomic.Int64 // unix ns of the last HINCRBY accepted
@@ -106,6 +107,7 @@ func (b *Batch) Add(ctx context.Context, job tasks.Job) (tasks.Task, error) {
 	if err != nil {
 		return tasks.Task{}, fmt.Errorf("batch %s: %w", b.id, err)
 	}
+	b.sent.Add(1)
 	if err := b.send(ctx, t, payload); err != nil {
 		b.forget(t.Job.ID, job.ID != "")
 		return tasks.Task{}, b.enqueueErr(0, err)
@@ -261,6 +263,7 @@ func (b *Batch) AddMany(ctx context.Context, jobs iter.Seq2[tasks.Job, error]) (
 					b.forget(it.job.ID, it.job.ID != "")
 					continue
 				}
+				b.sent.Add(1)
 				if err := b.send(wctx, t, payload); err != nil {
 					b.forget(it.job.ID, it.job.ID != "")
 					failMu.Lock()
@@ -434,15 +437,40 @@ type Receipt struct {
 // EnqueueMany enqueues the jobs as a new batch (NewBatch, AddMany, Seal).
 // Whatever stops AddMany (a bad input line, a refused job, a Redis failure,
 // ctx), the batch is sealed with the jobs accepted, and the Receipt says
-// which batch and how many alongside the error.
+// which batch and how many alongside the error; but when it stopped before
+// any job was sent (a bad first line), the batch is deleted and the
+// Receipt is empty: a failed EnqueueMany leaves no empty batch behind.
 func (e *Enqueuer) EnqueueMany(ctx context.Context, jobs iter.Seq2[tasks.Job, error]) (Receipt, error) {
 	b, err := e.NewBatch(ctx)
 	if err != nil {
 		return Receipt{}, err
 	}
 	n, addErr := b.AddMany(ctx, jobs)
+	if addErr != nil && b.sent.Load() == 0 {
+		return Receipt{}, errors.Join(addErr, b.drop(ctx))
+	}
 	sealErr := b.seal(ctx)
 	return Receipt{Batch: b.id, Accepted: n}, errors.Join(addErr, sealErr)
+}
+
+// drop deletes a batch that no job was sent to, and refuses later jobs.
+// Like seal, it works after ctx ended, within sealTimeout.
+func (b *Batch) drop(ctx context.Context) error {
+	b.sealMu.Lock()
+	defer b.sealMu.Unlock()
+	b.sealing = true
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), b.e.sealTimeout)
+		defer cancel()
+	}
+	err := b.e.withRetry(ctx, "drop empty batch", func() error {
+		return b.e.store.DropBatch(ctx, b.e.cfg.Queue, b.id)
+	})
+	if err != nil {
+		return fmt.Errorf("%w: empty batch %s not deleted: %w", ErrEnqueue, b.id, err)
+	}
+	return nil
 }
 
 // seal seals the batch even when ctx has ended (on Ctrl-C the jobs already

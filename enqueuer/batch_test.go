@@ -531,6 +531,48 @@ func TestEnqueueManyCanceled(t *testing.T) {
 	})
 }
 
+// TestEnqueueManyNothingSent: EnqueueMany that fails before sending any
+// job (its first line bad, its ctx ended) leaves no batch behind: neither
+// the hash nor the queue's batches set has it.
+func TestEnqueueManyNothingSent(t *testing.T) {
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	tests := []struct {
+		name string
+		ctx  context.Context
+		in   string
+		err  error
+	}{
+		{"bad first line", context.Background(), "{\"url\": 5}\n{\"url\": \"http://h/2\"}\n", tasks.ErrType},
+		{"ctx ended", cancelled, "{\"url\": \"http://h/1\"}\n", context.Canceled},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := newMini(t, nil)
+			b, err := v.e.NewBatch(context.Background()) // another batch, untouched
+			if err != nil {
+				t.Fatal(err)
+			}
+			v.e.cfg.Now = func() time.Time { return testNow.Add(time.Second) } // another id
+			rec, err := v.e.EnqueueMany(tt.ctx, ReadJSONL(strings.NewReader(tt.in), 0))
+			if !errors.Is(err, tt.err) || rec != (Receipt{}) {
+				t.Fatalf("receipt %+v, err %v; want none and %v", rec, err, tt.err)
+			}
+			ids, err := v.rdb.ZRange(context.Background(), rdb.BatchesKey(testQueue), 0, -1).Result()
+			if err != nil || len(ids) != 1 || ids[0] != b.ID() {
+				t.Fatalf("batches %q (%v), want only the other batch %s", ids, err, b.ID())
+			}
+			keys, err := v.rdb.Keys(context.Background(), rdb.BatchKey(testQueue, "*")).Result()
+			if err != nil || len(keys) != 1 {
+				t.Fatalf("batch hashes %q (%v), want the other's only", keys, err)
+			}
+			if n := len(v.pending(t)); n != 0 {
+				t.Fatalf("%d jobs queued", n)
+			}
+		})
+	}
+}
+
 // TestEnqueueManyInputError: an error of the iterator itself.
 func TestEnqueueManyInputError(t *testing.T) {
 	forEachEnqueuePath(t, func(t *testing.T, path func(*Config)) {
@@ -619,6 +661,12 @@ func TestAddManyInvalidJobInOrder(t *testing.T) {
 				}
 				if !sameElems(urls, want) {
 					t.Fatalf("queued %d jobs %q, want the %d before job %d", len(urls), urls, len(want), bad)
+				}
+				if bad == 1 { // nothing sent: no batch left behind
+					if rec.Batch != "" {
+						t.Fatalf("receipt %+v, want no batch", rec)
+					}
+					return
 				}
 				wantHash(t, v.hash(t, rec.Batch), map[string]int{rdb.BatchTotal: bad - 1, rdb.BatchSealed: 1})
 			})

@@ -10,6 +10,8 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/cespare/xxhash/v2"
+
 	"github.com/reqfleet/reqfleet/tasks"
 )
 
@@ -24,13 +26,19 @@ import (
 // ReadJSONL reads one job per line, as tasks.DecodeJob decodes it. Blank
 // lines are skipped. A line that is not valid JSON, not an object or not a
 // job is an error wrapping the tasks package's sentinel (tasks.ErrSyntax,
-// tasks.ErrUnknownField, ...).
+// tasks.ErrUnknownField, ...); a job whose id an earlier line gave is one
+// wrapping ErrDuplicateID, as a batch would refuse it. For that the reader
+// keeps a 64-bit hash of each id (8 to 16 bytes an id), as a batch does.
 func ReadJSONL(r io.Reader, maxLine int) iter.Seq2[tasks.Job, error] {
+	var ids idSet
 	return readLines(r, maxLine, func(line []byte) (tasks.Job, bool, error) {
 		if len(bytes.TrimSpace(line)) == 0 {
 			return tasks.Job{}, false, nil
 		}
 		job, err := tasks.DecodeJob(line)
+		if err == nil && job.ID != "" && !ids.add(xxhash.Sum64String(job.ID)) {
+			err = fmt.Errorf("id %q: %w", job.ID, ErrDuplicateID)
+		}
 		return job, true, err
 	})
 }

@@ -85,6 +85,8 @@ func TestReadJSONL(t *testing.T) {
 		{"line over maxLine", "{\"url\": \"http://h/1\"}\n" + long + "\n{\"url\": \"http://h/3\"}\n",
 			len(long) - 1, []item{{url: "http://h/1"}, {line: 2, err: ErrLineTooLong}, {url: "http://h/3"}}},
 		{"line of maxLine", long + "\r\n", len(long), []item{{url: "http://h/" + strings.Repeat("x", 100)}}},
+		{"duplicate id", "{\"id\": \"a\", \"url\": \"http://h/1\"}\n{\"url\": \"http://h/2\"}\n{\"id\": \"b\", \"url\": \"http://h/3\"}\n\n{\"id\": \"a\", \"url\": \"http://h/5\"}\n",
+			0, []item{{url: "http://h/1"}, {url: "http://h/2"}, {url: "http://h/3"}, {line: 5, err: ErrDuplicateID}}},
 		{"last line over maxLine", "{\"url\": \"http://h/1\"}\n" + long,
 			len(long) - 1, []item{{url: "http://h/1"}, {line: 2, err: ErrLineTooLong}}},
 	}

@@ -72,6 +72,9 @@ const (
 	DefaultMaxEntry    = enqueuer.DefaultMaxLine
 )
 
+// DefaultRecoverEvery is Config.RecoverEvery's default.
+const DefaultRecoverEvery = 30 * time.Second
+
 // ErrConfig: a Config field is missing or out of range.
 var ErrConfig = errors.New("invalid inbox config")
 
@@ -92,13 +95,19 @@ type Config struct {
 	Name        string                // the worker named in InvalidJob exceptions; default "inbox@host:pid"
 	Logger      *slog.Logger          // default: discard
 	Now         func() time.Time      // clock; default time.Now
+
+	// RecoverEvery is how often, while forwarding, the processing list is
+	// finished again, as after a failed Redis call: entries a take put
+	// there whose reply never came back (a take run twice) are not left
+	// for the next forwarder; default 30s.
+	RecoverEvery time.Duration
 }
 
 func (c *Config) validate() error {
 	if c.Redis == nil || c.Enqueuer == nil {
 		return fmt.Errorf("%w: Redis and Enqueuer are required", ErrConfig)
 	}
-	if c.Chunk < 0 || c.Concurrency < 0 || c.Poll < 0 || c.BatchEvery < 0 || c.BatchMax < 0 || c.Lease < 0 || c.MaxEntry < 0 {
+	if c.Chunk < 0 || c.Concurrency < 0 || c.Poll < 0 || c.BatchEvery < 0 || c.BatchMax < 0 || c.Lease < 0 || c.MaxEntry < 0 || c.RecoverEvery < 0 {
 		return fmt.Errorf("%w: sizes and durations must not be negative", ErrConfig)
 	}
 	def := func(v *int, d int) {
@@ -118,6 +127,7 @@ func (c *Config) validate() error {
 	defDur(&c.Poll, DefaultPoll)
 	defDur(&c.BatchEvery, DefaultBatchEvery)
 	defDur(&c.Lease, DefaultLease)
+	defDur(&c.RecoverEvery, DefaultRecoverEvery)
 	if c.Lease < time.Second {
 		return fmt.Errorf("%w: Lease %v: must be at least 1s", ErrConfig, c.Lease)
 	}
@@ -292,12 +302,13 @@ func (f *Forwarder) lead(parent context.Context) (err error) {
 	}
 	pause := f.cfg.Poll
 	needRecover := true
+	var recovered time.Time
 	for parent.Err() == nil && ctx.Err() == nil {
 		var n int
 		var err error
-		if needRecover {
+		if needRecover || time.Since(recovered) >= f.cfg.RecoverEvery {
 			err = f.recover(ctx)
-			needRecover = err != nil
+			needRecover, recovered = err != nil, time.Now()
 		}
 		if err == nil {
 			err = f.rotate(ctx, false)

@@ -499,3 +499,44 @@ func TestLeaseLost(t *testing.T) {
 	}
 	exactlyOnce(t, rdb, ids)
 }
+
+// emptyTakeHook makes the first take that moved entries answer none, as
+// when go-redis ran the take again after a read timeout and the second run
+// found the inbox empty: the entries sit in the processing list, unseen.
+type emptyTakeHook struct{ fired *atomic.Bool }
+
+func (emptyTakeHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h emptyTakeHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if c, ok := cmd.(*redis.Cmd); ok && err == nil && (cmd.Name() == "evalsha" || cmd.Name() == "eval") &&
+			strings.Contains(fmt.Sprint(cmd.Args()), reqrdb.InboxKey(queue)) {
+			if v, ok := c.Val().([]any); ok && len(v) > 0 && h.fired.CompareAndSwap(false, true) {
+				c.SetVal([]any{})
+			}
+		}
+		return err
+	}
+}
+
+func (emptyTakeHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// Entries left in the processing list while the forwarder runs (a take
+// whose reply was lost) are forwarded by its periodic recovery, each job
+// once, without waiting for another forwarder.
+func TestPeriodicRecovery(t *testing.T) {
+	rdb := testredis.Start(t).Client(t)
+	srv := target(t)
+	startWorker(t, rdb)
+	var fired atomic.Bool
+	rdb.AddHook(emptyTakeHook{fired: &fired})
+	f := newForwarder(t, rdb, func(c *Config) { c.RecoverEvery = 100 * time.Millisecond })
+	start(t, f)
+	lines, ids := jobLines(srv, 10, true)
+	push(t, rdb, lines...)
+	testkit.WaitUntil(t, 30*time.Second, fired.Load, "the take's reply lost")
+	exactlyOnce(t, rdb, ids)
+}

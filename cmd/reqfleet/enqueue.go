@@ -10,7 +10,7 @@ import (
 )
 
 func (a *app) runEnqueue(ctx context.Context, args []string) error {
-	fs := a.newFlags("enqueue", "[flags] FILE|-")
+	fs := a.newFlags("enqueue", "[flags] FILE|-", inputNote)
 	var c common
 	a.commonFlags(fs, &c, "Redis URL (default $REQFLEET_REDIS, else "+defaultRedis+")")
 	var in inputFlags
@@ -31,7 +31,7 @@ func (a *app) runEnqueue(ctx context.Context, args []string) error {
 		return err
 	}
 	defer r.Close()
-	jobs, err := in.jobs(fs, r, name)
+	jobs, _, err := in.jobs(ctx, fs, r, name)
 	if err != nil {
 		return err
 	}

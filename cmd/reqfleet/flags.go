@@ -42,12 +42,17 @@ func isInputError(err error) bool {
 	return errors.As(err, &le)
 }
 
-// newFlags makes a subcommand's flag set; its errors go to a.stderr.
-func (a *app) newFlags(name, usage string) *flag.FlagSet {
+// newFlags makes a subcommand's flag set; its errors go to a.stderr. The
+// notes are printed in its help between the usage line and the flags.
+func (a *app) newFlags(name, usage string, notes ...string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(a.stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(a.stderr, "usage: reqfleet %s %s\n\nflags:\n", name, usage)
+		fmt.Fprintf(a.stderr, "usage: reqfleet %s %s\n\n", name, usage)
+		for _, n := range notes {
+			fmt.Fprintf(a.stderr, "%s\n\n", n)
+		}
+		fmt.Fprintln(a.stderr, "flags:")
 		fs.PrintDefaults()
 	}
 	return fs
@@ -130,6 +135,8 @@ func (c *common) check(fs *flag.FlagSet) error {
 			return usageErr(fs, "--redis-cluster: %v", err)
 		}
 		c.redisURL = "" // $REQFLEET_REDIS gives way to the cluster
+	} else if _, err := redisconn.ConnOpt(c.redisURLOrDefault(), 0); err != nil {
+		return usageErr(fs, "--redis: %v", err)
 	}
 	switch c.logFormat {
 	case "", "text", "json":
@@ -212,7 +219,12 @@ func (c *common) connect(poolSize int) (redis.UniversalClient, error) {
 		u = defaultRedis
 	}
 	rdb, err := redisconn.OpenURL(u, redisconn.URLOptions{PoolSize: poolSize, CAFile: c.redisCA})
-	if err != nil {
+	switch {
+	case errors.Is(err, redisconn.ErrCA):
+		return nil, fmt.Errorf("%w: --redis-ca: %w", errUsage, err)
+	case errors.Is(err, redisconn.ErrURL):
+		return nil, fmt.Errorf("%w: --redis: %w", errUsage, err)
+	case err != nil:
 		return nil, fmt.Errorf("--redis: %w", err)
 	}
 	return rdb, nil

@@ -2,12 +2,14 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"flag"
 	"fmt"
 	"io"
 	"iter"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -37,8 +39,45 @@ func (f *inputFlags) register(fs *flag.FlagSet, headerFlagName string) {
 	fs.Var(&f.maxLine, "max-line", "longest input line accepted (e.g. 16MiB)")
 }
 
-// jobs reads the input; every error names the file and line.
-func (f *inputFlags) jobs(fs *flag.FlagSet, r io.Reader, name string) (iter.Seq2[tasks.Job, error], error) {
+// inputNote is the help of run's and enqueue's FILE|- argument.
+const inputNote = `A FILE is checked whole before any job is enqueued: a bad line (or an id used twice)
+enqueues nothing, and exits 3 naming the file and line. The file is read twice, once
+to check and once to enqueue, so that memory stays small however long it is.
+"-" reads stdin as it comes: the jobs before a bad line are enqueued, and the error
+says how many.`
+
+// jobs reads the input; every error names the file and line. A regular
+// file is read twice: a first pass checks every line and counts the jobs
+// (n), holding nothing but the ids' hashes, then the jobs returned read it
+// again from the start, so a bad line anywhere enqueues nothing. Other
+// input (stdin, a pipe) is read once, as it comes, and n is -1.
+func (f *inputFlags) jobs(ctx context.Context, fs *flag.FlagSet, r io.Reader, name string) (_ iter.Seq2[tasks.Job, error], n int, _ error) {
+	file, ok := r.(*os.File)
+	if st, err := file.Stat(); !ok || err != nil || !st.Mode().IsRegular() {
+		seq, err := f.read(fs, r, name)
+		return seq, -1, err
+	}
+	seq, err := f.read(fs, file, name)
+	if err != nil {
+		return nil, 0, err
+	}
+	for _, err := range seq {
+		if err != nil {
+			return nil, 0, fmt.Errorf("%w (nothing enqueued: the file is checked whole first)", err)
+		}
+		if n++; n%4096 == 0 && ctx.Err() != nil {
+			return nil, 0, fmt.Errorf("%w while checking %s: nothing enqueued", errInterrupted, name)
+		}
+	}
+	if _, err := file.Seek(0, io.SeekStart); err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", name, err)
+	}
+	seq, err = f.read(fs, file, name)
+	return seq, n, err
+}
+
+// read is one pass over the input.
+func (f *inputFlags) read(fs *flag.FlagSet, r io.Reader, name string) (iter.Seq2[tasks.Job, error], error) {
 	format := f.format
 	if f.urls {
 		format = "urls"

@@ -17,8 +17,11 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go interrupts(sigs, cancel, os.Stderr, os.Exit)
 	// go-redis logs dial failures through a package-level logger; reqfleet
 	// reports those errors itself, once, in one line.
 	redis.SetLogger(quietRedisLogger{})
@@ -29,6 +32,17 @@ func main() {
 		fmt.Fprintln(os.Stderr, "reqfleet:", strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
 	os.Exit(exitCode(ctx, err))
+}
+
+// interrupts ends the commands' context at the first SIGINT or SIGTERM, so
+// that they stop as they should (a worker hands its jobs back, run writes
+// the outcomes recorded); at the second it exits at once with 130.
+func interrupts(sigs <-chan os.Signal, cancel func(), stderr io.Writer, exit func(int)) {
+	<-sigs
+	cancel()
+	s := <-sigs
+	fmt.Fprintf(stderr, "reqfleet: %v again: exiting now\n", s)
+	exit(exitInterrupted)
 }
 
 type quietRedisLogger struct{}
@@ -52,7 +66,7 @@ func exitCode(ctx context.Context, err error) int {
 		return exitUsage
 	case isInputError(err):
 		return exitBadInput
-	case ctx.Err() != nil:
+	case ctx.Err() != nil, errors.Is(err, errInterrupted):
 		return exitInterrupted
 	default:
 		return exitFailure

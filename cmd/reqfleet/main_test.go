@@ -70,6 +70,8 @@ func TestUsageErrors(t *testing.T) {
 		{"wait without batch", []string{"wait"}, exitUsage},
 		{"no-worker without redis", []string{"run", "--no-worker", "-"}, exitUsage},
 		{"basic auth env unset", []string{"worker", "--basic-auth-env", "NOPE"}, exitUsage},
+		{"unparsable --redis", []string{"stats", "--redis", "redis://h:port"}, exitUsage},
+		{"--redis not a Redis URL", []string{"enqueue", "--redis", "http://u:pw@h:1", "-"}, exitUsage},
 		{"help", []string{"help"}, exitOK},
 		{"subcommand help", []string{"run", "-h"}, exitOK},
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -18,7 +19,7 @@ import (
 )
 
 func (a *app) runRun(ctx context.Context, args []string) error {
-	fs := a.newFlags("run", "[flags] FILE|-")
+	fs := a.newFlags("run", "[flags] FILE|-", inputNote, interruptNote)
 	var c common
 	a.commonFlagsLevel(fs, &c, "Redis URL of a fleet to share the work with (default $REQFLEET_REDIS, else an embedded Redis in this process)", "warn")
 	var h httpFlags
@@ -29,6 +30,8 @@ func (a *app) runRun(ctx context.Context, args []string) error {
 	noWorker := fs.Bool("no-worker", false, "with --redis: only enqueue and wait, leave the work to the fleet's workers")
 	quiet := fs.Bool("quiet", false, "no progress")
 	forceLayout := forceLayoutFlag(fs)
+	grace := durationFlag(5 * time.Second)
+	fs.Var(&grace, "shutdown-timeout", "on SIGINT/SIGTERM, how long jobs in flight may take before the outcomes recorded are written")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -40,7 +43,7 @@ func (a *app) runRun(ctx context.Context, args []string) error {
 	if *noWorker && !shared {
 		return usageErr(fs, "--no-worker needs --redis or --redis-cluster: an embedded Redis has no other workers")
 	}
-	wcfg := worker.Config{ForceAsynqLayout: *forceLayout}
+	wcfg := worker.Config{ForceAsynqLayout: *forceLayout, ShutdownTimeout: max(time.Duration(grace), time.Millisecond)}
 	if err := h.apply(fs, a.getenv, &wcfg); err != nil {
 		return err
 	}
@@ -49,7 +52,7 @@ func (a *app) runRun(ctx context.Context, args []string) error {
 		return err
 	}
 	defer r.Close()
-	jobs, err := in.jobs(fs, r, name)
+	jobs, fileJobs, err := in.jobs(ctx, fs, r, name)
 	if err != nil {
 		return err
 	}
@@ -74,20 +77,82 @@ func (a *app) runRun(ctx context.Context, args []string) error {
 	if !*quiet {
 		opts.Progress = p.update
 	}
+	mapped, told := make(chan struct{}), make(chan struct{})
+	go func() { // tells what an interrupt does, while it does it
+		defer close(told)
+		select {
+		case <-ctx.Done():
+			if !*quiet && p.terminal {
+				fmt.Fprintln(a.stderr)
+			}
+			fmt.Fprintf(a.stderr, "reqfleet: interrupted: no more jobs are enqueued or started; those in flight get up to %v (--shutdown-timeout) to finish, then the outcomes recorded are written to %s. Interrupt again to exit at once, writing nothing.\n",
+				time.Duration(grace), *outDir)
+		case <-mapped:
+		}
+	}()
 	res, runErr := reqfleet.Map(ctx, jobs, opts)
+	close(mapped)
+	<-told
 	if res == nil {
 		return runErr
 	}
 	defer res.Close()
-	if !*quiet {
+	// Interrupted (unless the batch completed all the same): the outcomes
+	// recorded are written nevertheless; a second interrupt ends the
+	// process (main).
+	interrupted := ctx.Err() != nil && runErr != nil
+	wctx := ctx
+	if ctx.Err() != nil {
+		wctx = context.WithoutCancel(ctx)
+	}
+	if !interrupted && !*quiet {
 		p.finish(res.Status)
 	}
-	sum, err := writeOutcomes(ctx, res, *outDir)
+	sum, err := writeOutcomes(wctx, res, *outDir)
 	if err != nil {
+		if interrupted {
+			return fmt.Errorf("%w, and %w", errInterrupted, err)
+		}
 		return err
 	}
 	sum.print(a.stdout, res)
-	return runErr
+	if !interrupted {
+		return runErr
+	}
+	notRun := sum.notRun(a.stdout, res, fileJobs, shared)
+	return fmt.Errorf("%w: %d outcomes written to %s, %s", errInterrupted, sum.responses+sum.exceptions, *outDir, notRun)
+}
+
+// interruptNote is the help of run's interrupt.
+const interruptNote = `On SIGINT (Ctrl-C) or SIGTERM, run stops enqueueing and starting jobs, lets those in
+flight finish for up to --shutdown-timeout, writes the outcomes recorded so far, prints
+the summary with what was not run, and exits 130; a second interrupt exits at once.`
+
+// errInterrupted: run was interrupted (exit 130).
+var errInterrupted = errors.New("interrupted")
+
+// notRun prints, after an interrupt, the jobs without an outcome, and
+// returns the same in a few words. fileJobs is the job count of the input
+// file (-1 for stdin, whose rest was not read).
+func (s *summary) notRun(w io.Writer, res *reqfleet.Result, fileJobs int, shared bool) string {
+	enqueued := res.Status.Expected()
+	done := int64(s.responses + s.exceptions)
+	left := max(enqueued-done, 0)
+	where := "gone with the embedded Redis"
+	if shared {
+		where = fmt.Sprintf("left in queue %s for the fleet's workers (reqfleet wait %s)", res.Reader().Queue(), res.Batch)
+	}
+	var msg string
+	switch {
+	case fileJobs >= 0:
+		never := max(int64(fileJobs)-enqueued, 0)
+		msg = fmt.Sprintf("not run: %d of %d jobs (%d enqueued without an outcome, %s; %d not enqueued)",
+			left+never, fileJobs, left, where, never)
+	default:
+		msg = fmt.Sprintf("not run: %d enqueued jobs without an outcome (%s), and the rest of stdin, not read", left, where)
+	}
+	fmt.Fprintln(w, msg)
+	return msg
 }
 
 // summary counts a batch's outcomes.

@@ -9,8 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
+	"github.com/reqfleet/reqfleet/internal/testredis"
 	"github.com/reqfleet/reqfleet/tasks"
 )
 
@@ -112,27 +114,109 @@ func TestRunURLsFromStdin(t *testing.T) {
 	}
 }
 
-func TestRunBadLineNamesFileAndLine(t *testing.T) {
-	srv := newTarget(t, nil)
-	jobs := writeFile(t, "bad.jsonl", fmt.Sprintf("{\"url\": %q}\n{\"url\": %q, \"timeout\": \"soon\"}\n{\"url\": %q}\n", srv.URL+"/1", srv.URL+"/2", srv.URL+"/3"))
-	out := t.TempDir()
-	var c cli
-	ctx := context.Background()
-	err := c.run(ctx, "run", jobs, "--out", out, "--quiet")
-	if exitCode(ctx, err) != exitBadInput {
-		t.Fatalf("exit %d, err %v; want %d", exitCode(ctx, err), err, exitBadInput)
+// countingTarget is an HTTP server that counts the requests it gets.
+func countingTarget(t *testing.T) (*httptest.Server, *atomic.Int64) {
+	t.Helper()
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		fmt.Fprint(w, "ok")
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &n
+}
+
+// A bad line 3 (or an id used twice): from a FILE nothing is enqueued or
+// sent, the file being checked whole first; from stdin, read as it comes,
+// lines 1 and 2 are. Either way the error is one line naming the input and
+// the line, and the exit code is 3.
+func TestRunBadLine(t *testing.T) {
+	tests := []struct {
+		name, line string
+		want       []string
+	}{
+		{"wrong type", `{"url": "URL/3", "timeout": "soon"}`, []string{"line 3", "timeout"}},
+		{"duplicate id", `{"url": "URL/3", "id": "one"}`, []string{"line 3", `id "one"`, "duplicate"}},
 	}
-	msg := err.Error()
-	for _, want := range []string{"bad.jsonl", "line 2", "timeout", "1 jobs before it were enqueued"} {
-		if !strings.Contains(msg, want) {
-			t.Errorf("error %q lacks %q", msg, want)
+	for _, tc := range tests {
+		for _, stdin := range []bool{false, true} {
+			name := tc.name + "/file"
+			if stdin {
+				name = tc.name + "/stdin"
+			}
+			t.Run(name, func(t *testing.T) {
+				srv, sent := countingTarget(t)
+				content := strings.ReplaceAll(`{"url": "URL/1", "id": "one"}
+{"url": "URL/2"}
+`+tc.line+`
+{"url": "URL/4"}
+`, "URL", srv.URL)
+				out := t.TempDir()
+				c := cli{}
+				args := []string{"run", "--out", out, "--quiet"}
+				input := "stdin"
+				if stdin {
+					c.stdin = content
+					args = append(args, "-")
+				} else {
+					input = writeFile(t, "bad.jsonl", content)
+					args = append(args, input)
+				}
+				ctx := context.Background()
+				err := c.run(ctx, args...)
+				if exitCode(ctx, err) != exitBadInput {
+					t.Fatalf("exit %d, err %v; want %d", exitCode(ctx, err), err, exitBadInput)
+				}
+				msg := err.Error()
+				want := append([]string{input + ": line 3: "}, tc.want...)
+				if stdin {
+					want = append(want, "2 jobs before it were enqueued")
+				} else {
+					want = append(want, "nothing enqueued")
+				}
+				for _, w := range want {
+					if !strings.Contains(msg, w) {
+						t.Errorf("error %q lacks %q", msg, w)
+					}
+				}
+				if strings.Contains(msg, "\n") {
+					t.Errorf("error is more than one line: %q", msg)
+				}
+				if stdin {
+					if n := len(readLines(t, filepath.Join(out, "results.jsonl"))); n != 2 || sent.Load() != 2 {
+						t.Fatalf("%d results, %d requests; want lines 1 and 2", n, sent.Load())
+					}
+				} else if sent.Load() != 0 {
+					t.Fatalf("%d requests sent for a file with a bad line", sent.Load())
+				}
+			})
 		}
 	}
-	if strings.Contains(msg, "\n") {
-		t.Errorf("error is more than one line: %q", msg)
+}
+
+// enqueue of a file with a bad line leaves nothing in Redis: no job, no
+// batch; one of a good file enqueues it whole.
+func TestEnqueueBadFileEnqueuesNothing(t *testing.T) {
+	redis := testredis.Start(t)
+	rdb := redis.Client(t)
+	ctx := context.Background()
+	bad := writeFile(t, "bad.jsonl", "{\"url\": \"http://h/1\"}\n{\"url\": \"http://h/2\"}\n{\"url\": 3}\n")
+	c := cli{}
+	err := c.run(ctx, "enqueue", "--redis", redis.URL(), bad)
+	if exitCode(ctx, err) != exitBadInput || !strings.Contains(err.Error(), bad+": line 3: ") {
+		t.Fatalf("exit %d, err %v", exitCode(ctx, err), err)
 	}
-	if n := len(readLines(t, filepath.Join(out, "results.jsonl"))); n != 1 {
-		t.Fatalf("results = %d, want the 1 job before the bad line", n)
+	keys, err := rdb.Keys(ctx, "*").Result()
+	if err != nil || len(keys) != 0 {
+		t.Fatalf("keys in Redis after a refused file: %q (%v)", keys, err)
+	}
+	good := writeFile(t, "good.jsonl", "{\"url\": \"http://h/1\"}\n{\"url\": \"http://h/2\"}\n")
+	c = cli{}
+	if err := c.run(ctx, "enqueue", "--redis", redis.URL(), "--json", good); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(c.stdout.String(), `"accepted":2`) {
+		t.Fatalf("receipt %s", c.stdout.String())
 	}
 }
 

@@ -117,7 +117,8 @@ func parseQueues(s, fallback string) (map[string]int, error) {
 // waitRedis pings until Redis answers or limit passes, so workers started
 // with (or before) Redis, as in docker compose, do not die at once.
 func waitRedis(ctx context.Context, rdb redis.UniversalClient, limit time.Duration, warn func(string, ...any)) error {
-	deadline := time.Now().Add(limit)
+	start := time.Now()
+	deadline := start.Add(limit)
 	delay := 100 * time.Millisecond
 	for {
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -135,7 +136,9 @@ func waitRedis(ctx context.Context, rdb redis.UniversalClient, limit time.Durati
 		if time.Now().Add(delay).After(deadline) {
 			return fmt.Errorf("Redis unreachable: %w", err)
 		}
-		warn("waiting for Redis", "err", err)
+		if time.Since(start) >= time.Second { // a Redis that is not there at all fails in one line
+			warn("waiting for Redis", "err", err)
+		}
 		t := time.NewTimer(delay)
 		select {
 		case <-t.C:

@@ -49,6 +49,17 @@ func (c *Client) NewBatch(ctx context.Context, queue, id string, created time.Ti
 	return n == 1, err
 }
 
+// DropBatch deletes the batch hash of id and takes id off the queue's
+// batches, in one transaction: for a batch that no job was sent to.
+func (c *Client) DropBatch(ctx context.Context, queue, id string) error {
+	_, err := c.r.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, BatchKey(queue, id))
+		p.ZRem(ctx, BatchesKey(queue), id)
+		return nil
+	})
+	return err
+}
+
 // Moved is what MoveToRetrying did.
 type Moved int
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/reqfleet/reqfleet/enqueuer"
 	"github.com/reqfleet/reqfleet/internal/rdb"
+	"github.com/reqfleet/reqfleet/internal/testkit"
 	"github.com/reqfleet/reqfleet/internal/testredis"
 	"github.com/reqfleet/reqfleet/tasks"
 	"github.com/reqfleet/reqfleet/worker"
@@ -193,15 +194,8 @@ func snapshot(t *testing.T, r redis.UniversalClient, batch string) keyspace {
 // waitDone waits, boundedly, for n outcomes of batch.
 func waitDone(t *testing.T, r redis.UniversalClient, batch string, n int) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testkit.WaitUntil(t, 30*time.Second, func() bool {
 		done, _ := r.HGet(context.Background(), rdb.BatchKey("diff", batch), rdb.BatchDone).Int()
-		if done >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d outcomes after 30s", done, n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return done >= n
+	}, fmt.Sprintf("%d outcomes of batch %s", n, batch))
 }

@@ -28,11 +28,51 @@ func Open(rawURL string, poolSize int) (redis.UniversalClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, ok := opt.MakeRedisClient().(redis.UniversalClient)
-	if !ok {
-		return nil, fmt.Errorf("%w %s: unsupported kind", ErrURL, Redact(rawURL))
+	return client(opt, rawURL)
+}
+
+// client is the go-redis client of an asynq option, as its MakeRedisClient
+// makes it but for MaxRetries: -1. go-redis would otherwise send a command
+// again (3 times by default) after a read timeout or a connection lost
+// with the command sent, scripts included; a non-idempotent script (the
+// inbox's take, a fetch, a new batch) that ran the first time would then
+// run twice, or find its work gone. reqfleet's own retries
+// (internal/redisretry) cover the failures that pass, at the call sites
+// that are safe to repeat.
+func client(opt asynq.RedisConnOpt, rawURL string) (redis.UniversalClient, error) {
+	switch o := opt.(type) {
+	case asynq.RedisClientOpt:
+		return redis.NewClient(&redis.Options{
+			Network:      o.Network,
+			Addr:         o.Addr,
+			Username:     o.Username,
+			Password:     o.Password,
+			DB:           o.DB,
+			DialTimeout:  o.DialTimeout,
+			ReadTimeout:  o.ReadTimeout,
+			WriteTimeout: o.WriteTimeout,
+			PoolSize:     o.PoolSize,
+			TLSConfig:    o.TLSConfig,
+			MaxRetries:   -1,
+		}), nil
+	case asynq.RedisFailoverClientOpt:
+		return redis.NewFailoverClient(&redis.FailoverOptions{
+			MasterName:       o.MasterName,
+			SentinelAddrs:    o.SentinelAddrs,
+			SentinelUsername: o.SentinelUsername,
+			SentinelPassword: o.SentinelPassword,
+			Username:         o.Username,
+			Password:         o.Password,
+			DB:               o.DB,
+			DialTimeout:      o.DialTimeout,
+			ReadTimeout:      o.ReadTimeout,
+			WriteTimeout:     o.WriteTimeout,
+			PoolSize:         o.PoolSize,
+			TLSConfig:        o.TLSConfig,
+			MaxRetries:       -1,
+		}), nil
 	}
-	return c, nil
+	return nil, fmt.Errorf("%w %s: unsupported kind", ErrURL, Redact(rawURL))
 }
 
 // ConnOpt is the asynq connection option of a Redis URL (see Open), for the
@@ -90,10 +130,18 @@ func OpenCluster(c Cluster, poolSize int) (redis.UniversalClient, error) {
 		return nil, fmt.Errorf("%w: no address", ErrCluster)
 	}
 	return redis.NewClusterClient(&redis.ClusterOptions{
-		Addrs:    c.Addrs,
-		Username: c.Username,
-		Password: c.Password,
-		PoolSize: poolSize,
+		Addrs:      c.Addrs,
+		Username:   c.Username,
+		Password:   c.Password,
+		PoolSize:   poolSize,
+		MaxRetries: -1, // the nodes' clients: see client
+		// The cluster client also sends a command again, up to
+		// MaxRedirects times, after a read timeout or a lost connection,
+		// besides following MOVED and ASK: none of it here. A MOVED or ASK
+		// reply (the command did not run) passes in internal/redisretry,
+		// so reqfleet's own retries send it again, to the node the client
+		// learnt from the reply.
+		MaxRedirects: -1,
 	}), nil
 }
 

@@ -48,11 +48,7 @@ func OpenURL(rawURL string, o URLOptions) (redis.UniversalClient, error) {
 		}
 		opt = co
 	}
-	c, ok := opt.MakeRedisClient().(redis.UniversalClient)
-	if !ok {
-		return nil, fmt.Errorf("%w %s: unsupported kind", ErrURL, Redact(rawURL))
-	}
-	return c, nil
+	return client(opt, rawURL)
 }
 
 // caPool is the system's CA pool with the file's certificates added.

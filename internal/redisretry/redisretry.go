@@ -25,7 +25,8 @@ var ErrUnavailable = errors.New("Redis unavailable")
 // Transient reports whether err is a Redis failure that may pass by itself:
 // a connection refused, reset, closed or timed out, an exhausted connection
 // pool, or one of Redis' own "try later" replies (LOADING, READONLY,
-// MASTERDOWN, CLUSTERDOWN, TRYAGAIN, max clients, OOM). Authentication,
+// MASTERDOWN, CLUSTERDOWN, TRYAGAIN, max clients, OOM, a cluster's MOVED
+// and ASK). Authentication,
 // permission, TLS certificate, script and type errors are not: trying again
 // cannot fix them. Context errors are not either: the caller ended the call.
 func Transient(err error) bool {
@@ -51,6 +52,8 @@ func Transient(err error) bool {
 		return true
 	case errors.Is(err, redis.ErrPoolTimeout), errors.Is(err, redis.ErrPoolExhausted):
 		return true
+	case isRedirect(err): // a cluster slot moved: the command did not run
+		return true
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
 		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
 		errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNABORTED),
@@ -67,6 +70,13 @@ func Transient(err error) bool {
 		return true
 	}
 	return false
+}
+
+// isRedirect reports a Redis Cluster MOVED or ASK reply.
+func isRedirect(err error) bool {
+	_, moved := redis.IsMovedError(err)
+	_, ask := redis.IsAskError(err)
+	return moved || ask
 }
 
 // Policy is capped exponential backoff within a time window. The zero

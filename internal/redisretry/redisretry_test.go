@@ -59,6 +59,8 @@ func TestTransientReplies(t *testing.T) {
 		{"READONLY You can't write against a read only replica.", true},
 		{"MASTERDOWN Link with MASTER is down", true},
 		{"OOM command not allowed when used memory > 'maxmemory'.", true},
+		{"MOVED 3999 127.0.0.1:6381", true},
+		{"ASK 3999 127.0.0.1:6381", true},
 		{"NOAUTH Authentication required.", false},
 		{"WRONGPASS invalid username-password pair", false},
 		{"NOPERM this user has no permissions", false},
