@@ -292,7 +292,6 @@ func capHeaders(resp *http.Response, max int) (why string, headers map[string]st
 			n += len(k) + len(v) + 4
 		}
 		if n > max {
-			cut = true
 			continue
 		}
 		max -= n

@@ -246,7 +246,6 @@ func (r *Response) FitOutcome(max int64) bool {
 			budget -= int64(len(`"truncated":true,`))
 		}
 		r.Body = cutJSONString(r.Body, budget, r.BodyEncoding == "base64")
-		size += JSONStringLen(r.Body) - bodyLen
 	}
 	return true
 }

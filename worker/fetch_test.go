@@ -14,7 +14,6 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
-	"google.golang.org/protobuf/encoding/protowire"
 
 	reqrdb "github.com/reqfleet/reqfleet/internal/rdb"
 	"github.com/reqfleet/reqfleet/internal/startstop"
@@ -390,7 +389,11 @@ func TestFetcherRerunOfRecordedJob(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rdb.HSet(ctx, reqrdb.TaskKey("q", tk.TaskID()), "msg", protowire.AppendVarint(protowire.AppendTag(raw, 6, protowire.VarintType), 1))
+			m, err := reqrdb.DecodeTaskMessage(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rdb.HSet(ctx, reqrdb.TaskKey("q", tk.TaskID()), "msg", m.WithRetried(1))
 			if id == "recorded" {
 				if _, err := rec.record(ctx, "q", tk, &tasks.Response{ID: id, Batch: "B", Request: tk.Job, StatusCode: 200, Attempt: 1}); err != nil {
 					t.Fatal(err)

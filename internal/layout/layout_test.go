@@ -20,33 +20,11 @@ import (
 // redis.NewScript.
 const rdbDir = "internal/rdb"
 
-// allowed are the places outside internal/rdb that name asynq's keys or
-// make scripts today, "file: what" -> how many: what is redis.NewScript or
-// the literal, quoted. A count that does not match fails the test both
-// ways, so the list stays exact as code moves into internal/rdb.
-//
-// TODO(rdb): empty it; entries go as internal/asynqwire and the scripts of
-// worker, enqueuer, inbox and outcomes move into internal/rdb.
-var allowed = map[string]int{
-	`enqueuer/enqueuer.go: redis.NewScript`:     2,
-	`enqueuer/fast.go: redis.NewScript`:         1,
-	`enqueuer/helpers_test.go: redis.NewScript`: 1,
-	`inbox/inbox.go: redis.NewScript`:           5,
-	`outcomes/reader.go: redis.NewScript`:       1,
-	`worker/fetch.go: redis.NewScript`:          4,
-	`worker/recorder.go: redis.NewScript`:       1,
-	`worker/serverstate.go: redis.NewScript`:    1,
-
-	`bench/bench.go: "asynq:{"`:                              1,
-	`bench/bench_test.go: "asynq:{bench-*"`:                  1,
-	`worker/fetch_test.go: "asynq:{q}:retry"`:                1,
-	`internal/asynqwire/keys.go: "asynq:queues"`:             1,
-	`internal/asynqwire/keys.go: "asynq:servers"`:            1,
-	`internal/asynqwire/keys.go: "asynq:workers"`:            1,
-	`internal/asynqwire/keys.go: "asynq:{"`:                  10,
-	`internal/asynqwire/keys.go: "asynq:servers:{%s:%d:%s}"`: 1,
-	`internal/asynqwire/keys.go: "asynq:workers:{%s:%d:%s}"`: 1,
-}
+// allowed are places outside internal/rdb that may name asynq's keys or
+// make scripts, "file: what" -> how many: what is redis.NewScript or the
+// literal, quoted. A count that does not match fails the test both ways, so
+// the list stays exact. It is empty: internal/rdb owns them all.
+var allowed = map[string]int{}
 
 // notKeys are literals that start with "asynq:" and name no key, for good.
 var notKeys = map[string]bool{
@@ -263,10 +241,7 @@ func TestNoDetachedDocComments(t *testing.T) {
 		rel = filepath.ToSlash(rel)
 		if d.IsDir() {
 			name := d.Name()
-			// TODO(rdb): drop the asynqwire case once internal/asynqwire is
-			// gone (its AppendString's doc is detached; fixed in internal/rdb).
-			if rel != "." && (name == "testdata" || name == "vendor" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) ||
-				rel == "internal/asynqwire" {
+			if rel != "." && (name == "testdata" || name == "vendor" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
 				return filepath.SkipDir
 			}
 			return nil

@@ -91,6 +91,15 @@ func (m TaskMessage) WithFailure(errMsg string, at time.Time) []byte {
 	return protowire.AppendVarint(b, uint64(at.Unix()))
 }
 
+// WithRetried is the message with its retried count set to n, as asynq's
+// recoverer leaves it after n retries: appended fields override earlier
+// ones.
+func (m TaskMessage) WithRetried(n int) []byte {
+	b := append([]byte(nil), m.Raw...)
+	b = protowire.AppendTag(b, 6, protowire.VarintType)
+	return protowire.AppendVarint(b, uint64(n))
+}
+
 // ContextDeadline is when asynq's processor would cancel the task's context: its
 // timeout from start, or its deadline, whichever comes first; zero if
 // neither is set.

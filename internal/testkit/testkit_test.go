@@ -150,7 +150,7 @@ func TestSyncBuffer(t *testing.T) {
 	for range 8 {
 		wg.Go(func() {
 			for range 100 {
-				b.Write([]byte("x"))
+				_, _ = b.Write([]byte("x"))
 				_ = b.String()
 			}
 		})
