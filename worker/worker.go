@@ -263,7 +263,7 @@ func (w *Worker) Start() error {
 		})
 	}
 	mux := asynq.NewServeMux()
-	mux.Handle(tasks.TypeRequest, w)
+	mux.HandleFunc(tasks.TypeRequest, w.processTask)
 	if w.cfg.RecordBatch > 1 {
 		w.batch = newBatcher(&w.rec, recordFlushers, w.cfg.RecordBatch)
 		_ = w.batch.Start(context.Background()) // a new batcher: cannot fail
@@ -363,8 +363,8 @@ func (w *Worker) Run(ctx context.Context) error {
 	return w.Shutdown(sctx)
 }
 
-// ProcessTask is the asynq handler: one job, one attempt, one outcome.
-func (w *Worker) ProcessTask(ctx context.Context, at *asynq.Task) error {
+// processTask is the asynq handler: one job, one attempt, one outcome.
+func (w *Worker) processTask(ctx context.Context, at *asynq.Task) error {
 	queue, _ := asynq.GetQueueName(ctx)
 	return w.process(ctx, queue, at.Payload())
 }
