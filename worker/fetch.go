@@ -574,8 +574,10 @@ func (f *fetcher) extendOnce() {
 	f.mu.Lock()
 	byQueue := make(map[string][]string, len(f.held))
 	for q, ids := range f.held {
-		for id := range ids {
-			byQueue[q] = append(byQueue[q], id)
+		for id, r := range ids {
+			if !r.lost { // a lost lease may be another worker's now: not extended
+				byQueue[q] = append(byQueue[q], id)
+			}
 		}
 	}
 	f.mu.Unlock()
