@@ -6,8 +6,10 @@
 // script (recorder.go). The asynq server a worker still runs beside it
 // (Config.Shards) does asynq's maintenance (crash recovery, retries, the
 // server list) and takes the odd job; with Config.AsynqProcessor, asynq's
-// servers run every job instead (shard.go). The sweeper (archive.go)
-// records what asynq archives as WorkerLost exceptions.
+// servers run every job instead (shard.go). The lease recoverer
+// (recover.go) takes a lost worker's jobs back within seconds of their
+// lease's end. The sweeper (archive.go) records what asynq archives as
+// WorkerLost exceptions.
 package worker
 
 import (
