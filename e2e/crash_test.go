@@ -67,9 +67,9 @@ func TestWorkerKilledMidBatch(t *testing.T) {
 			}
 			tg.releaseOnce() // the jobs run again will be answered at once
 
-			// asynq: lease 30s; the recoverer (every minute in each worker) takes
-			// leases expired 30s ago or more; then retryDelay (2s) and the
-			// forwarder (5s). So 60-130s.
+			// The fetcher: a 5s lease, taken back by the lease recoverer of
+			// each worker (every second) as it ends: 5-7s. asynq's processor:
+			// its 30s lease, taken back by the same as it ends: 30-35s.
 			const limit = 4 * time.Minute
 			waitBatch(t, rdb, "qa", recC.Batch, limit)
 			tookC := time.Since(killed)

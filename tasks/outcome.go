@@ -12,6 +12,7 @@ import (
 
 // Exception types, named as requests names its exceptions, plus reqfleet's
 // own WorkerLost (the job's worker died and asynq gave up on it),
+// WorkerCrashed (its workers died while running it, --max-crashes times),
 // InvalidJob (a queued payload that is not a job) and DeniedAddress (the
 // worker denies private addresses and the job would have reached one).
 const (
@@ -29,6 +30,7 @@ const (
 	ChunkedEncodingError = "ChunkedEncodingError"
 	ContentDecodingError = "ContentDecodingError"
 	WorkerLost           = "WorkerLost"
+	WorkerCrashed        = "WorkerCrashed"
 	InvalidJob           = "InvalidJob"
 	DeniedAddress        = "DeniedAddress"
 )

@@ -18,7 +18,9 @@ import (
 	"github.com/reqfleet/reqfleet/tasks"
 )
 
-// Crash recovery. asynq gives a job to one worker under a 30s lease that
+// Crash recovery. The lease recoverer of every worker (recover.go) takes
+// a lost worker's jobs back within seconds; asynq's own stays as the
+// safety net. asynq gives a job to one worker under a 30s lease that
 // the worker's heartbeat extends. When the worker dies (SIGKILL, OOM, a lost
 // machine), the lease runs out; some worker's asynq recoverer (every minute,
 // for leases expired 30s ago or more) then retries the job, or archives it

@@ -27,11 +27,20 @@ import (
 // asynq's servers, Inspector and asynqmon see the same queues:
 //
 //   - a task taken moves from the pending list to the active list under a
-//     30s lease in the lease set, as dequeueCmd; a paused queue is skipped;
-//   - every 5s the leases of the tasks held are extended, as asynq's
-//     heartbeater; a worker that dies stops extending them, and asynq's
-//     recoverer (in the asynq server each worker still runs) retries its
-//     tasks, as for any asynq worker;
+//     lease in the lease set (Config.Lease, 5s; asynq's is 30s), as
+//     dequeueCmd; a paused queue is skipped;
+//   - every Config.LeaseRenew (1s) the leases of the tasks held are
+//     extended, as asynq's heartbeater (every 5s); a worker that dies stops
+//     extending them, and the lease recoverer of every worker (recover.go)
+//     requeues its tasks within a second or so of their lease's end;
+//     asynq's recoverer (in the asynq server each worker still runs) is the
+//     safety net;
+//   - fencing: the fetcher knows until when each lease it holds is valid
+//     (the expiry it last set, by a call answered before the lease it
+//     replaced ended), and starts a job's request only while more than
+//     Lease/5 of it is left: a worker cut off from Redis stops starting
+//     requests for its jobs before another worker can recover them; such a
+//     job is let go without being sent;
 //   - a task whose payload is not a job is archived as asynq does with
 //     SkipRetry (the sweeper then records it, archive.go);
 //   - at shutdown, tasks taken but not started, and those still running when
@@ -68,6 +77,8 @@ type fetcherConfig struct {
 	identity    serverIdentity // in asynq's server list
 	beat        time.Duration  // how often the server entry is written [stateWriteEvery]
 	extendEvery time.Duration  // how often the leases are extended [rdb.LeaseExtendEvery]
+	lease       time.Duration  // a lease's length [rdb.LeaseDuration]
+	margin      time.Duration  // lease left below which a request is not started [lease/5]
 	now         func() time.Time
 	log         *slog.Logger
 }
@@ -103,6 +114,9 @@ type fetcher struct {
 
 func newFetcher(cfg fetcherConfig, client redis.UniversalClient, exec func(ctx context.Context, queue string, t tasks.Task, start time.Time, a *ack) error) *fetcher {
 	abort, cancel := context.WithCancel(context.Background())
+	cfg.lease = cmp.Or(cfg.lease, rdb.LeaseDuration)
+	cfg.extendEvery = cmp.Or(cfg.extendEvery, rdb.LeaseExtendEvery)
+	cfg.margin = cmp.Or(cfg.margin, cfg.lease/5)
 	f := &fetcher{
 		cfg: cfg, rdb: client, store: rdb.New(client), exec: exec,
 		credits: make(chan struct{}, cfg.concurrency+cfg.prefetch),
@@ -298,7 +312,8 @@ func (f *fetcher) fetch(n int) (int, error) {
 			break
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		msgs, err := f.store.Fetch(ctx, q, f.cfg.now().Add(rdb.LeaseDuration), n-got)
+		expiry := f.cfg.now().Add(f.cfg.lease)
+		msgs, err := f.store.Fetch(ctx, q, expiry, n-got)
 		cancel()
 		if err != nil {
 			// Tasks the call took are active under a lease nobody extends:
@@ -314,7 +329,7 @@ func (f *fetcher) fetch(n int) (int, error) {
 				f.cfg.log.Error("task message undecodable, left to asynq's recoverer", "queue", q, "err", err)
 				continue
 			}
-			f.hold(q, &m)
+			f.hold(q, &m, leaseEnd(expiry))
 			f.jobs <- fetchedTask{queue: q, msg: m}
 			got++
 		}
@@ -322,7 +337,11 @@ func (f *fetcher) fetch(n int) (int, error) {
 	return got, nil
 }
 
-func (f *fetcher) hold(q string, m *rdb.TaskMessage) {
+// leaseEnd is when a lease set to expiry ends: its score is whole
+// seconds, and the recoverer takes it once that is past.
+func leaseEnd(expiry time.Time) time.Time { return time.Unix(expiry.Unix(), 0) }
+
+func (f *fetcher) hold(q string, m *rdb.TaskMessage, validUntil time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	ids := f.held[q]
@@ -330,7 +349,7 @@ func (f *fetcher) hold(q string, m *rdb.TaskMessage) {
 		ids = make(map[string]*runningTask)
 		f.held[q] = ids
 	}
-	ids[m.ID] = &runningTask{queue: q, msg: m}
+	ids[m.ID] = &runningTask{queue: q, msg: m, validUntil: validUntil}
 }
 
 // running marks a held task as running, for the server list.
@@ -339,6 +358,37 @@ func (f *fetcher) running(q, id string, start, deadline time.Time) {
 	defer f.mu.Unlock()
 	if r := f.held[q][id]; r != nil {
 		r.start, r.deadline = start, deadline
+	}
+}
+
+// leaseLeft is how long the task's lease is known to hold; 0 when it is
+// not held or may be lost.
+func (f *fetcher) leaseLeft(q, id string) time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r := f.held[q][id]
+	if r == nil || r.lost {
+		return 0
+	}
+	return max(r.validUntil.Sub(f.cfg.now()), 0)
+}
+
+// renewed raises the leases of ids, set to end at validUntil by a call
+// answered at answered: a lease that had ended by then may have been
+// recovered by another worker (the call may have extended the other
+// worker's), so it is lost for good.
+func (f *fetcher) renewed(q string, ids []string, validUntil, answered time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, id := range ids {
+		r := f.held[q][id]
+		switch {
+		case r == nil || r.lost:
+		case !answered.Before(r.validUntil):
+			r.lost = true
+		case validUntil.After(r.validUntil):
+			r.validUntil = validUntil
+		}
 	}
 }
 
@@ -374,6 +424,13 @@ func (f *fetcher) run(j fetchedTask) {
 		return
 	}
 	if j.msg.Retried > 0 && f.recordedBefore(j, t) {
+		return
+	}
+	if left := f.leaseLeft(j.queue, j.msg.ID); left <= f.cfg.margin {
+		// Fenced: its lease could not be renewed (Redis away) and may soon
+		// be another worker's; not sent, let go to the lease recoverer.
+		f.cfg.log.Warn("job's lease about to end, not renewed; not started, let go to recovery", "queue", j.queue, "task", j.msg.ID, "lease_left", left)
+		f.release(j.queue, j.msg.ID)
 		return
 	}
 	ctx := f.abort
@@ -465,24 +522,25 @@ func (f *fetcher) archive(j fetchedTask, reason string) {
 
 // heartbeat writes the fetcher's entry in asynq's server list at once and
 // every second (asynq's servers: every 5s; `reqfleet stats` shows the jobs
-// running a second late at most), and extends the leases of the tasks held
-// every 5s, until the fetch loop and the runners are done.
+// running a second late at most), and, on a loop of its own (a slow state
+// write does not hold the renewals up), extends the leases of the tasks
+// held every extendEvery, until the fetch loop and the runners are done.
 func (f *fetcher) heartbeat() {
 	done := make(chan struct{})
 	go func() { f.wg.Wait(); close(done) }()
+	f.beat.Go(func() { every(f.cfg.extendEvery, done, f.extendOnce) })
 	f.writeState()
-	beat, extend := cmp.Or(f.cfg.beat, stateWriteEvery), cmp.Or(f.cfg.extendEvery, rdb.LeaseExtendEvery)
-	t := time.NewTicker(beat)
+	every(cmp.Or(f.cfg.beat, stateWriteEvery), done, f.writeState)
+}
+
+// every runs fn every d until done.
+func every(d time.Duration, done <-chan struct{}, fn func()) {
+	t := time.NewTicker(d)
 	defer t.Stop()
-	last := time.Now()
 	for {
 		select {
-		case now := <-t.C:
-			if now.Sub(last) >= extend-beat/2 {
-				f.extendOnce()
-				last = now
-			}
-			f.writeState()
+		case <-t.C:
+			fn()
 		case <-done:
 			return
 		}
@@ -516,18 +574,24 @@ func (f *fetcher) extendOnce() {
 	f.mu.Lock()
 	byQueue := make(map[string][]string, len(f.held))
 	for q, ids := range f.held {
-		for id := range ids {
-			byQueue[q] = append(byQueue[q], id)
+		for id, r := range ids {
+			if !r.lost { // a lost lease may be another worker's now: not extended
+				byQueue[q] = append(byQueue[q], id)
+			}
 		}
 	}
 	f.mu.Unlock()
-	expiry := f.cfg.now().Add(rdb.LeaseDuration)
 	for q, ids := range byQueue {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		expiry := f.cfg.now().Add(f.cfg.lease)
+		ctx, cancel := context.WithTimeout(context.Background(), f.cfg.lease)
 		err := f.store.ExtendLeases(ctx, q, ids, expiry)
 		cancel()
-		if err != nil && !errors.Is(err, context.Canceled) {
-			f.cfg.log.Warn("extending job leases failed", "queue", q, "jobs", len(ids), "err", err)
+		if err != nil {
+			if !errors.Is(err, context.Canceled) {
+				f.cfg.log.Warn("extending job leases failed", "queue", q, "jobs", len(ids), "err", err)
+			}
+			continue
 		}
+		f.renewed(q, ids, leaseEnd(expiry), f.cfg.now())
 	}
 }

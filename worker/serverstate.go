@@ -34,6 +34,8 @@ type runningTask struct {
 	queue           string
 	msg             *rdb.TaskMessage
 	start, deadline time.Time
+	validUntil      time.Time // the fetcher's lease is known to hold until then (fetch.go)
+	lost            bool      // a renewal came too late: the lease may be another's
 }
 
 // info is the fetcher's entry in the server list.

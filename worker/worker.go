@@ -6,11 +6,14 @@
 // script (recorder.go). The asynq server a worker still runs beside it
 // (Config.Shards) does asynq's maintenance (crash recovery, retries, the
 // server list) and takes the odd job; with Config.AsynqProcessor, asynq's
-// servers run every job instead (shard.go). The sweeper (archive.go)
-// records what asynq archives as WorkerLost exceptions.
+// servers run every job instead (shard.go). The lease recoverer
+// (recover.go) takes a lost worker's jobs back within seconds of their
+// lease's end. The sweeper (archive.go) records what asynq archives as
+// WorkerLost exceptions.
 package worker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -106,7 +109,30 @@ type Config struct {
 	OnOutcome func(queue string, o tasks.Outcome, elapsed time.Duration)
 
 	Sweep SweepConfig // the archive sweeper: asynq's archived jobs become WorkerLost exceptions (archive.go)
+
+	// Lease is how long the fetcher holds a job unless it renews the
+	// lease, every LeaseRenew; RecoverEvery is how often (jittered) the
+	// worker's lease recoverer requeues the jobs whose lease ended, in
+	// every worker, and MaxCrashes how many times a job's workers may be
+	// lost while holding it before it is recorded as a WorkerCrashed
+	// exception instead (recover.go). Defaults DefaultLease,
+	// DefaultLeaseRenew, DefaultRecoverEvery, DefaultMaxCrashes. With
+	// AsynqProcessor the leases are asynq's own (30s, renewed every 5s);
+	// the recoverer runs all the same.
+	Lease, LeaseRenew, RecoverEvery time.Duration
+	MaxCrashes                      int
+	// RecoverDisabled: no lease recoverer in this worker (asynq's
+	// recoverer still runs).
+	RecoverDisabled bool
 }
+
+// Defaults of the leases and their recovery.
+const (
+	DefaultLease        = 5 * time.Second
+	DefaultLeaseRenew   = time.Second
+	DefaultRecoverEvery = time.Second
+	DefaultMaxCrashes   = 3
+)
 
 func (c *Config) validate() error {
 	if c.Redis == nil {
@@ -173,7 +199,27 @@ func (c *Config) validate() error {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	if err := c.validateLeases(); err != nil {
+		return err
+	}
 	return c.Sweep.validate()
+}
+
+func (c *Config) validateLeases() error {
+	if c.Lease < 0 || c.LeaseRenew < 0 || c.RecoverEvery < 0 || c.MaxCrashes < 0 {
+		return fmt.Errorf("%w: Lease, LeaseRenew, RecoverEvery and MaxCrashes must not be negative", ErrConfig)
+	}
+	c.Lease = cmp.Or(c.Lease, DefaultLease)
+	c.LeaseRenew = cmp.Or(c.LeaseRenew, min(DefaultLeaseRenew, c.Lease/5))
+	c.RecoverEvery = cmp.Or(c.RecoverEvery, DefaultRecoverEvery)
+	c.MaxCrashes = cmp.Or(c.MaxCrashes, DefaultMaxCrashes)
+	if c.Lease < 2*time.Second {
+		return fmt.Errorf("%w: Lease %v: at least 2s (leases are whole seconds)", ErrConfig, c.Lease)
+	}
+	if c.LeaseRenew > c.Lease/3 {
+		return fmt.Errorf("%w: LeaseRenew %v: at most a third of Lease %v", ErrConfig, c.LeaseRenew, c.Lease)
+	}
+	return nil
 }
 
 // guardLayout falls back to asynq's processor when the linked asynq is not
@@ -210,6 +256,7 @@ type Worker struct {
 	servers []*asynq.Server // the shards, started together
 	batch   *batcher        // records outcomes in groups while started; nil: one by one
 	fetch   *fetcher        // runs the jobs, unless AsynqProcessor
+	recov   *leaseRecoverer // recovers expired leases (recover.go), unless RecoverDisabled
 	sweep   *sweeper        // started with the server (archive.go)
 }
 
@@ -285,10 +332,15 @@ func (w *Worker) Start() error {
 			queues: w.cfg.Queues, strict: w.cfg.StrictPriority, concurrency: w.cfg.Concurrency,
 			batch: w.cfg.FetchBatch, prefetch: w.cfg.Prefetch, interval: w.cfg.TaskCheckInterval, shutdown: w.cfg.ShutdownTimeout,
 			now: time.Now, log: w.log, identity: w.identity(),
+			lease: w.cfg.Lease, extendEvery: w.cfg.LeaseRenew,
 		}, w.cfg.Redis, w.run)
 		_ = w.fetch.Start(context.Background()) // a new fetcher: cannot fail
 	}
 	w.startSweeper()
+	if !w.cfg.RecoverDisabled {
+		w.recov = newLeaseRecoverer(rdb.New(w.cfg.Redis), w.cfg.Queues, w.cfg.RecoverEvery, w.cfg.MaxCrashes, w.cfg.BatchTTL, w.cfg.Name, w.exec.Now, w.log)
+		_ = w.recov.Start(context.Background()) // a new recoverer: cannot fail
+	}
 	w.log.Info("worker started", "concurrency", w.cfg.Concurrency, "shards", len(servers), "queues", w.cfg.Queues)
 	return nil
 }
@@ -319,6 +371,10 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 	// A sweep still running past ctx finishes in the background; the rest of
 	// the shutdown goes on all the same.
 	_ = w.stopSweeper(ctx)
+	w.mu.Lock()
+	recov := w.recov
+	w.mu.Unlock()
+	_ = recov.Stop(ctx)
 	done := make(chan struct{})
 	go func() {
 		var wg sync.WaitGroup

@@ -32,6 +32,11 @@ func (a *app) runWorker(ctx context.Context, args []string) error {
 	recordBatch := fs.Int("record-batch", 0, "most outcomes recorded in one Redis call; 1 records each on its own (default 64)")
 	checkEvery := durationFlag(0)
 	fs.Var(&checkEvery, "task-check-interval", "how often an idle worker polls the queues (default 50ms)")
+	lease, leaseRenew, recoverEvery := durationFlag(worker.DefaultLease), durationFlag(worker.DefaultLeaseRenew), durationFlag(worker.DefaultRecoverEvery)
+	fs.Var(&lease, "lease", "how long the worker holds a job unless it renews the lease; a killed worker's jobs run again on another worker about this long after the kill (with --asynq-processor asynq's own 30s)")
+	fs.Var(&leaseRenew, "lease-renew", "how often the leases of the jobs held are renewed (at most a third of --lease)")
+	fs.Var(&recoverEvery, "recover-every", "how often (jittered) the worker requeues the jobs of its queues whose lease ended")
+	maxCrashes := fs.Int("max-crashes", worker.DefaultMaxCrashes, "times a job's workers may be lost (crashed, killed) while holding it before it is recorded as a WorkerCrashed exception instead of run again")
 	var ops workerOps
 	ops.register(fs)
 	pos, err := parse(fs, args)
@@ -58,6 +63,19 @@ func (a *app) runWorker(ctx context.Context, args []string) error {
 
 		ForceAsynqLayout:  *forceLayout,
 		TaskCheckInterval: time.Duration(checkEvery),
+
+		Lease:        time.Duration(lease),
+		LeaseRenew:   time.Duration(leaseRenew),
+		RecoverEvery: time.Duration(recoverEvery),
+		MaxCrashes:   *maxCrashes,
+	}
+	switch {
+	case lease < durationFlag(2*time.Second):
+		return usageErr(fs, "--lease must be at least 2s")
+	case leaseRenew <= 0 || leaseRenew > lease/3:
+		return usageErr(fs, "--lease-renew must be above 0 and at most a third of --lease")
+	case recoverEvery <= 0 || *maxCrashes < 1:
+		return usageErr(fs, "--recover-every must be above 0 and --max-crashes at least 1")
 	}
 	if *shards < 0 || *recordBatch < 0 || *fetchBatch < 0 || checkEvery < 0 {
 		return usageErr(fs, "--shards, --record-batch, --fetch-batch and --task-check-interval must not be negative")
