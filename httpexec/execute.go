@@ -166,10 +166,12 @@ func (e *Executor) Do(ctx context.Context, s *Session, t tasks.Task) (tasks.Outc
 
 	client := *s.Client // per job: its own CheckRedirect; the same Transport and jar
 	client.CheckRedirect = a.checkRedirect
-	if cookies != nil {
+	if s.Client.Jar != nil || len(job.Cookies) > 0 {
 		cookies.jar = s.Client.Jar
 		client.Jar = cookies
+		a.jar = cookies
 	}
+	a.referer = len(req.Header["Referer"]) > 0
 	if _, ok := client.Transport.(*oneShot); !ok {
 		next := client.Transport
 		if next == nil {
@@ -274,12 +276,15 @@ type attempt struct {
 	follow     bool
 	dog        watchdog
 	cfg        *ExecConfig // the caps on what the outcome keeps
+	referer    bool        // the job's (or session's) headers set a Referer
+	jar        *jobJar     // the job's view of the session's jar; may be nil
 
 	// Set in the goroutine that called client.Do (CheckRedirect and
 	// RoundTrip run there).
 	history          []tasks.Redirect
 	historyCut       bool            // redirects left out of history (MaxHistory)
 	historyHeaders   int             // header bytes kept in history so far
+	authStripped     bool            // a redirect left the origin: no Authorization from then on
 	conns            []*progressConn // the connections that report to dog
 	hopStart, hopEnd time.Time
 }
@@ -335,12 +340,17 @@ func (a *attempt) armRead() {
 }
 
 // checkRedirect is the client's CheckRedirect for one job: it records the
-// history, and stops as requests does.
+// history, stops as requests does, and makes the next hop's request as
+// requests' resolve_redirects does (the target, method, headers and
+// cookies), where Go's client differs.
 func (a *attempt) checkRedirect(req *http.Request, via []*http.Request) error {
 	if !a.follow {
 		return http.ErrUseLastResponse
 	}
+	location := ""
+	status := 0
 	if resp := req.Response; resp != nil {
+		location, status = resp.Header.Get("Location"), resp.StatusCode
 		if len(a.history) < a.cfg.MaxHistory {
 			budget := min(a.cfg.MaxHeaderBytes, a.cfg.MaxHistoryHeaderBytes-a.historyHeaders)
 			why, headers, cut := capHeaders(resp, budget)
@@ -365,10 +375,105 @@ func (a *attempt) checkRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) > maxRedirects {
 		return reqErr(tasks.TooManyRedirects, "Exceeded %d redirects.", maxRedirects)
 	}
+	if len(via) > 0 && status != 0 {
+		a.rebuild(req, via[len(via)-1], location, status)
+	}
 	if s := req.URL.Scheme; s != "http" && s != "https" {
 		return reqErr(tasks.InvalidSchema, "No connection adapters were found for %s", pyRepr(req.URL.Redacted()))
 	}
 	return nil
+}
+
+// rebuild makes Go's next hop the one requests sends after prev's answer
+// (status, Location): the target requoted, with prev's fragment when it
+// has none (resolve_redirects); the method (rebuild_method); no
+// Content-Type without a body; Authorization gone once a hop leaves the
+// origin (rebuild_auth, should_strip_auth); no Referer unless the job set
+// one; and no Cookie header: the cookies are the jar's and the job's
+// (prepare_cookies), which jobJar gives for every hop after the first.
+func (a *attempt) rebuild(req, prev *http.Request, location string, status int) {
+	if u, ok := redirectTarget(prev.URL, location); ok {
+		req.URL = u
+	}
+	method := prev.Method
+	switch {
+	case status == http.StatusSeeOther && method != http.MethodHead,
+		status == http.StatusFound && method != http.MethodHead,
+		status == http.StatusMovedPermanently && method == http.MethodPost:
+		method = http.MethodGet
+	}
+	req.Method = method
+	if status != http.StatusTemporaryRedirect && status != http.StatusPermanentRedirect {
+		// requests purges Content-Length, Content-Type and
+		// Transfer-Encoding with the body; Go's client left the body.
+		delete(req.Header, "Content-Type")
+		delete(req.Header, "Transfer-Encoding")
+		req.Body, req.GetBody, req.ContentLength = nil, nil, 0
+	}
+	if !a.authStripped && shouldStripAuth(prev.URL, req.URL) {
+		a.authStripped = true
+	}
+	if a.authStripped {
+		delete(req.Header, "Authorization")
+	}
+	if !a.referer {
+		delete(req.Header, "Referer")
+	}
+	delete(req.Header, "Cookie")
+	if a.jar != nil {
+		a.jar.redirected = true
+	}
+}
+
+// redirectTarget is the URL requests' resolve_redirects goes to from prev
+// for a Location: scheme-relative taken in prev's scheme, prev's fragment
+// carried when the Location has none, requoted (requote_uri) and resolved
+// against prev. ok is false when it does not parse (Go's client's own
+// target is kept then).
+func redirectTarget(prev *url.URL, location string) (*url.URL, bool) {
+	if location == "" {
+		return nil, false
+	}
+	if strings.HasPrefix(location, "//") {
+		location = prev.Scheme + ":" + location
+	}
+	if !strings.Contains(location, "#") && prev.Fragment != "" {
+		location += "#" + prev.EscapedFragment()
+	}
+	u, err := url.Parse(requoteURI(location))
+	if err != nil {
+		return nil, false
+	}
+	if u.Host == "" {
+		u = prev.ResolveReference(u)
+	}
+	return u, true
+}
+
+// shouldStripAuth is requests' Session.should_strip_auth: a hop to another
+// host, or another scheme or port, but for http to https on the default
+// ports.
+func shouldStripAuth(old, cur *url.URL) bool {
+	if !strings.EqualFold(old.Hostname(), cur.Hostname()) {
+		return true
+	}
+	op, np := pyPort(old), pyPort(cur)
+	if old.Scheme == "http" && (op == 80 || op == 0) && cur.Scheme == "https" && (np == 443 || np == 0) {
+		return false
+	}
+	def := map[string]int{"http": 80, "https": 443}[old.Scheme]
+	changedPort := op != np
+	changedScheme := old.Scheme != cur.Scheme
+	if !changedScheme && (op == def || op == 0) && (np == def || np == 0) {
+		return false
+	}
+	return changedPort || changedScheme
+}
+
+// pyPort is urlparse's port: 0 for none.
+func pyPort(u *url.URL) int {
+	n, _ := strconv.Atoi(u.Port())
+	return n
 }
 
 // watchdog cancels the job's context with the cause of the current phase
@@ -525,10 +630,11 @@ func (e *Executor) build(s *Session, job *tasks.Job) (req *http.Request, cookies
 		p, _ := u.User.Password()
 		h["Authorization"] = []string{basicAuth(u.User.Username(), p)}
 	}
+	cookies = &jobJar{job: job.Cookies}
 	if _, ok := h["Cookie"]; ok {
 		// An explicit Cookie header is sent as it is, without the jar's
-		// cookies or the job's, as requests does.
-		cookies = &jobJar{replace: true}
+		// cookies or the job's, as requests does (on the first hop).
+		cookies.replace = true
 	} else if len(job.Cookies) > 0 {
 		names := make([]string, 0, len(job.Cookies))
 		for k := range job.Cookies {
@@ -545,7 +651,6 @@ func (e *Executor) build(s *Session, job *tasks.Job) (req *http.Request, cookies
 			b.WriteString(job.Cookies[k])
 		}
 		h["Cookie"] = []string{b.String()}
-		cookies = &jobJar{skip: job.Cookies}
 	}
 	if host, ok := h["Host"]; ok {
 		if len(host) > 0 {
@@ -742,3 +847,75 @@ func validHeaderValue(v string) bool {
 
 // Now is the Executor's clock (ExecConfig.Now).
 func (e *Executor) Now() time.Time { return e.cfg.Now() }
+
+// requoteURI is requests' requote_uri, as it treats a redirect's Location:
+// escapes of unreserved characters decoded (unquote_unreserved), then
+// every byte quoted but the unreserved, the reserved and '%'; when an
+// escape is not one (%zz), every '%' is quoted too.
+func requoteURI(s string) string {
+	if u, ok := unquoteUnreserved(s); ok {
+		return pyQuote(u, "!#$%&'()*+,/:;=?@[]~")
+	}
+	return pyQuote(s, "!#$&'()*+,/:;=?@[]~")
+}
+
+// unquoteUnreserved is requests' unquote_unreserved; ok is false where it
+// raises InvalidURL (two letters or digits after a '%' that are not hex).
+func unquoteUnreserved(s string) (string, bool) {
+	parts := strings.Split(s, "%")
+	var b strings.Builder
+	b.Grow(len(s))
+	b.WriteString(parts[0])
+	for _, p := range parts[1:] {
+		if len(p) >= 2 && isASCIIAlnum(p[0]) && isASCIIAlnum(p[1]) {
+			if !isHex(p[0]) || !isHex(p[1]) {
+				return "", false
+			}
+			c := unhex(p[0])<<4 | unhex(p[1])
+			if isUnreserved(c) {
+				b.WriteByte(c)
+				b.WriteString(p[2:])
+				continue
+			}
+		}
+		b.WriteByte('%')
+		b.WriteString(p)
+	}
+	return b.String(), true
+}
+
+// pyQuote is Python's urllib.parse.quote of s's UTF-8 bytes with safe.
+func pyQuote(s, safe string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if isUnreserved(c) || strings.IndexByte(safe, c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+	}
+	return b.String()
+}
+
+func isUnreserved(c byte) bool {
+	return isASCIIAlnum(c) || c == '-' || c == '.' || c == '_' || c == '~'
+}
+
+func isASCIIAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
+}
