@@ -189,7 +189,9 @@ func (e *Executor) Do(ctx context.Context, s *Session, t tasks.Task) (tasks.Outc
 		if cause := context.Cause(jctx); cause != nil {
 			err = cause // our own timeouts: the error is only their symptom
 		}
-		return e.exception(t, classify(err), describe(job.Method, job.URL, err)), nil
+		x := e.exception(t, classify(err), describe(job.Method, job.URL, err))
+		x.ConnectionRetries = a.connRetries
+		return x, nil
 	}
 	defer resp.Body.Close()
 	a.dog.progress()
@@ -204,7 +206,9 @@ func (e *Executor) Do(ctx context.Context, s *Session, t tasks.Task) (tasks.Outc
 		if cause := context.Cause(jctx); cause != nil {
 			err = cause
 		}
-		return e.exception(t, classifyBody(err), describe(job.Method, resp.Request.URL.Redacted(), bodyErr(err))), nil
+		x := e.exception(t, classifyBody(err), describe(job.Method, resp.Request.URL.Redacted(), bodyErr(err)))
+		x.ConnectionRetries = a.connRetries
+		return x, nil
 	}
 	if rest := resp.ContentLength - wire.n; truncated && resp.ContentLength >= 0 && rest <= drainLimit {
 		// Read a known, modest rest so the connection can be used again;
@@ -214,6 +218,7 @@ func (e *Executor) Do(ctx context.Context, s *Session, t tasks.Task) (tasks.Outc
 	a.dog.stop()
 
 	text, enc := encodeBody(b, truncated)
+	keepTransferEncoding(resp)
 	why, headers, headersCut := capHeaders(resp, e.cfg.MaxHeaderBytes)
 	out := &tasks.Response{
 		ID:               job.ID,
@@ -233,6 +238,8 @@ func (e *Executor) Do(ctx context.Context, s *Session, t tasks.Task) (tasks.Outc
 		Attempt:          t.Attempt,
 		Worker:           e.cfg.Worker,
 		FinishedAt:       e.cfg.Now(),
+
+		ConnectionRetries: a.connRetries,
 	}
 	out.FitOutcome(e.cfg.MaxOutcome)
 	return out, nil
@@ -285,6 +292,7 @@ type attempt struct {
 	historyCut       bool            // redirects left out of history (MaxHistory)
 	historyHeaders   int             // header bytes kept in history so far
 	authStripped     bool            // a redirect left the origin: no Authorization from then on
+	connRetries      int             // requests sent again after a reused connection closed (oneShot)
 	conns            []*progressConn // the connections that report to dog
 	hopStart, hopEnd time.Time
 }
@@ -351,6 +359,7 @@ func (a *attempt) checkRedirect(req *http.Request, via []*http.Request) error {
 	status := 0
 	if resp := req.Response; resp != nil {
 		location, status = resp.Header.Get("Location"), resp.StatusCode
+		keepTransferEncoding(resp)
 		if len(a.history) < a.cfg.MaxHistory {
 			budget := min(a.cfg.MaxHeaderBytes, a.cfg.MaxHistoryHeaderBytes-a.historyHeaders)
 			why, headers, cut := capHeaders(resp, budget)
@@ -468,6 +477,15 @@ func shouldStripAuth(old, cur *url.URL) bool {
 		return false
 	}
 	return changedPort || changedScheme
+}
+
+// keepTransferEncoding puts back the Transfer-Encoding header that Go's
+// Transport takes out of resp.Header into resp.TransferEncoding: requests
+// (http.client) keeps every header as sent.
+func keepTransferEncoding(resp *http.Response) {
+	if len(resp.TransferEncoding) > 0 && resp.Header != nil && len(resp.Header["Transfer-Encoding"]) == 0 {
+		resp.Header["Transfer-Encoding"] = []string{strings.Join(resp.TransferEncoding, ", ")}
+	}
 }
 
 // pyPort is urlparse's port: 0 for none.
@@ -592,6 +610,12 @@ func (e *Executor) build(s *Session, job *tasks.Job) (req *http.Request, cookies
 	req, err := http.NewRequest(job.Method, "", r)
 	if err != nil {
 		return nil, nil, reqErr(tasks.InvalidURL, "Invalid method %s", pyRepr(job.Method))
+	}
+	if body == nil && job.Method != http.MethodGet && job.Method != http.MethodHead {
+		// requests' prepare_content_length: "Content-Length: 0" for a
+		// bodyless request but a GET or HEAD; Go writes one for an
+		// identity request of length 0 with a body that is not nil.
+		req.Body, req.TransferEncoding = http.NoBody, []string{"identity"}
 	}
 	req.URL = u
 	req.Host = u.Host
