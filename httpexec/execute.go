@@ -641,6 +641,13 @@ func (e *Executor) build(s *Session, job *tasks.Job) (req *http.Request, cookies
 	for k, v := range job.Headers {
 		h[http.CanonicalHeaderKey(k)] = []string{v}
 	}
+	for _, k := range job.RemoveHeaders { // null in the job: not sent, as None in requests
+		k = http.CanonicalHeaderKey(k)
+		delete(h, k)
+		if k == "User-Agent" {
+			h[k] = []string{""} // Go's own User-Agent stays out too
+		}
+	}
 	if contentType != "" && len(h["Content-Type"]) == 0 {
 		h["Content-Type"] = []string{contentType}
 	}
