@@ -131,8 +131,7 @@ var confCases = []confCase{
 	},
 	{
 		name: "redirect_301_post", job: map[string]any{"method": "POST", "url": "{A}/redirect_301_post/a", "json": map[string]any{"a": "b"}},
-		differs: "json bodies are compacted, not json.dumps",
-		routes:  map[string]string{"/redirect_301_post/a": redirect("301 Moved Permanently", "/redirect_301_post/b")},
+		routes: map[string]string{"/redirect_301_post/a": redirect("301 Moved Permanently", "/redirect_301_post/b")},
 	},
 	{
 		name: "redirect_302_head", job: map[string]any{"method": "HEAD", "url": "{A}/redirect_302_head/a"},
@@ -195,7 +194,32 @@ var confCases = []confCase{
 		differs: "urllib3 then sends its own User-Agent (python-urllib3/2.x); reqfleet sends none"},
 	{name: "header_null_accept", job: map[string]any{"url": "{A}/header_null_accept/", "headers": map[string]any{"Accept": nil, "X-Kept": "1"}}},
 
+	// Request bytes.
+	{name: "json_body", job: map[string]any{"method": "POST", "url": "{A}/json_body/", "json": json.RawMessage(`{"a": 1000.0, "b": "é", "c": [1, 2], "d": null}`)}},
+	{name: "params_numbers", job: map[string]any{"url": "{A}/params_numbers/", "params": json.RawMessage(`{"a": 1e3, "b": 1.50, "c": -0, "d": 10, "e": true}`)}},
+	{name: "data_numbers", job: map[string]any{"method": "POST", "url": "{A}/data_numbers/", "data": json.RawMessage(`{"a": 1e3, "b": 1.50}`)}},
+	{name: "header_latin1", differs: "header values go out as UTF-8, not latin-1", job: map[string]any{"url": "{A}/header_latin1/", "headers": map[string]any{"X-L": "café"}}},
+	{name: "url_dot_segments", differs: "dot segments are not removed from the path (urllib3 parse_url does)", job: map[string]any{"url": "{A}/url_dot_segments/a/./b/../c"}},
+	{name: "url_percent_escapes", differs: "percent-escapes are kept as written (requests decodes unreserved ones and upper-cases)", job: map[string]any{"url": "{A}/url_percent_escapes/%7e%2f%41"}},
+	{name: "url_trailing_question", differs: "a bare trailing ? is kept", job: map[string]any{"url": "{A}/url_trailing_question/?"}},
+	{
+		name: "cookie_comma_value", differs: "Go's cookie jar quotes a value with a comma", job: map[string]any{"url": "{A}/cookie_comma_value/a"},
+		routes: map[string]string{"/cookie_comma_value/a": redirect("302 Found", "/cookie_comma_value/b", "Set-Cookie: c=x,y; Path=/")},
+	},
+
 	// Responses.
+	{
+		name: "content_length_conflict", differs: "Go's Transport refuses two Content-Lengths as a ConnectionError, requests says InvalidHeader", job: map[string]any{"url": "{A}/content_length_conflict/"},
+		routes: map[string]string{"/content_length_conflict/": "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok"},
+	},
+	{
+		name: "content_length_not_a_number", differs: "Go's Transport refuses Content-Length: abc; requests reads to the close", job: map[string]any{"url": "{A}/content_length_not_a_number/"},
+		routes: map[string]string{"/content_length_not_a_number/": "HTTP/1.1 200 OK\r\nContent-Length: abc\r\nConnection: close\r\n\r\nok"},
+	},
+	{
+		name: "transfer_encoding_and_length", differs: "Go's Transport drops a Content-Length sent beside Transfer-Encoding", job: map[string]any{"url": "{A}/transfer_encoding_and_length/"},
+		routes: map[string]string{"/transfer_encoding_and_length/": "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n2\r\nok\r\n0\r\n\r\n"},
+	},
 	{
 		name: "reason_missing", job: map[string]any{"url": "{A}/reason_missing/"},
 		routes: map[string]string{"/reason_missing/": answer("200", "ok")},

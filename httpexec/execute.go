@@ -600,6 +600,9 @@ func (e *Executor) build(s *Session, job *tasks.Job) (req *http.Request, cookies
 		}
 	} else if len(job.JSON) > 0 {
 		body = job.JSON
+		if py, err := pyJSON(job.JSON); err == nil {
+			body = py
+		}
 		contentType = "application/json"
 	}
 

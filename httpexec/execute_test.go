@@ -447,7 +447,7 @@ func TestExecutorRequestBuilding(t *testing.T) {
 			}
 		}},
 		{"json", "/x", []string{`"method": "POST"`, `"json": {"a": [1, 2], "b": null}`}, func(t *testing.T, e echo) {
-			if e.Body != `{"a":[1,2],"b":null}` || e.Headers["Content-Type"] != "application/json" {
+			if e.Body != `{"a": [1, 2], "b": null}` || e.Headers["Content-Type"] != "application/json" {
 				t.Errorf("%+v", e)
 			}
 		}},
@@ -940,7 +940,7 @@ func TestExecutorRedirects(t *testing.T) {
 			}
 		}},
 		{"308 sends the json again", exJob(srv.URL+"/code/308", `"method": "PUT"`, `"json": {"a": 1}`), func(t *testing.T, out tasks.Outcome) {
-			if e := exEchoed(t, out); e.Method != "PUT" || e.Body != `{"a":1}` {
+			if e := exEchoed(t, out); e.Method != "PUT" || e.Body != `{"a": 1}` {
 				t.Errorf("%+v", e)
 			}
 		}},
