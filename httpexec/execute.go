@@ -695,6 +695,15 @@ func (e *Executor) build(s *Session, job *tasks.Job) (req *http.Request, cookies
 	if rerr := checkHeaders(h); rerr != nil {
 		return nil, nil, rerr
 	}
+	for k, vv := range h {
+		for i, v := range vv {
+			if l := latin1Value(v); l != v {
+				vv = slices.Clone(vv) // the session's own slice stays as it is
+				vv[i] = l
+				h[k] = vv
+			}
+		}
+	}
 	req.Header = h
 	return req, cookies, nil
 }
@@ -714,6 +723,23 @@ func latin1(s string) []byte {
 		b = append(b, byte(r))
 	}
 	return b
+}
+
+// latin1Value is a header value as requests sends it: in latin-1
+// (http.client's putheader) when every character fits, as the job
+// decoder makes sure a job's do; else (a session's header) as it is.
+func latin1Value(v string) string {
+	ascii := true
+	for i := 0; i < len(v); i++ {
+		if v[i] >= 0x80 {
+			ascii = false
+			break
+		}
+	}
+	if ascii || !utf8.ValidString(v) || strings.IndexFunc(v, func(r rune) bool { return r > 0xff }) >= 0 {
+		return v
+	}
+	return string(latin1(v))
 }
 
 // ParseJobURL parses a job's URL as the executor does before it sends

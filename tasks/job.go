@@ -225,6 +225,11 @@ func decodeHeaders(j *Job, raw json.RawMessage) error {
 		if strings.ContainsAny(v, "\r\n\x00") {
 			return fieldErr("headers."+k, ErrValue, "a header value must not contain CR, LF or NUL")
 		}
+		if i := strings.IndexFunc(v, func(r rune) bool { return r > 0xff }); i >= 0 {
+			// requests sends header values in latin-1 (http.client) and
+			// fails on what latin-1 cannot encode.
+			return fieldErr("headers."+k, ErrValue, "a header value must be latin-1 (requests sends it so): %q is not", v[i:i+utf8.RuneLen(utf8RuneAt(v, i))])
+		}
 	}
 	j.Headers = m
 	return nil
@@ -268,6 +273,11 @@ func decodeStringMap(field string, raw json.RawMessage) (map[string]string, erro
 		out[k] = s
 	}
 	return out, nil
+}
+
+func utf8RuneAt(s string, i int) rune {
+	r, _ := utf8.DecodeRuneInString(s[i:])
+	return r
 }
 
 func sortedKeys[V any](m map[string]V) []string {

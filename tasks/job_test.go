@@ -222,6 +222,7 @@ func TestDecodeJobErrors(t *testing.T) {
 		{"header name with colon", `{"url": "http://x", "headers": {"X-Token:": "t"}}`, tasks.ErrValue, "headers"},
 		{"header name empty", `{"url": "http://x", "headers": {"": "t"}}`, tasks.ErrValue, "headers"},
 		{"header name non-ASCII", `{"url": "http://x", "headers": {"X-Ü": "t"}}`, tasks.ErrValue, "headers"},
+		{"header value not latin-1", `{"url": "http://x", "headers": {"X-E": "5 €"}}`, tasks.ErrValue, "headers.X-E"},
 		{"header value with CR", `{"url": "http://x", "headers": {"X-Token": "a\rb"}}`, tasks.ErrValue, "headers.X-Token"},
 		{"header value with LF", `{"url": "http://x", "headers": {"X-Token": "a\nb"}}`, tasks.ErrValue, "headers.X-Token"},
 		{"header value with CRLF injection", `{"url": "http://x", "headers": {"X-Token": "t\r\nHost: evil"}}`, tasks.ErrValue, "headers.X-Token"},
@@ -401,7 +402,7 @@ func TestJobRoundTrip(t *testing.T) {
 		{"everything", `{"id": "j:1", "method": "patch", "url": " http://x/é", "params": [["q", "ü"]],
 			"headers": {"A": "b"}, "data": {"x": 1.50}, "json": [1], "cookies": {"c": "d"}, "auth": ["u", "p"],
 			"timeout": [0.001, 86400], "allow_redirects": false, "meta": {"m": [null]}}`, ""},
-		{"invalid UTF-8 becomes U+FFFD", "{\"url\": \"http://x/\xff\", \"headers\": {\"A\": \"\xfe\"}}", ""},
+		{"invalid UTF-8 becomes U+FFFD", "{\"url\": \"http://x/\xff\", \"cookies\": {\"A\": \"\xfe\"}}", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
