@@ -189,6 +189,11 @@ var confCases = []confCase{
 		routes: map[string]string{"/cookie_set_and_sent/a": redirect("302 Found", "/cookie_set_and_sent/b", "Set-Cookie: s=1; Path=/", "Set-Cookie: t=2; Path=/")},
 	},
 
+	{
+		name: "cookie_quoted_value", job: map[string]any{"url": "{A}/cookie_quoted_value/a"},
+		routes: map[string]string{"/cookie_quoted_value/a": redirect("302 Found", "/cookie_quoted_value/b", `Set-Cookie: q="x y"; Path=/`, "Set-Cookie: e=; Path=/")},
+	},
+
 	// Headers.
 	{name: "header_null_user_agent", job: map[string]any{"url": "{A}/header_null_user_agent/", "headers": map[string]any{"User-Agent": nil}},
 		differs: "urllib3 then sends its own User-Agent (python-urllib3/2.x); reqfleet sends none"},
@@ -203,7 +208,7 @@ var confCases = []confCase{
 	{name: "url_percent_escapes", differs: "percent-escapes are kept as written (requests decodes unreserved ones and upper-cases)", job: map[string]any{"url": "{A}/url_percent_escapes/%7e%2f%41"}},
 	{name: "url_trailing_question", differs: "a bare trailing ? is kept", job: map[string]any{"url": "{A}/url_trailing_question/?"}},
 	{
-		name: "cookie_comma_value", differs: "Go's cookie jar quotes a value with a comma", job: map[string]any{"url": "{A}/cookie_comma_value/a"},
+		name: "cookie_comma_value", job: map[string]any{"url": "{A}/cookie_comma_value/a"},
 		routes: map[string]string{"/cookie_comma_value/a": redirect("302 Found", "/cookie_comma_value/b", "Set-Cookie: c=x,y; Path=/")},
 	},
 

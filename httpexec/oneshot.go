@@ -29,7 +29,8 @@ import (
 // keeps its own request, GetBody included, so a 307 or 308 redirect still
 // sends the body again.
 //
-// oneShot also times each hop for the response's elapsed_ms, as requests'
+// oneShot also writes the job's cookies from the jar into each hop's
+// Cookie header (jobJar.header), and times each hop for the response's elapsed_ms, as requests'
 // elapsed: from sending the request to having the response's headers.
 type oneShot struct {
 	next http.RoundTripper
@@ -54,6 +55,15 @@ func (o *oneShot) RoundTrip(req *http.Request) (*http.Response, error) {
 		r.GetBody = nil
 	}
 	a := attemptFrom(req.Context())
+	if a != nil && a.jar != nil {
+		if c := a.jar.header(r.URL); c != "" {
+			r.Header = r.Header.Clone()
+			if had := r.Header.Get("Cookie"); had != "" {
+				c = had + "; " + c
+			}
+			r.Header["Cookie"] = []string{c}
+		}
+	}
 	if a != nil {
 		a.hopStart = a.now()
 	}

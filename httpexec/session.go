@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -273,7 +274,36 @@ func (j *jobJar) SetCookies(u *url.URL, cookies []*http.Cookie) {
 	}
 }
 
-func (j *jobJar) Cookies(u *url.URL) []*http.Cookie {
+// Cookies gives the client nothing: http.Request.AddCookie would quote a
+// value with a comma or a space (c="x,y"), which requests sends as it is.
+// oneShot writes the jar's cookies instead (header).
+func (j *jobJar) Cookies(*url.URL) []*http.Cookie { return nil }
+
+// header is the jar's cookies for u as requests writes them in its Cookie
+// header: name=value, the value as the server set it (in quotes if it
+// came in quotes), joined by "; ".
+func (j *jobJar) header(u *url.URL) string {
+	var b strings.Builder
+	for _, c := range j.cookies(u) {
+		if b.Len() > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(c.Name)
+		b.WriteByte('=')
+		if c.Quoted {
+			b.WriteByte('"')
+			b.WriteString(c.Value)
+			b.WriteByte('"')
+		} else {
+			b.WriteString(c.Value)
+		}
+	}
+	return b.String()
+}
+
+// cookies is what the job sends of the jar's for u, as the type's comment
+// says.
+func (j *jobJar) cookies(u *url.URL) []*http.Cookie {
 	var all []*http.Cookie
 	if j.jar != nil {
 		all = j.jar.Cookies(u)

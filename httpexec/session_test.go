@@ -195,7 +195,7 @@ func TestJobJar(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := names(tt.jar.Cookies(u)); !slices.Equal(got, tt.want) {
+			if got := names(tt.jar.cookies(u)); !slices.Equal(got, tt.want) {
 				t.Errorf("Cookies = %v, want %v", got, tt.want)
 			}
 		})
