@@ -160,6 +160,10 @@ var confCases = []confCase{
 		routes: map[string]string{"/fragment_carried/a": redirect("302 Found", "/fragment_carried/b")},
 	},
 	{
+		name: "fragment_empty_in_location", job: map[string]any{"url": "{A}/fragment_empty_in_location/a#sec"},
+		routes: map[string]string{"/fragment_empty_in_location/a": redirect("302 Found", "/fragment_empty_in_location/b#")},
+	},
+	{
 		name: "fragment_replaced", job: map[string]any{"url": "{A}/fragment_replaced/a#one"},
 		routes: map[string]string{
 			"/fragment_replaced/a": redirect("302 Found", "/fragment_replaced/b#two"),

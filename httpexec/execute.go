@@ -446,8 +446,9 @@ func redirectTarget(prev *url.URL, location string) (*url.URL, bool) {
 	if strings.HasPrefix(location, "//") {
 		location = prev.Scheme + ":" + location
 	}
-	if !strings.Contains(location, "#") && prev.Fragment != "" {
-		location += "#" + prev.EscapedFragment()
+	if i := strings.IndexByte(location, '#'); (i < 0 || i == len(location)-1) && prev.Fragment != "" {
+		// No fragment, or an empty one: urlparse sees none either way.
+		location = strings.TrimSuffix(location, "#") + "#" + prev.EscapedFragment()
 	}
 	u, err := url.Parse(requoteURI(location))
 	if err != nil {
