@@ -210,7 +210,8 @@ var confCases = []confCase{
 	{name: "header_latin1", job: map[string]any{"url": "{A}/header_latin1/", "headers": map[string]any{"X-L": "café"}}},
 	{name: "url_dot_segments", differs: "dot segments are not removed from the path (urllib3 parse_url does)", job: map[string]any{"url": "{A}/url_dot_segments/a/./b/../c"}},
 	{name: "url_percent_escapes", differs: "percent-escapes are kept as written (requests decodes unreserved ones and upper-cases)", job: map[string]any{"url": "{A}/url_percent_escapes/%7e%2f%41"}},
-	{name: "url_trailing_question", differs: "a bare trailing ? is kept", job: map[string]any{"url": "{A}/url_trailing_question/?"}},
+	{name: "url_no_path", job: map[string]any{"url": "{A}"}},
+	{name: "url_trailing_question", job: map[string]any{"url": "{A}/url_trailing_question/?"}},
 	{
 		name: "cookie_comma_value", job: map[string]any{"url": "{A}/cookie_comma_value/a"},
 		routes: map[string]string{"/cookie_comma_value/a": redirect("302 Found", "/cookie_comma_value/b", "Set-Cookie: c=x,y; Path=/")},
@@ -326,6 +327,9 @@ func (r *confRecorder) serve(c net.Conn) {
 		}
 		path, _, _ := strings.Cut(target, "?")
 		key := strings.SplitN(strings.TrimPrefix(path, "/"), "/", 2)[0]
+		if key == "" {
+			key = "url_no_path" // the one case whose path is "/"
+		}
 		r.mu.Lock()
 		r.hops[key] = append(r.hops[key], raw)
 		resp, ok := r.routes[path]

@@ -799,6 +799,14 @@ func parseJobURL(raw string) (*url.URL, *requestError) {
 			return nil, reqErr(tasks.InvalidURL, "Invalid URL %s: port %s is out of range", shown(), p)
 		}
 	}
+	// As urllib3's parse_url and requests' prepare_url: no path is "/",
+	// a bare trailing "?" is no query.
+	if u.Path == "" && u.RawPath == "" && u.Opaque == "" {
+		u.Path = "/"
+	}
+	if u.RawQuery == "" {
+		u.ForceQuery = false
+	}
 	host := u.Hostname()
 	switch {
 	case host == "":
