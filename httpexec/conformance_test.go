@@ -208,9 +208,10 @@ var confCases = []confCase{
 	{name: "params_numbers", job: map[string]any{"url": "{A}/params_numbers/", "params": json.RawMessage(`{"a": 1e3, "b": 1.50, "c": -0, "d": 10, "e": true}`)}},
 	{name: "data_numbers", job: map[string]any{"method": "POST", "url": "{A}/data_numbers/", "data": json.RawMessage(`{"a": 1e3, "b": 1.50}`)}},
 	{name: "header_latin1", job: map[string]any{"url": "{A}/header_latin1/", "headers": map[string]any{"X-L": "café"}}},
-	{name: "url_dot_segments", differs: "dot segments are not removed from the path (urllib3 parse_url does)", job: map[string]any{"url": "{A}/url_dot_segments/a/./b/../c"}},
-	{name: "url_percent_escapes", differs: "percent-escapes are kept as written (requests decodes unreserved ones and upper-cases)", job: map[string]any{"url": "{A}/url_percent_escapes/%7e%2f%41"}},
+	{name: "url_dot_segments", job: map[string]any{"url": "{A}/url_dot_segments/a/./b/../c"}},
+	{name: "url_percent_escapes", job: map[string]any{"url": "{A}/url_percent_escapes/%7e%2f%41"}},
 	{name: "url_no_path", job: map[string]any{"url": "{A}"}},
+	{name: "url_dots_and_escapes", job: map[string]any{"url": "{A}/url_dots_and_escapes/a/b/../%7e%2e%2e/./x?q=/./%7e#f/../g"}},
 	{name: "url_trailing_question", job: map[string]any{"url": "{A}/url_trailing_question/?"}},
 	{
 		name: "cookie_comma_value", job: map[string]any{"url": "{A}/cookie_comma_value/a"},

@@ -786,7 +786,7 @@ func parseJobURL(raw string) (*url.URL, *requestError) {
 	if scheme != "http" && scheme != "https" {
 		return nil, reqErr(tasks.InvalidSchema, "No connection adapters were found for %s", shown())
 	}
-	u, err := url.Parse(scheme + "://" + authority + requote(tail))
+	u, err := url.Parse(scheme + "://" + authority + normalizeTail(tail))
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
@@ -916,6 +916,60 @@ func validHeaderValue(v string) bool {
 
 // Now is the Executor's clock (ExecConfig.Now).
 func (e *Executor) Now() time.Time { return e.cfg.Now() }
+
+// normalizeTail is a URL's path, query and fragment as requests prepares
+// them: dot segments removed from the path (urllib3's parse_url), what
+// must be quoted quoted, escapes in upper case, and those of unreserved
+// characters decoded (requote_uri).
+func normalizeTail(tail string) string {
+	end := strings.IndexAny(tail, "?#")
+	if end < 0 {
+		end = len(tail)
+	}
+	if end > 0 {
+		tail = removeDotSegments(tail[:end]) + tail[end:]
+	}
+	q := []byte(requote(tail)) // every '%' now starts an escape
+	for i := 0; i+2 < len(q); i++ {
+		if q[i] == '%' {
+			q[i+1], q[i+2] = upperHex(q[i+1]), upperHex(q[i+2])
+		}
+	}
+	if u, ok := unquoteUnreserved(string(q)); ok {
+		return u
+	}
+	return string(q)
+}
+
+func upperHex(c byte) byte {
+	if c >= 'a' && c <= 'f' {
+		return c - 'a' + 'A'
+	}
+	return c
+}
+
+// removeDotSegments is urllib3's _remove_path_dot_segments (RFC 3986
+// section 5.2.4).
+func removeDotSegments(path string) string {
+	segments := strings.Split(path, "/")
+	out := make([]string, 0, len(segments)+2)
+	for _, seg := range segments {
+		switch {
+		case seg == ".":
+		case seg != "..":
+			out = append(out, seg)
+		case len(out) > 0:
+			out = out[:len(out)-1]
+		}
+	}
+	if strings.HasPrefix(path, "/") && (len(out) == 0 || out[0] != "") {
+		out = append([]string{""}, out...)
+	}
+	if strings.HasSuffix(path, "/.") || strings.HasSuffix(path, "/..") {
+		out = append(out, "")
+	}
+	return strings.Join(out, "/")
+}
 
 // requoteURI is requests' requote_uri, as it treats a redirect's Location:
 // escapes of unreserved characters decoded (unquote_unreserved), then
