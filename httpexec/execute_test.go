@@ -741,7 +741,12 @@ func TestExecutorReadTimeout(t *testing.T) {
 			}
 		})
 		out := exRun(t, exExecutor(t, ExecConfig{}), exSession(t, SessionConfig{}), exJob(srv.URL, `"timeout": 0.05`))
-		exException(t, out, tasks.ReadTimeout)
+		// requests: urllib3's ReadTimeoutError during the body becomes a
+		// ConnectionError (iter_content).
+		x := exException(t, out, tasks.ConnectionError)
+		if !strings.Contains(x.Exception.Message, "read timeout=0.05s") {
+			t.Errorf("message %q", x.Exception.Message)
+		}
 	})
 	t.Run("slow but steady body is no timeout", func(t *testing.T) {
 		srv := exServer(t, func(w http.ResponseWriter, r *http.Request) {
