@@ -311,14 +311,17 @@ func headerBytes(h map[string]string) int {
 }
 
 // reason is the status line's reason phrase, as requests' reason: what
-// follows the code, or the standard text when the line had none.
+// follows the code, "" when the line has none.
 func reason(resp *http.Response) string {
 	code := strconv.Itoa(resp.StatusCode)
 	if rest, ok := strings.CutPrefix(resp.Status, code+" "); ok {
 		return rest
 	}
-	if resp.Status != "" && resp.Status != code {
+	if resp.Status == "" { // a response not read from the wire
+		return http.StatusText(resp.StatusCode)
+	}
+	if resp.Status != code {
 		return resp.Status
 	}
-	return http.StatusText(resp.StatusCode)
+	return ""
 }

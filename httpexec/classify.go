@@ -148,7 +148,9 @@ func classifyBody(err error) string {
 	case errors.As(err, new(*totalTimeoutError)):
 		return tasks.TotalTimeout
 	case errors.As(err, new(*readTimeoutError)):
-		return tasks.ReadTimeout
+		// requests' iter_content turns urllib3's ReadTimeoutError while
+		// reading the body into a ConnectionError.
+		return tasks.ConnectionError
 	}
 	return tasks.ChunkedEncodingError
 }

@@ -72,7 +72,7 @@ func TestClassifyBody(t *testing.T) {
 		{"reset mid-body", &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}, tasks.ChunkedEncodingError},
 		{"bad chunk", errors.New("invalid byte in chunk length"), tasks.ChunkedEncodingError},
 		{"decode", &bodyDecodeError{encoding: "gzip", err: errors.New("gzip: invalid header")}, tasks.ContentDecodingError},
-		{"read timeout", &readTimeoutError{timeout: time.Second}, tasks.ReadTimeout},
+		{"read timeout: ConnectionError, as requests", &readTimeoutError{timeout: time.Second}, tasks.ConnectionError},
 		{"total timeout", &totalTimeoutError{timeout: time.Second}, tasks.TotalTimeout},
 	}
 	for _, tt := range tests {

@@ -166,10 +166,12 @@ func (e *Executor) Do(ctx context.Context, s *Session, t tasks.Task) (tasks.Outc
 
 	client := *s.Client // per job: its own CheckRedirect; the same Transport and jar
 	client.CheckRedirect = a.checkRedirect
-	if cookies != nil {
+	if s.Client.Jar != nil || len(job.Cookies) > 0 {
 		cookies.jar = s.Client.Jar
 		client.Jar = cookies
+		a.jar = cookies
 	}
+	a.referer = len(req.Header["Referer"]) > 0
 	if _, ok := client.Transport.(*oneShot); !ok {
 		next := client.Transport
 		if next == nil {
@@ -187,7 +189,9 @@ func (e *Executor) Do(ctx context.Context, s *Session, t tasks.Task) (tasks.Outc
 		if cause := context.Cause(jctx); cause != nil {
 			err = cause // our own timeouts: the error is only their symptom
 		}
-		return e.exception(t, classify(err), describe(job.Method, job.URL, err)), nil
+		x := e.exception(t, classify(err), describe(job.Method, job.URL, err))
+		x.ConnectionRetries = a.connRetries
+		return x, nil
 	}
 	defer resp.Body.Close()
 	a.dog.progress()
@@ -202,7 +206,9 @@ func (e *Executor) Do(ctx context.Context, s *Session, t tasks.Task) (tasks.Outc
 		if cause := context.Cause(jctx); cause != nil {
 			err = cause
 		}
-		return e.exception(t, classifyBody(err), describe(job.Method, resp.Request.URL.Redacted(), bodyErr(err))), nil
+		x := e.exception(t, classifyBody(err), describe(job.Method, resp.Request.URL.Redacted(), bodyErr(err)))
+		x.ConnectionRetries = a.connRetries
+		return x, nil
 	}
 	if rest := resp.ContentLength - wire.n; truncated && resp.ContentLength >= 0 && rest <= drainLimit {
 		// Read a known, modest rest so the connection can be used again;
@@ -212,6 +218,7 @@ func (e *Executor) Do(ctx context.Context, s *Session, t tasks.Task) (tasks.Outc
 	a.dog.stop()
 
 	text, enc := encodeBody(b, truncated)
+	keepTransferEncoding(resp)
 	why, headers, headersCut := capHeaders(resp, e.cfg.MaxHeaderBytes)
 	out := &tasks.Response{
 		ID:               job.ID,
@@ -231,6 +238,8 @@ func (e *Executor) Do(ctx context.Context, s *Session, t tasks.Task) (tasks.Outc
 		Attempt:          t.Attempt,
 		Worker:           e.cfg.Worker,
 		FinishedAt:       e.cfg.Now(),
+
+		ConnectionRetries: a.connRetries,
 	}
 	out.FitOutcome(e.cfg.MaxOutcome)
 	return out, nil
@@ -274,12 +283,16 @@ type attempt struct {
 	follow     bool
 	dog        watchdog
 	cfg        *ExecConfig // the caps on what the outcome keeps
+	referer    bool        // the job's (or session's) headers set a Referer
+	jar        *jobJar     // the job's view of the session's jar; may be nil
 
 	// Set in the goroutine that called client.Do (CheckRedirect and
 	// RoundTrip run there).
 	history          []tasks.Redirect
 	historyCut       bool            // redirects left out of history (MaxHistory)
 	historyHeaders   int             // header bytes kept in history so far
+	authStripped     bool            // a redirect left the origin: no Authorization from then on
+	connRetries      int             // requests sent again after a reused connection closed (oneShot)
 	conns            []*progressConn // the connections that report to dog
 	hopStart, hopEnd time.Time
 }
@@ -335,12 +348,18 @@ func (a *attempt) armRead() {
 }
 
 // checkRedirect is the client's CheckRedirect for one job: it records the
-// history, and stops as requests does.
+// history, stops as requests does, and makes the next hop's request as
+// requests' resolve_redirects does (the target, method, headers and
+// cookies), where Go's client differs.
 func (a *attempt) checkRedirect(req *http.Request, via []*http.Request) error {
 	if !a.follow {
 		return http.ErrUseLastResponse
 	}
+	location := ""
+	status := 0
 	if resp := req.Response; resp != nil {
+		location, status = resp.Header.Get("Location"), resp.StatusCode
+		keepTransferEncoding(resp)
 		if len(a.history) < a.cfg.MaxHistory {
 			budget := min(a.cfg.MaxHeaderBytes, a.cfg.MaxHistoryHeaderBytes-a.historyHeaders)
 			why, headers, cut := capHeaders(resp, budget)
@@ -365,10 +384,115 @@ func (a *attempt) checkRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) > maxRedirects {
 		return reqErr(tasks.TooManyRedirects, "Exceeded %d redirects.", maxRedirects)
 	}
+	if len(via) > 0 && status != 0 {
+		a.rebuild(req, via[len(via)-1], location, status)
+	}
 	if s := req.URL.Scheme; s != "http" && s != "https" {
 		return reqErr(tasks.InvalidSchema, "No connection adapters were found for %s", pyRepr(req.URL.Redacted()))
 	}
 	return nil
+}
+
+// rebuild makes Go's next hop the one requests sends after prev's answer
+// (status, Location): the target requoted, with prev's fragment when it
+// has none (resolve_redirects); the method (rebuild_method); no
+// Content-Type without a body; Authorization gone once a hop leaves the
+// origin (rebuild_auth, should_strip_auth); no Referer unless the job set
+// one; and no Cookie header: the cookies are the jar's and the job's
+// (prepare_cookies), which jobJar gives for every hop after the first.
+func (a *attempt) rebuild(req, prev *http.Request, location string, status int) {
+	if u, ok := redirectTarget(prev.URL, location); ok {
+		req.URL = u
+	}
+	method := prev.Method
+	switch {
+	case status == http.StatusSeeOther && method != http.MethodHead,
+		status == http.StatusFound && method != http.MethodHead,
+		status == http.StatusMovedPermanently && method == http.MethodPost:
+		method = http.MethodGet
+	}
+	req.Method = method
+	if status != http.StatusTemporaryRedirect && status != http.StatusPermanentRedirect {
+		// requests purges Content-Length, Content-Type and
+		// Transfer-Encoding with the body; Go's client left the body.
+		delete(req.Header, "Content-Type")
+		delete(req.Header, "Transfer-Encoding")
+		req.Body, req.GetBody, req.ContentLength = nil, nil, 0
+	}
+	if !a.authStripped && shouldStripAuth(prev.URL, req.URL) {
+		a.authStripped = true
+	}
+	if a.authStripped {
+		delete(req.Header, "Authorization")
+	}
+	if !a.referer {
+		delete(req.Header, "Referer")
+	}
+	delete(req.Header, "Cookie")
+	if a.jar != nil {
+		a.jar.redirected = true
+	}
+}
+
+// redirectTarget is the URL requests' resolve_redirects goes to from prev
+// for a Location: scheme-relative taken in prev's scheme, prev's fragment
+// carried when the Location has none, requoted (requote_uri) and resolved
+// against prev. ok is false when it does not parse (Go's client's own
+// target is kept then).
+func redirectTarget(prev *url.URL, location string) (*url.URL, bool) {
+	if location == "" {
+		return nil, false
+	}
+	if strings.HasPrefix(location, "//") {
+		location = prev.Scheme + ":" + location
+	}
+	if i := strings.IndexByte(location, '#'); (i < 0 || i == len(location)-1) && prev.Fragment != "" {
+		// No fragment, or an empty one: urlparse sees none either way.
+		location = strings.TrimSuffix(location, "#") + "#" + prev.EscapedFragment()
+	}
+	u, err := url.Parse(requoteURI(location))
+	if err != nil {
+		return nil, false
+	}
+	if u.Host == "" {
+		u = prev.ResolveReference(u)
+	}
+	return u, true
+}
+
+// shouldStripAuth is requests' Session.should_strip_auth: a hop to another
+// host, or another scheme or port, but for http to https on the default
+// ports.
+func shouldStripAuth(old, cur *url.URL) bool {
+	if !strings.EqualFold(old.Hostname(), cur.Hostname()) {
+		return true
+	}
+	op, np := pyPort(old), pyPort(cur)
+	if old.Scheme == "http" && (op == 80 || op == 0) && cur.Scheme == "https" && (np == 443 || np == 0) {
+		return false
+	}
+	def := map[string]int{"http": 80, "https": 443}[old.Scheme]
+	changedPort := op != np
+	changedScheme := old.Scheme != cur.Scheme
+	if !changedScheme && (op == def || op == 0) && (np == def || np == 0) {
+		return false
+	}
+	return changedPort || changedScheme
+}
+
+// keepTransferEncoding puts back the Transfer-Encoding header that Go's
+// Transport takes out of resp.Header into resp.TransferEncoding: requests
+// (http.client) keeps every header as sent.
+func keepTransferEncoding(resp *http.Response) {
+	if len(resp.TransferEncoding) > 0 && resp.Header != nil && len(resp.Header["Transfer-Encoding"]) == 0 {
+		resp.Header["Transfer-Encoding"] = []string{strings.Join(resp.TransferEncoding, ", ")}
+	}
+}
+
+// pyPort is urlparse's port: 0 for none.
+func pyPort(u *url.URL) int {
+	n, _ := strconv.Atoi(u.Port())
+	return n
 }
 
 // watchdog cancels the job's context with the cause of the current phase
@@ -477,6 +601,9 @@ func (e *Executor) build(s *Session, job *tasks.Job) (req *http.Request, cookies
 		}
 	} else if len(job.JSON) > 0 {
 		body = job.JSON
+		if py, err := pyJSON(job.JSON); err == nil {
+			body = py
+		}
 		contentType = "application/json"
 	}
 
@@ -487,6 +614,12 @@ func (e *Executor) build(s *Session, job *tasks.Job) (req *http.Request, cookies
 	req, err := http.NewRequest(job.Method, "", r)
 	if err != nil {
 		return nil, nil, reqErr(tasks.InvalidURL, "Invalid method %s", pyRepr(job.Method))
+	}
+	if body == nil && job.Method != http.MethodGet && job.Method != http.MethodHead {
+		// requests' prepare_content_length: "Content-Length: 0" for a
+		// bodyless request but a GET or HEAD; Go writes one for an
+		// identity request of length 0 with a body that is not nil.
+		req.Body, req.TransferEncoding = http.NoBody, []string{"identity"}
 	}
 	req.URL = u
 	req.Host = u.Host
@@ -512,6 +645,13 @@ func (e *Executor) build(s *Session, job *tasks.Job) (req *http.Request, cookies
 	for k, v := range job.Headers {
 		h[http.CanonicalHeaderKey(k)] = []string{v}
 	}
+	for _, k := range job.RemoveHeaders { // null in the job: not sent, as None in requests
+		k = http.CanonicalHeaderKey(k)
+		delete(h, k)
+		if k == "User-Agent" {
+			h[k] = []string{""} // Go's own User-Agent stays out too
+		}
+	}
 	if contentType != "" && len(h["Content-Type"]) == 0 {
 		h["Content-Type"] = []string{contentType}
 	}
@@ -525,10 +665,11 @@ func (e *Executor) build(s *Session, job *tasks.Job) (req *http.Request, cookies
 		p, _ := u.User.Password()
 		h["Authorization"] = []string{basicAuth(u.User.Username(), p)}
 	}
+	cookies = &jobJar{job: job.Cookies}
 	if _, ok := h["Cookie"]; ok {
 		// An explicit Cookie header is sent as it is, without the jar's
-		// cookies or the job's, as requests does.
-		cookies = &jobJar{replace: true}
+		// cookies or the job's, as requests does (on the first hop).
+		cookies.replace = true
 	} else if len(job.Cookies) > 0 {
 		names := make([]string, 0, len(job.Cookies))
 		for k := range job.Cookies {
@@ -545,7 +686,6 @@ func (e *Executor) build(s *Session, job *tasks.Job) (req *http.Request, cookies
 			b.WriteString(job.Cookies[k])
 		}
 		h["Cookie"] = []string{b.String()}
-		cookies = &jobJar{skip: job.Cookies}
 	}
 	if host, ok := h["Host"]; ok {
 		if len(host) > 0 {
@@ -555,6 +695,15 @@ func (e *Executor) build(s *Session, job *tasks.Job) (req *http.Request, cookies
 	}
 	if rerr := checkHeaders(h); rerr != nil {
 		return nil, nil, rerr
+	}
+	for k, vv := range h {
+		for i, v := range vv {
+			if l := latin1Value(v); l != v {
+				vv = slices.Clone(vv) // the session's own slice stays as it is
+				vv[i] = l
+				h[k] = vv
+			}
+		}
 	}
 	req.Header = h
 	return req, cookies, nil
@@ -575,6 +724,23 @@ func latin1(s string) []byte {
 		b = append(b, byte(r))
 	}
 	return b
+}
+
+// latin1Value is a header value as requests sends it: in latin-1
+// (http.client's putheader) when every character fits, as the job
+// decoder makes sure a job's do; else (a session's header) as it is.
+func latin1Value(v string) string {
+	ascii := true
+	for i := 0; i < len(v); i++ {
+		if v[i] >= 0x80 {
+			ascii = false
+			break
+		}
+	}
+	if ascii || !utf8.ValidString(v) || strings.IndexFunc(v, func(r rune) bool { return r > 0xff }) >= 0 {
+		return v
+	}
+	return string(latin1(v))
 }
 
 // ParseJobURL parses a job's URL as the executor does before it sends
@@ -620,7 +786,7 @@ func parseJobURL(raw string) (*url.URL, *requestError) {
 	if scheme != "http" && scheme != "https" {
 		return nil, reqErr(tasks.InvalidSchema, "No connection adapters were found for %s", shown())
 	}
-	u, err := url.Parse(scheme + "://" + authority + requote(tail))
+	u, err := url.Parse(scheme + "://" + authority + normalizeTail(tail))
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
@@ -632,6 +798,14 @@ func parseJobURL(raw string) (*url.URL, *requestError) {
 		if n, err := strconv.Atoi(p); err != nil || n > 65535 {
 			return nil, reqErr(tasks.InvalidURL, "Invalid URL %s: port %s is out of range", shown(), p)
 		}
+	}
+	// As urllib3's parse_url and requests' prepare_url: no path is "/",
+	// a bare trailing "?" is no query.
+	if u.Path == "" && u.RawPath == "" && u.Opaque == "" {
+		u.Path = "/"
+	}
+	if u.RawQuery == "" {
+		u.ForceQuery = false
 	}
 	host := u.Hostname()
 	switch {
@@ -742,3 +916,129 @@ func validHeaderValue(v string) bool {
 
 // Now is the Executor's clock (ExecConfig.Now).
 func (e *Executor) Now() time.Time { return e.cfg.Now() }
+
+// normalizeTail is a URL's path, query and fragment as requests prepares
+// them: dot segments removed from the path (urllib3's parse_url), what
+// must be quoted quoted, escapes in upper case, and those of unreserved
+// characters decoded (requote_uri).
+func normalizeTail(tail string) string {
+	end := strings.IndexAny(tail, "?#")
+	if end < 0 {
+		end = len(tail)
+	}
+	if end > 0 {
+		tail = removeDotSegments(tail[:end]) + tail[end:]
+	}
+	q := []byte(requote(tail)) // every '%' now starts an escape
+	for i := 0; i+2 < len(q); i++ {
+		if q[i] == '%' {
+			q[i+1], q[i+2] = upperHex(q[i+1]), upperHex(q[i+2])
+		}
+	}
+	if u, ok := unquoteUnreserved(string(q)); ok {
+		return u
+	}
+	return string(q)
+}
+
+func upperHex(c byte) byte {
+	if c >= 'a' && c <= 'f' {
+		return c - 'a' + 'A'
+	}
+	return c
+}
+
+// removeDotSegments is urllib3's _remove_path_dot_segments (RFC 3986
+// section 5.2.4).
+func removeDotSegments(path string) string {
+	segments := strings.Split(path, "/")
+	out := make([]string, 0, len(segments)+2)
+	for _, seg := range segments {
+		switch {
+		case seg == ".":
+		case seg != "..":
+			out = append(out, seg)
+		case len(out) > 0:
+			out = out[:len(out)-1]
+		}
+	}
+	if strings.HasPrefix(path, "/") && (len(out) == 0 || out[0] != "") {
+		out = append([]string{""}, out...)
+	}
+	if strings.HasSuffix(path, "/.") || strings.HasSuffix(path, "/..") {
+		out = append(out, "")
+	}
+	return strings.Join(out, "/")
+}
+
+// requoteURI is requests' requote_uri, as it treats a redirect's Location:
+// escapes of unreserved characters decoded (unquote_unreserved), then
+// every byte quoted but the unreserved, the reserved and '%'; when an
+// escape is not one (%zz), every '%' is quoted too.
+func requoteURI(s string) string {
+	if u, ok := unquoteUnreserved(s); ok {
+		return pyQuote(u, "!#$%&'()*+,/:;=?@[]~")
+	}
+	return pyQuote(s, "!#$&'()*+,/:;=?@[]~")
+}
+
+// unquoteUnreserved is requests' unquote_unreserved; ok is false where it
+// raises InvalidURL (two letters or digits after a '%' that are not hex).
+func unquoteUnreserved(s string) (string, bool) {
+	parts := strings.Split(s, "%")
+	var b strings.Builder
+	b.Grow(len(s))
+	b.WriteString(parts[0])
+	for _, p := range parts[1:] {
+		if len(p) >= 2 && isASCIIAlnum(p[0]) && isASCIIAlnum(p[1]) {
+			if !isHex(p[0]) || !isHex(p[1]) {
+				return "", false
+			}
+			c := unhex(p[0])<<4 | unhex(p[1])
+			if isUnreserved(c) {
+				b.WriteByte(c)
+				b.WriteString(p[2:])
+				continue
+			}
+		}
+		b.WriteByte('%')
+		b.WriteString(p)
+	}
+	return b.String(), true
+}
+
+// pyQuote is Python's urllib.parse.quote of s's UTF-8 bytes with safe.
+func pyQuote(s, safe string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if isUnreserved(c) || strings.IndexByte(safe, c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+	}
+	return b.String()
+}
+
+func isUnreserved(c byte) bool {
+	return isASCIIAlnum(c) || c == '-' || c == '.' || c == '_' || c == '~'
+}
+
+func isASCIIAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
+}

@@ -1,56 +1,109 @@
 package httpexec
 
 import (
-	"io"
 	"net/http"
+	"net/http/httptrace"
+	"sync/atomic"
 )
 
-// oneShot stands in front of a session's Transport so that each request
-// goes on the wire once. http.Transport silently sends a request again on
-// a new connection when a reused keep-alive connection is closed before
-// the answer, if the request is "replayable" (a GET, HEAD, OPTIONS or
-// TRACE, or one with an Idempotency-Key header, whose body is absent or
-// can be had again from GetBody); requests never does. So the Transport
-// gets a shallow copy of each request (each redirect hop too) that is not
-// replayable: no GetBody, and a body that is never nil.
+// oneShot stands in front of a session's Transport. It decides which
+// requests may go on the wire a second time: when a reused keep-alive
+// connection closes before any byte of the answer (the server closed it
+// as it was taken: an idle timeout, or a close shortly after each
+// answer), the request is sent once more, on another connection, only if
+// it is idempotent (GET, HEAD, OPTIONS, TRACE, PUT, DELETE: RFC 9110
+// section 9.2.2) or carries an Idempotency-Key (or X-Idempotency-Key)
+// header; never a POST or PATCH otherwise. requests has no such resend
+// (urllib3 checks a pooled connection before reusing it, which narrows
+// the race but does not close it).
 //
-// The client keeps its own request, GetBody included, so a 307 or 308
-// redirect still sends the body again.
+// http.Transport itself resends GET, HEAD, OPTIONS, TRACE and the
+// requests with either key header on exactly that condition
+// (shouldRetryRequest, isReplayable) when it can have the body again
+// (GetBody): those keep their GetBody. For PUT and DELETE oneShot resends
+// once itself. Every other request goes to the Transport without GetBody,
+// so that it is not replayable to it (a request that was not written at
+// all may still go again: the server saw nothing of it).
 //
-// oneShot also times each hop for the response's elapsed_ms, as requests'
+// Each resend is counted in the attempt (connection_retries). The client
+// keeps its own request, GetBody included, so a 307 or 308 redirect still
+// sends the body again.
+//
+// oneShot also writes the job's cookies from the jar into each hop's
+// Cookie header (jobJar.header), and times each hop for the response's elapsed_ms, as requests'
 // elapsed: from sending the request to having the response's headers.
 type oneShot struct {
 	next http.RoundTripper
-	// identity is the TransferEncoding of a bodyless request given an
-	// empty body: with it the Transport writes neither a Content-Length
-	// nor a Transfer-Encoding header and no body, as for a nil body,
-	// without probing the body first. Only read, never changed.
-	identity []string
 }
 
-func newOneShot(next http.RoundTripper) *oneShot {
-	return &oneShot{next: next, identity: []string{"identity"}}
-}
+func newOneShot(next http.RoundTripper) *oneShot { return &oneShot{next: next} }
 
 func (o *oneShot) RoundTrip(req *http.Request) (*http.Response, error) {
-	r := *req
-	r.GetBody = nil
-	if (r.Body == nil || r.Body == http.NoBody) && replayable(&r) {
-		// A body without GetBody is what makes the request not
-		// replayable. With Content-Length 0 the Transport takes the
-		// body's length as unknown; "identity" keeps it from probing the
-		// body or sending an empty chunked one.
-		r.Body, r.ContentLength, r.TransferEncoding = emptyBody{}, 0, o.identity
+	resend := resendable(req)
+	var conns atomic.Int32
+	var reused, answered atomic.Bool
+	ctx := httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+		GotConn: func(info httptrace.GotConnInfo) {
+			conns.Add(1)
+			reused.Store(info.Reused)
+			answered.Store(false)
+		},
+		GotFirstResponseByte: func() { answered.Store(true) },
+	})
+	r := req.WithContext(ctx) // a shallow copy: the client's request is left alone
+	if !resend {
+		r.GetBody = nil
 	}
 	a := attemptFrom(req.Context())
+	if a != nil && a.jar != nil {
+		if c := a.jar.header(r.URL); c != "" {
+			r.Header = r.Header.Clone()
+			if had := r.Header.Get("Cookie"); had != "" {
+				c = had + "; " + c
+			}
+			r.Header["Cookie"] = []string{c}
+		}
+	}
 	if a != nil {
 		a.hopStart = a.now()
 	}
-	resp, err := o.next.RoundTrip(&r)
+	resp, err := o.next.RoundTrip(r)
+	if err != nil && resend && !goReplays(req) && reused.Load() && !answered.Load() && req.Context().Err() == nil {
+		// The Transport does not resend a PUT or DELETE: send it once
+		// more, on the connection the Transport gives now (the one that
+		// closed is out of its pool).
+		if rr, ok := again(r); ok {
+			if a != nil {
+				a.hopStart = a.now()
+			}
+			resp, err = o.next.RoundTrip(rr)
+		}
+	}
 	if a != nil {
 		a.hopEnd = a.now()
+		if n := conns.Load(); n > 1 {
+			a.connRetries += int(n - 1)
+		}
 	}
 	return resp, err
+}
+
+// again is r ready to be sent once more: its body had again from
+// GetBody; ok is false when it cannot be.
+func again(r *http.Request) (*http.Request, bool) {
+	rr := *r
+	if r.Body == nil || r.Body == http.NoBody {
+		return &rr, true
+	}
+	if r.GetBody == nil {
+		return nil, false
+	}
+	b, err := r.GetBody()
+	if err != nil {
+		return nil, false
+	}
+	rr.Body = b
+	return &rr, true
 }
 
 // CloseIdleConnections lets http.Client.CloseIdleConnections reach the
@@ -61,22 +114,28 @@ func (o *oneShot) CloseIdleConnections() {
 	}
 }
 
-// replayable mirrors net/http's Request.isReplayable for a request without
-// a body: the requests the Transport would send again.
-func replayable(r *http.Request) bool {
+// goReplays mirrors net/http's Request.isReplayable, but for the body:
+// the methods and headers the Transport sends again by itself.
+func goReplays(r *http.Request) bool {
 	switch r.Method {
 	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
 		return true
 	}
+	return hasIdempotencyKey(r)
+}
+
+// resendable: the requests that may be sent once more after a reused
+// connection closed before answering.
+func resendable(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return goReplays(r)
+}
+
+func hasIdempotencyKey(r *http.Request) bool {
 	_, ok := r.Header["Idempotency-Key"]
 	_, xok := r.Header["X-Idempotency-Key"]
 	return ok || xok
 }
-
-// emptyBody is a request body with nothing in it that is not http.NoBody.
-// WriteTo spares the Transport's io.Copy its 32 KiB buffer.
-type emptyBody struct{}
-
-func (emptyBody) Read([]byte) (int, error)         { return 0, io.EOF }
-func (emptyBody) WriteTo(io.Writer) (int64, error) { return 0, nil }
-func (emptyBody) Close() error                     { return nil }

@@ -5,9 +5,12 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -250,16 +253,19 @@ type (
 	AuthGenerator func(*Session) (*Session, error)
 )
 
-// jobJar is the session's jar as one job sees it: the job's own cookies
-// are sent as the job's Cookie header, so jar cookies of the same names
-// are left out (the job's win, as in requests); and a Cookie header the
-// job or the session set explicitly replaces the jar's cookies entirely,
-// as requests sends no jar cookies then. Cookies the server sets still go
-// to the session's jar.
+// jobJar is the session's jar as one job sees it. On the first hop the
+// job's own cookies are sent as the job's Cookie header, so jar cookies of
+// the same names are left out (the job's win, as in requests); and a
+// Cookie header the job or the session set explicitly replaces the jar's
+// cookies entirely, as requests sends no jar cookies then. On every later
+// hop (redirected) there is no Cookie header: requests sends the job's
+// cookies (to any host: they have no domain) then the jar's, the same
+// names included. Cookies the server sets still go to the session's jar.
 type jobJar struct {
-	jar     http.CookieJar // the session's; may be nil
-	skip    map[string]string
-	replace bool // an explicit Cookie header: send no jar cookies
+	jar        http.CookieJar    // the session's; may be nil
+	job        map[string]string // the job's cookies
+	replace    bool              // an explicit Cookie header: send no jar cookies on the first hop
+	redirected bool              // past the first hop
 }
 
 func (j *jobJar) SetCookies(u *url.URL, cookies []*http.Cookie) {
@@ -268,14 +274,53 @@ func (j *jobJar) SetCookies(u *url.URL, cookies []*http.Cookie) {
 	}
 }
 
-func (j *jobJar) Cookies(u *url.URL) []*http.Cookie {
-	if j.jar == nil || j.replace {
+// Cookies gives the client nothing: http.Request.AddCookie would quote a
+// value with a comma or a space (c="x,y"), which requests sends as it is.
+// oneShot writes the jar's cookies instead (header).
+func (j *jobJar) Cookies(*url.URL) []*http.Cookie { return nil }
+
+// header is the jar's cookies for u as requests writes them in its Cookie
+// header: name=value, the value as the server set it (in quotes if it
+// came in quotes), joined by "; ".
+func (j *jobJar) header(u *url.URL) string {
+	var b strings.Builder
+	for _, c := range j.cookies(u) {
+		if b.Len() > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(c.Name)
+		b.WriteByte('=')
+		if c.Quoted {
+			b.WriteByte('"')
+			b.WriteString(c.Value)
+			b.WriteByte('"')
+		} else {
+			b.WriteString(c.Value)
+		}
+	}
+	return b.String()
+}
+
+// cookies is what the job sends of the jar's for u, as the type's comment
+// says.
+func (j *jobJar) cookies(u *url.URL) []*http.Cookie {
+	var all []*http.Cookie
+	if j.jar != nil {
+		all = j.jar.Cookies(u)
+	}
+	if j.redirected {
+		out := make([]*http.Cookie, 0, len(j.job)+len(all))
+		for _, k := range slices.Sorted(maps.Keys(j.job)) {
+			out = append(out, &http.Cookie{Name: k, Value: j.job[k]})
+		}
+		return append(out, all...)
+	}
+	if j.replace {
 		return nil
 	}
-	all := j.jar.Cookies(u)
 	out := all[:0]
 	for _, c := range all {
-		if _, ok := j.skip[c.Name]; !ok {
+		if _, ok := j.job[c.Name]; !ok {
 			out = append(out, c)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"testing"
 	"time"
 
@@ -187,13 +188,14 @@ func TestJobJar(t *testing.T) {
 		jar  *jobJar
 		want []string
 	}{
-		{"skips the job's names", &jobJar{jar: s.Client.Jar, skip: map[string]string{"a": "job"}}, []string{"b=jar"}},
+		{"skips the job's names", &jobJar{jar: s.Client.Jar, job: map[string]string{"a": "job"}}, []string{"b=jar"}},
 		{"replace sends none", &jobJar{jar: s.Client.Jar, replace: true}, nil},
-		{"no session jar", &jobJar{skip: map[string]string{"a": "job"}}, nil},
+		{"no session jar", &jobJar{job: map[string]string{"a": "job"}}, nil},
+		{"redirected: the job's then the jar's", &jobJar{jar: s.Client.Jar, job: map[string]string{"a": "job"}, replace: true, redirected: true}, []string{"a=job", "a=jar", "b=jar"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := names(tt.jar.Cookies(u)); len(got) != len(tt.want) || (len(got) > 0 && got[0] != tt.want[0]) {
+			if got := names(tt.jar.cookies(u)); !slices.Equal(got, tt.want) {
 				t.Errorf("Cookies = %v, want %v", got, tt.want)
 			}
 		})

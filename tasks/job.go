@@ -24,11 +24,16 @@ const MaxIDLen = 512
 // are. ID and Meta are reqfleet's own: ID names the job in its outcome
 // (generated when absent) and Meta is carried to the outcome untouched.
 type Job struct {
-	ID             string            `json:"id,omitempty"`
-	Method         string            `json:"method"`
-	URL            string            `json:"url"`
-	Params         *Pairs            `json:"params,omitempty"`
-	Headers        map[string]string `json:"headers,omitempty"`
+	ID      string            `json:"id,omitempty"`
+	Method  string            `json:"method"`
+	URL     string            `json:"url"`
+	Params  *Pairs            `json:"params,omitempty"`
+	Headers map[string]string `json:"headers,omitempty"`
+	// RemoveHeaders are the headers given as null: not sent, the
+	// session's and the default ones (User-Agent, Accept...) included,
+	// as requests removes a header set to None. Marshalled back into
+	// "headers" as nulls, sorted.
+	RemoveHeaders  []string          `json:"-"`
 	Data           *Pairs            `json:"data,omitempty"`
 	JSON           json.RawMessage   `json:"json,omitempty"`
 	Cookies        map[string]string `json:"cookies,omitempty"`
@@ -189,10 +194,29 @@ func decodeURL(j *Job, raw json.RawMessage) error {
 func isPySpace(r rune) bool { return unicode.IsSpace(r) || r >= 0x1c && r <= 0x1f }
 
 func decodeHeaders(j *Job, raw json.RawMessage) error {
+	var remove []string
+	if firstByte(raw) == '{' {
+		var all map[string]json.RawMessage
+		if json.Unmarshal(raw, &all) == nil {
+			for _, k := range sortedKeys(all) {
+				if firstByte(all[k]) == 'n' { // null: remove the header
+					if !IsToken(k) {
+						return fieldErr("headers", ErrValue, "%q is not a valid header name", k)
+					}
+					remove = append(remove, k)
+					delete(all, k)
+				}
+			}
+			if len(remove) > 0 {
+				raw, _ = json.Marshal(all) // the strings, decoded below
+			}
+		}
+	}
 	m, err := decodeStringMap("headers", raw)
 	if err != nil {
 		return err
 	}
+	j.RemoveHeaders = remove
 	for _, k := range sortedKeys(m) { // report the same first error every time
 		v := m[k]
 		if !IsToken(k) {
@@ -200,6 +224,11 @@ func decodeHeaders(j *Job, raw json.RawMessage) error {
 		}
 		if strings.ContainsAny(v, "\r\n\x00") {
 			return fieldErr("headers."+k, ErrValue, "a header value must not contain CR, LF or NUL")
+		}
+		if i := strings.IndexFunc(v, func(r rune) bool { return r > 0xff }); i >= 0 {
+			// requests sends header values in latin-1 (http.client) and
+			// fails on what latin-1 cannot encode.
+			return fieldErr("headers."+k, ErrValue, "a header value must be latin-1 (requests sends it so): %q is not", v[i:i+utf8.RuneLen(utf8RuneAt(v, i))])
 		}
 	}
 	j.Headers = m
@@ -244,6 +273,11 @@ func decodeStringMap(field string, raw json.RawMessage) (map[string]string, erro
 		out[k] = s
 	}
 	return out, nil
+}
+
+func utf8RuneAt(s string, i int) rune {
+	r, _ := utf8.DecodeRuneInString(s[i:])
+	return r
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -292,7 +326,20 @@ func (j Job) MarshalJSON() ([]byte, error) {
 		return []byte("null"), nil
 	}
 	type plain Job // Job's fields and tags without its methods
-	return json.Marshal(plain(j))
+	if len(j.RemoveHeaders) == 0 {
+		return json.Marshal(plain(j))
+	}
+	h := make(map[string]*string, len(j.Headers)+len(j.RemoveHeaders))
+	for k, v := range j.Headers {
+		h[k] = &v
+	}
+	for _, k := range j.RemoveHeaders {
+		h[k] = nil
+	}
+	return json.Marshal(struct {
+		plain
+		Headers map[string]*string `json:"headers"` // shadows plain's
+	}{plain(j), h})
 }
 
 // LogValue logs the job without its password (json.Marshal keeps it, so a
@@ -312,6 +359,9 @@ func (j Job) LogValue() slog.Value {
 	}
 	if len(j.Headers) > 0 {
 		add("headers", redactMap(j.Headers, IsSecretHeader))
+	}
+	if len(j.RemoveHeaders) > 0 {
+		add("headers_removed", slog.StringValue(strings.Join(j.RemoveHeaders, ", ")))
 	}
 	if j.Data != nil {
 		add("data", slog.StringValue(j.Data.Encode()))

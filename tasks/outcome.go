@@ -77,6 +77,10 @@ type Response struct {
 	// HistoryTruncated: redirects were left out of History, the newest
 	// first (--max-history, or --max-outcome).
 	HistoryTruncated bool `json:"history_truncated,omitempty"`
+	// ConnectionRetries counts the requests sent again because a reused
+	// kept-alive connection closed before any byte of the answer (only
+	// idempotent ones, or those with an Idempotency-Key header).
+	ConnectionRetries int `json:"connection_retries,omitempty"`
 }
 
 // ExceptionInfo names what went wrong, as requests' exception class and message.
@@ -94,6 +98,8 @@ type Exception struct {
 	Attempt    int           `json:"attempt"`
 	Worker     string        `json:"worker"`
 	FinishedAt time.Time     `json:"finished_at"`
+	// ConnectionRetries: as Response's.
+	ConnectionRetries int `json:"connection_retries,omitempty"`
 }
 
 func (r *Response) Kind() string                          { return "response" }

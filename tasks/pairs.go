@@ -140,7 +140,8 @@ func (p *Pairs) add1(field, key string, v json.RawMessage) error {
 }
 
 // scalarText renders a JSON scalar as Python's str() would: strings as they
-// are, numbers as written, true/false as True/False. ok is false for null.
+// are, numbers as Python prints what json.loads made of them (PyNumber),
+// true/false as True/False. ok is false for null.
 func scalarText(field string, raw json.RawMessage) (s string, ok bool, err error) {
 	switch firstByte(raw) {
 	case '"':
@@ -155,7 +156,7 @@ func scalarText(field string, raw json.RawMessage) (s string, ok bool, err error
 	case 'n':
 		return "", false, nil
 	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
-		return string(bytes.TrimSpace(raw)), true, nil
+		return PyNumber(string(bytes.TrimSpace(raw))), true, nil
 	}
 	return "", false, fieldErr(field, ErrType, "must be a string, number or boolean")
 }
