@@ -47,6 +47,7 @@ var DurationBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10
 // Observe is safe for concurrent use.
 type Jobs struct {
 	jobs     *prometheus.CounterVec
+	resends  *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 
 	maxHosts int
@@ -68,6 +69,12 @@ func NewJobs(maxHosts int) *Jobs {
 				"HTTP status of a response, exception the type of an exception (requests' names); host is the " +
 				"request URL's host[:port], \"other\" past the cap of distinct hosts.",
 		}, []string{"queue", "outcome", "code", "exception", "host"}),
+		resends: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace,
+			Name:      "connection_retries_total",
+			Help: "Requests sent once more on a fresh connection because a reused kept-alive connection closed " +
+				"before any byte of the answer (idempotent methods, or a job with an Idempotency-Key); host as in jobs_total.",
+		}, []string{"queue", "host"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: Namespace,
 			Name:      "job_duration_seconds",
@@ -82,15 +89,20 @@ func NewJobs(maxHosts int) *Jobs {
 // Observe counts one recorded outcome of a job of queue that took elapsed.
 func (m *Jobs) Observe(queue string, o tasks.Outcome, elapsed time.Duration) {
 	var outcome, code, exception, rawURL string
+	var resends int
 	switch v := o.(type) {
 	case *tasks.Response:
-		outcome, code, rawURL = "response", strconv.Itoa(v.StatusCode), v.Request.URL
+		outcome, code, rawURL, resends = "response", strconv.Itoa(v.StatusCode), v.Request.URL, v.ConnectionRetries
 	case *tasks.Exception:
-		outcome, exception, rawURL = "exception", v.Exception.Type, v.Request.URL
+		outcome, exception, rawURL, resends = "exception", v.Exception.Type, v.Request.URL, v.ConnectionRetries
 	default:
 		return
 	}
-	m.jobs.WithLabelValues(queue, outcome, code, exception, m.host(rawURL)).Inc()
+	host := m.host(rawURL)
+	m.jobs.WithLabelValues(queue, outcome, code, exception, host).Inc()
+	if resends > 0 {
+		m.resends.WithLabelValues(queue, host).Add(float64(resends))
+	}
 	m.duration.WithLabelValues(queue, outcome).Observe(elapsed.Seconds())
 }
 
@@ -126,12 +138,14 @@ func (m *Jobs) host(rawURL string) string {
 // Describe implements prometheus.Collector.
 func (m *Jobs) Describe(ch chan<- *prometheus.Desc) {
 	m.jobs.Describe(ch)
+	m.resends.Describe(ch)
 	m.duration.Describe(ch)
 }
 
 // Collect implements prometheus.Collector.
 func (m *Jobs) Collect(ch chan<- prometheus.Metric) {
 	m.jobs.Collect(ch)
+	m.resends.Collect(ch)
 	m.duration.Collect(ch)
 }
 

@@ -43,17 +43,32 @@ func TestJobs(t *testing.T) {
 	m.Observe("q", exc("http://third.example/", tasks.ReadTimeout), time.Second) // past the cap of 2 hosts
 	m.Observe("q", exc("no scheme", tasks.MissingSchema), 0)
 	m.Observe("q", nil, 0) // not an outcome: ignored
+	resent := resp("https://example.com/d", 200)
+	resent.ConnectionRetries = 1
+	m.Observe("q", resent, time.Millisecond)
+	resentExc := exc("http://127.0.0.1:1/", tasks.ConnectionError)
+	resentExc.ConnectionRetries = 1
+	m.Observe("q", resentExc, time.Millisecond)
 
 	want := `
 # HELP reqfleet_jobs_total Jobs whose outcome this worker recorded. outcome is response or exception; code is the HTTP status of a response, exception the type of an exception (requests' names); host is the request URL's host[:port], "other" past the cap of distinct hosts.
 # TYPE reqfleet_jobs_total counter
-reqfleet_jobs_total{code="",exception="ConnectionError",host="127.0.0.1:1",outcome="exception",queue="q"} 1
+reqfleet_jobs_total{code="",exception="ConnectionError",host="127.0.0.1:1",outcome="exception",queue="q"} 2
 reqfleet_jobs_total{code="",exception="MissingSchema",host="invalid",outcome="exception",queue="q"} 1
 reqfleet_jobs_total{code="",exception="ReadTimeout",host="other",outcome="exception",queue="q"} 1
-reqfleet_jobs_total{code="200",exception="",host="example.com",outcome="response",queue="q"} 2
+reqfleet_jobs_total{code="200",exception="",host="example.com",outcome="response",queue="q"} 3
 reqfleet_jobs_total{code="404",exception="",host="example.com",outcome="response",queue="q"} 1
 `
 	if err := testutil.CollectAndCompare(m, strings.NewReader(want), "reqfleet_jobs_total"); err != nil {
+		t.Fatal(err)
+	}
+	wantResends := `
+# HELP reqfleet_connection_retries_total Requests sent once more on a fresh connection because a reused kept-alive connection closed before any byte of the answer (idempotent methods, or a job with an Idempotency-Key); host as in jobs_total.
+# TYPE reqfleet_connection_retries_total counter
+reqfleet_connection_retries_total{host="127.0.0.1:1",queue="q"} 1
+reqfleet_connection_retries_total{host="example.com",queue="q"} 1
+`
+	if err := testutil.CollectAndCompare(m, strings.NewReader(wantResends), "reqfleet_connection_retries_total"); err != nil {
 		t.Fatal(err)
 	}
 	if n := testutil.CollectAndCount(m, "reqfleet_job_duration_seconds"); n != 2 {
