@@ -31,7 +31,7 @@ func must(t *testing.T, err error) {
 func TestNewBatch(t *testing.T) {
 	testredis.Each(t, func(t *testing.T, r redis.UniversalClient) {
 		ctx, c := context.Background(), New(r)
-		ok, err := c.NewBatch(ctx, "q", "B1", testNow, time.Hour)
+		ok, err := c.NewBatch(ctx, "q", "B1", testNow, time.Hour, 0)
 		must(t, err)
 		if !ok {
 			t.Fatal("new batch not created")
@@ -46,7 +46,7 @@ func TestNewBatch(t *testing.T) {
 		if s := r.ZScore(ctx, BatchesKey("q"), "B1").Val(); s != float64(testNow.UnixMilli()) {
 			t.Fatalf("batches score %v", s)
 		}
-		if ok, err := c.NewBatch(ctx, "q", "B1", testNow, time.Hour); err != nil || ok {
+		if ok, err := c.NewBatch(ctx, "q", "B1", testNow, time.Hour, 0); err != nil || ok {
 			t.Fatalf("taken id: created %v, %v", ok, err)
 		}
 	})
@@ -94,9 +94,9 @@ func TestEnqueueManyFetchRequeue(t *testing.T) {
 		ctx, c := context.Background(), New(r)
 		enc := NewMessageEncoder("q", "request", 25, 10*time.Minute)
 		must(t, c.PublishQueue(ctx, "q"))
-		existed, err := c.EnqueueMany(ctx, "q", testNow, []string{"a", "b", "a"}, [][]byte{enc.Encode("a", []byte("pa")), enc.Encode("b", nil), enc.Encode("a", nil)})
+		existed, err := c.EnqueueMany(ctx, "q", testNow, []string{"a", "b", "a"}, [][]byte{enc.Encode("a", []byte("pa")), enc.Encode("b", nil), enc.Encode("a", nil)}, make([]string, 3))
 		must(t, err)
-		if !slices.Equal(existed, []bool{false, false, true}) {
+		if !slices.Equal(existed, []Enqueued{EnqueuedNow, EnqueuedNow, EnqueuedExisted}) {
 			t.Fatalf("existed %v", existed)
 		}
 		info, err := asynq.NewInspectorFromRedisClient(r).GetTaskInfo("q", "a")
@@ -155,7 +155,7 @@ func fetched(t *testing.T, c *Client, q, id string) TaskMessage {
 	ctx := context.Background()
 	enc := NewMessageEncoder(q, "request", 25, time.Minute)
 	must(t, c.PublishQueue(ctx, q))
-	_, err := c.EnqueueMany(ctx, q, testNow, []string{id}, [][]byte{enc.Encode(id, []byte(`{}`))})
+	_, err := c.EnqueueMany(ctx, q, testNow, []string{id}, [][]byte{enc.Encode(id, []byte(`{}`))}, []string{""})
 	must(t, err)
 	msgs, err := c.Fetch(ctx, q, testNow.Add(LeaseDuration), 1)
 	must(t, err)
