@@ -56,11 +56,12 @@ func (e *Enqueuer) NewBatch(ctx context.Context) (*Batch, error) {
 	}
 	for range 5 { // ids clash only with the same second and 32 random bits; then take another
 		now := e.cfg.Now()
-		var rnd [4]byte
+		var rnd [4 + 8]byte // the id's random part, then the creator's token
 		if _, err := rand.Read(rnd[:]); err != nil {
 			return nil, fmt.Errorf("new batch id: %w", err)
 		}
-		id := now.UTC().Format(batchIDLayout) + "-" + hex.EncodeToString(rnd[:])
+		id := now.UTC().Format(batchIDLayout) + "-" + hex.EncodeToString(rnd[:4])
+		token := hex.EncodeToString(rnd[4:])
 		key := rdb.BatchKey(e.cfg.Queue, id)
 		var created bool
 		lease := e.cfg.BatchLease
@@ -69,7 +70,7 @@ func (e *Enqueuer) NewBatch(ctx context.Context) (*Batch, error) {
 		}
 		err := e.withRetry(ctx, "create batch", func() error {
 			var err error
-			created, err = e.store.NewBatch(ctx, e.cfg.Queue, id, now, e.cfg.BatchTTL, lease)
+			created, err = e.store.NewBatch(ctx, e.cfg.Queue, id, token, now, e.cfg.BatchTTL, lease)
 			return err
 		})
 		if err != nil {

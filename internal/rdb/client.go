@@ -40,13 +40,14 @@ func (c *Client) Redis() redis.UniversalClient { return c.r }
 
 // ---- batches and retry (enqueuer) ----
 
-// NewBatch creates the batch hash of id (created, accepted 0, expiring
-// after ttl) and adds id to the queue's batches, scored by created, and,
-// with a lease (see seal.go), to the open batches; false when the id is
-// taken. [new_batch.lua]
-func (c *Client) NewBatch(ctx context.Context, queue, id string, created time.Time, ttl, lease time.Duration) (bool, error) {
+// NewBatch creates the batch hash of id (created, accepted 0, owner token,
+// expiring after ttl) and adds id to the queue's batches, scored by
+// created, and, with a lease (see seal.go), to the open batches; false
+// when the id is taken. Safe to run again with the same token (a call
+// whose reply was lost): it reports the batch created. [new_batch.lua]
+func (c *Client) NewBatch(ctx context.Context, queue, id, token string, created time.Time, ttl, lease time.Duration) (bool, error) {
 	n, err := newBatchScript.Run(ctx, c.r, []string{BatchKey(queue, id), BatchesKey(queue), OpenBatchesKey(queue)},
-		BatchCreated, created.UnixMilli(), ttl.Milliseconds(), id, BatchAccepted, lease.Milliseconds()).Int64()
+		BatchCreated, created.UnixMilli(), ttl.Milliseconds(), id, BatchAccepted, lease.Milliseconds(), token).Int64()
 	return n == 1, err
 }
 

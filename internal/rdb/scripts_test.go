@@ -31,13 +31,13 @@ func must(t *testing.T, err error) {
 func TestNewBatch(t *testing.T) {
 	testredis.Each(t, func(t *testing.T, r redis.UniversalClient) {
 		ctx, c := context.Background(), New(r)
-		ok, err := c.NewBatch(ctx, "q", "B1", testNow, time.Hour, 0)
+		ok, err := c.NewBatch(ctx, "q", "B1", "tok", testNow, time.Hour, 0)
 		must(t, err)
 		if !ok {
 			t.Fatal("new batch not created")
 		}
 		h := r.HGetAll(ctx, BatchKey("q", "B1")).Val()
-		if h[BatchCreated] != strconv.FormatInt(testNow.UnixMilli(), 10) || h[BatchAccepted] != "0" || len(h) != 2 {
+		if h[BatchCreated] != strconv.FormatInt(testNow.UnixMilli(), 10) || h[BatchAccepted] != "0" || h[BatchOwner] != "tok" || len(h) != 3 {
 			t.Fatalf("batch hash %v", h)
 		}
 		if ttl := r.PTTL(ctx, BatchKey("q", "B1")).Val(); ttl <= 0 || ttl > time.Hour {
@@ -46,8 +46,15 @@ func TestNewBatch(t *testing.T) {
 		if s := r.ZScore(ctx, BatchesKey("q"), "B1").Val(); s != float64(testNow.UnixMilli()) {
 			t.Fatalf("batches score %v", s)
 		}
-		if ok, err := c.NewBatch(ctx, "q", "B1", testNow, time.Hour, 0); err != nil || ok {
+		if ok, err := c.NewBatch(ctx, "q", "B1", "other", testNow, time.Hour, 0); err != nil || ok {
 			t.Fatalf("taken id: created %v, %v", ok, err)
+		}
+		// Run again by its creator (its reply lost): created, nothing changed.
+		if ok, err := c.NewBatch(ctx, "q", "B1", "tok", testNow.Add(time.Second), time.Hour, 0); err != nil || !ok {
+			t.Fatalf("run again: created %v, %v", ok, err)
+		}
+		if h := r.HGet(ctx, BatchKey("q", "B1"), BatchCreated).Val(); h != strconv.FormatInt(testNow.UnixMilli(), 10) {
+			t.Fatalf("run again: created %s", h)
 		}
 	})
 }

@@ -24,6 +24,7 @@ func OpenBatchesKey(queue string) string { return "reqfleet:{" + queue + "}:batc
 const (
 	BatchQueued   = "queued"   // jobs queued, counted by enqueue_many.lua: the total of an orphan
 	BatchOrphaned = "orphaned" // "1": sealed by a sweeper, its enqueuer gone
+	BatchOwner    = "owner"    // the creator's token: new_batch.lua run again by it answers created
 )
 
 var (

@@ -18,7 +18,7 @@ func TestSealOrphans(t *testing.T) {
 		ctx, c := context.Background(), New(r)
 		enc := NewMessageEncoder("q", "request", 25, time.Minute)
 		for _, id := range []string{"B", "C", "D", "E"} {
-			ok, err := c.NewBatch(ctx, "q", id, testNow, time.Hour, time.Hour)
+			ok, err := c.NewBatch(ctx, "q", id, "tok", testNow, time.Hour, time.Hour)
 			must(t, err)
 			if !ok {
 				t.Fatalf("batch %s not created", id)
@@ -104,7 +104,7 @@ func TestSealOrphans(t *testing.T) {
 func TestBatchLeaseRunsOut(t *testing.T) {
 	testredis.Each(t, func(t *testing.T, r redis.UniversalClient) {
 		ctx, c := context.Background(), New(r)
-		_, err := c.NewBatch(ctx, "q", "B", testNow, time.Hour, 200*time.Millisecond)
+		_, err := c.NewBatch(ctx, "q", "B", "tok", testNow, time.Hour, 200*time.Millisecond)
 		must(t, err)
 		start := time.Now()
 		var sealed []Orphan
