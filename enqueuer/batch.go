@@ -389,8 +389,9 @@ func (g *gate) err() error {
 }
 
 // Seal closes the batch: later jobs are refused, and its hash gets
-// total = accepted = the jobs accepted, sealed = 1, and expires BatchTTL
-// from now. The batch is complete when its done count reaches total. Seal
+// total = accepted = the jobs queued (on the fast path the count Redis
+// kept as it queued them, which also holds a job whose reply was lost;
+// else the jobs accepted), sealed = 1, and expires BatchTTL from now. The batch is complete when its done count reaches total. Seal
 // waits for Add and AddMany calls in progress. Sealing again does nothing;
 // a failed Seal may be called again. Seal works after the Enqueuer's Close
 // (while Config.Redis is open), so that what was accepted is never left
@@ -403,8 +404,10 @@ func (b *Batch) Seal(ctx context.Context) error {
 		return nil
 	}
 	n := b.accepted.Load()
-	err := b.e.withRetry(ctx, "seal batch", func() error {
-		return b.e.store.SealBatch(ctx, b.e.cfg.Queue, b.id, n, b.e.cfg.BatchTTL)
+	total := n
+	err := b.e.withRetry(ctx, "seal batch", func() (err error) {
+		total, err = b.e.store.SealBatch(ctx, b.e.cfg.Queue, b.id, n, b.e.fast != nil, b.e.cfg.BatchTTL)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("%w: batch %s not sealed (%d jobs accepted): %w", ErrEnqueue, b.id, n, err)
@@ -412,7 +415,11 @@ func (b *Batch) Seal(ctx context.Context) error {
 	b.e.leases.release(b.id)
 	b.sealedRedis = true
 	b.pending.Store(0)
-	b.e.log.LogAttrs(ctx, slog.LevelInfo, "batch sealed", slog.String("batch", b.id), slog.Int64("total", n))
+	if total != n {
+		b.e.log.LogAttrs(ctx, slog.LevelWarn, "batch sealed with more jobs queued than accepted (replies lost)",
+			slog.String("batch", b.id), slog.Int64("total", total), slog.Int64("accepted", n))
+	}
+	b.e.log.LogAttrs(ctx, slog.LevelInfo, "batch sealed", slog.String("batch", b.id), slog.Int64("total", total))
 	return nil
 }
 

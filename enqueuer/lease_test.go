@@ -142,3 +142,30 @@ func TestSealEndsLease(t *testing.T) {
 		}
 	})
 }
+
+// Seal writes the jobs queued, counted by Redis as it queued them, even
+// one whose reply this enqueuer lost (and so did not count).
+func TestSealCountsQueued(t *testing.T) {
+	v := newMini(t)
+	ctx := context.Background()
+	b, err := v.e.NewBatch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Add(ctx, tasks.Job{URL: "https://example.com/", ID: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	// A job queued by a call whose reply was lost, and not sent again.
+	lost := tasks.Task{Batch: b.ID(), Attempt: 1, Job: tasks.Job{URL: "https://example.com/", ID: "lost", Method: "GET"}}
+	enc := rdb.NewMessageEncoder(testQueue, tasks.TypeRequest, 25, time.Minute)
+	if _, err := rdb.New(v.rdb).EnqueueMany(ctx, testQueue, testNow, []string{lost.TaskID()},
+		[][]byte{enc.Encode(lost.TaskID(), nil)}, []string{b.ID()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Seal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if h := v.hash(t, b.ID()); h[rdb.BatchTotal] != "2" || h[rdb.BatchAccepted] != "2" || b.Accepted() != 1 {
+		t.Fatalf("sealed %v, %d accepted in memory", h, b.Accepted())
+	}
+}

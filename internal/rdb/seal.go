@@ -32,14 +32,18 @@ var (
 	batchRenewLua string
 	//go:embed lua/seal_orphans.lua
 	sealOrphansLua string
+	//go:embed lua/seal_batch.lua
+	sealBatchLua string
 
 	batchRenewScript  = redis.NewScript(batchRenewLua)
 	sealOrphansScript = redis.NewScript(sealOrphansLua)
+	sealBatchScript   = redis.NewScript(sealBatchLua)
 )
 
 func init() {
 	scriptsByName["batch_renew"] = batchRenewScript
 	scriptsByName["seal_orphans"] = sealOrphansScript
+	scriptsByName["seal_batch"] = sealBatchScript
 }
 
 // RenewBatches extends the leases of the open batches ids of queue to
@@ -97,16 +101,16 @@ func (c *Client) SealOrphans(ctx context.Context, queue string, ttl time.Duratio
 	return out, nil
 }
 
-// SealBatch seals batch with total = accepted = n, to expire after ttl,
-// and takes it off the open batches, in one transaction: its enqueuer's
-// Seal. Safe to run again.
-func (c *Client) SealBatch(ctx context.Context, queue, batch string, n int64, ttl time.Duration) error {
-	key := BatchKey(queue, batch)
-	_, err := c.r.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, key, BatchAccepted, n, BatchTotal, n, BatchSealed, 1)
-		p.PExpire(ctx, key, ttl)
-		p.ZRem(ctx, OpenBatchesKey(queue), batch)
-		return nil
-	})
-	return err
+// SealBatch seals batch for its enqueuer, to expire after ttl, and takes
+// it off the open batches: total = accepted = the jobs queued for it when
+// counted (its jobs went through EnqueueMany with their batch: the exact
+// count, whatever replies were lost), else n. It returns the total. Safe
+// to run again. [seal_batch.lua]
+func (c *Client) SealBatch(ctx context.Context, queue, batch string, n int64, counted bool, ttl time.Duration) (int64, error) {
+	flag := "0"
+	if counted {
+		flag = "1"
+	}
+	return sealBatchScript.Run(ctx, c.r, []string{BatchKey(queue, batch), OpenBatchesKey(queue)},
+		n, ttl.Milliseconds(), batch, flag).Int64()
 }
