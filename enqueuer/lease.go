@@ -70,12 +70,14 @@ func (l *leases) ids() []string {
 	return ids
 }
 
-// run renews every BatchLease/3: a renewal that fails (Redis away) is
-// tried again at the next tick, and the lease outlives two of them.
+// run renews every BatchLease/3. A renewal that fails (Redis away) is
+// tried again soon (100ms, doubling up to BatchLease/3), so that once
+// Redis is back the lease is renewed within the sweepers' grace.
 func (l *leases) run(e *Enqueuer) {
 	defer close(l.done)
 	every := e.cfg.BatchLease / 3
-	t := time.NewTicker(every)
+	wait, failed := every, false
+	t := time.NewTimer(wait)
 	defer t.Stop()
 	for {
 		select {
@@ -85,16 +87,26 @@ func (l *leases) run(e *Enqueuer) {
 		}
 		ids := l.ids()
 		if len(ids) == 0 {
+			t.Reset(every)
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), every)
 		open, err := e.store.RenewBatches(ctx, e.cfg.Queue, ids, e.cfg.BatchLease)
 		cancel()
 		if err != nil {
-			e.log.LogAttrs(context.Background(), slog.LevelWarn, "batch leases not renewed; trying again",
-				slog.Int("batches", len(ids)), slog.Any("err", err))
+			if !failed {
+				e.log.LogAttrs(context.Background(), slog.LevelWarn, "batch leases not renewed; trying again",
+					slog.Int("batches", len(ids)), slog.Any("err", err))
+				wait = 100 * time.Millisecond
+			} else {
+				wait = min(2*wait, every)
+			}
+			failed = true
+			t.Reset(wait)
 			continue
 		}
+		failed = false
+		t.Reset(every)
 		for i, ok := range open {
 			if !ok {
 				l.release(ids[i])

@@ -21,7 +21,7 @@ func (v *env) sealOrphans(t *testing.T, batch string) int64 {
 	store := rdb.New(v.rdb)
 	var total int64 = -1
 	testkit.WaitUntil(t, 10*time.Second, func() bool {
-		sealed, err := store.SealOrphans(context.Background(), testQueue, time.Hour, 100)
+		sealed, err := store.SealOrphans(context.Background(), testQueue, time.Hour, 0, 100)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -54,7 +54,7 @@ func TestKilledEnqueueIsSealed(t *testing.T) {
 			testkit.WaitUntil(t, 10*time.Second, func() bool {
 				return v.rdb.ZScore(ctx, rdb.OpenBatchesKey(testQueue), b.ID()).Val() > first+150
 			}, "the lease to be renewed")
-			if sealed, err := rdb.New(v.rdb).SealOrphans(ctx, testQueue, time.Hour, 100); err != nil || len(sealed) != 0 {
+			if sealed, err := rdb.New(v.rdb).SealOrphans(ctx, testQueue, time.Hour, 0, 100); err != nil || len(sealed) != 0 {
 				t.Fatalf("a live batch sealed: %v, %v", sealed, err)
 			}
 			jobs := func(yield func(tasks.Job, error) bool) {

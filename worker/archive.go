@@ -76,7 +76,7 @@ type sweeper struct {
 
 	// sealOrphans seals a queue's batches whose enqueuer's lease ran out
 	// (rdb.Client.SealOrphans), or nil.
-	sealOrphans func(ctx context.Context, queue string, ttl time.Duration, max int) ([]rdb.Orphan, error)
+	sealOrphans func(ctx context.Context, queue string, ttl, grace time.Duration, max int) ([]rdb.Orphan, error)
 
 	life  startstop.Base
 	swept testkit.Signal[struct{}] // tests: a sweep is done
@@ -140,7 +140,7 @@ func (s *sweeper) sealQueue(ctx context.Context, queue string) {
 	if s.sealOrphans == nil {
 		return
 	}
-	sealed, err := s.sealOrphans(ctx, queue, orphanTTL, 100)
+	sealed, err := s.sealOrphans(ctx, queue, orphanTTL, orphanGrace, 100)
 	if err != nil {
 		if ctx.Err() == nil {
 			s.log.Warn("sealing batches of lost enqueuers failed; trying again next time", "queue", queue, "err", err)
@@ -155,6 +155,11 @@ func (s *sweeper) sealQueue(ctx context.Context, queue string) {
 // orphanTTL is the lifetime of a batch hash sealed by a sweeper: the
 // enqueuer's default BatchTTL.
 const orphanTTL = 7 * 24 * time.Hour
+
+// orphanGrace is how long after a sweep first saw a batch's lease run out
+// its enqueuer may still renew it: one that lost Redis while Redis was
+// down for all (a restart) keeps its batch.
+const orphanGrace = 5 * time.Second
 
 // archived is what the sweeper needs of an archived task.
 type archived struct {

@@ -30,7 +30,9 @@ func TestSweepSealsOrphans(t *testing.T) {
 			t.Fatal(err)
 		}
 		s := testSweeper(rdb, "w1")
-		s.sealOrphans = store.SealOrphans
+		s.sealOrphans = func(ctx context.Context, queue string, ttl, _ time.Duration, max int) ([]reqrdb.Orphan, error) {
+			return store.SealOrphans(ctx, queue, ttl, 0, max) // no grace: sealed at the first sweep
+		}
 		s.sweep(ctx)
 		if h := rdb.HGetAll(ctx, reqrdb.BatchKey("q", "dead")).Val(); h[reqrdb.BatchSealed] != "1" || h[reqrdb.BatchTotal] != "2" {
 			t.Fatalf("dead batch %v", h)

@@ -51,8 +51,8 @@ func init() {
 // open: sealed (by a sweeper, when its lease ran out first) or dropped.
 // Safe to run again. [batch_renew.lua]
 func (c *Client) RenewBatches(ctx context.Context, queue string, ids []string, lease time.Duration) (open []bool, err error) {
-	argv := make([]any, 0, 1+len(ids))
-	argv = append(argv, lease.Milliseconds())
+	argv := make([]any, 0, 2+len(ids))
+	argv = append(argv, lease.Milliseconds(), BatchKey(queue, ""))
 	for _, id := range ids {
 		argv = append(argv, id)
 	}
@@ -76,13 +76,14 @@ type Orphan struct {
 	Total int64 // the jobs queued for it
 }
 
-// SealOrphans seals up to max open batches of queue whose lease ran out,
-// each with total = its jobs queued, to expire after ttl, and returns
-// them. Safe to run again, and from many sweepers at once: a batch is
-// sealed once. [seal_orphans.lua]
-func (c *Client) SealOrphans(ctx context.Context, queue string, ttl time.Duration, max int) ([]Orphan, error) {
+// SealOrphans seals up to max open batches of queue whose lease ran out
+// and was not renewed for grace after a sweep first saw it so (0: seal at
+// once), each with total = its jobs queued, to expire after ttl, and
+// returns them. Safe to run again, and from many sweepers at once: a
+// batch is sealed once. [seal_orphans.lua]
+func (c *Client) SealOrphans(ctx context.Context, queue string, ttl, grace time.Duration, max int) ([]Orphan, error) {
 	res, err := sealOrphansScript.Run(ctx, c.r, []string{OpenBatchesKey(queue)},
-		BatchKey(queue, ""), ttl.Milliseconds(), max).Slice()
+		BatchKey(queue, ""), ttl.Milliseconds(), max, grace.Milliseconds()).Slice()
 	if err != nil {
 		return nil, err
 	}

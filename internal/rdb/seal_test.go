@@ -56,7 +56,7 @@ func TestSealOrphans(t *testing.T) {
 		}
 		must(t, c.DropBatch(ctx, "q", "D"))
 
-		if o, err := c.SealOrphans(ctx, "q", time.Hour, 100); err != nil || len(o) != 0 {
+		if o, err := c.SealOrphans(ctx, "q", time.Hour, 0, 100); err != nil || len(o) != 0 {
 			t.Fatalf("leases held: sealed %v, %v", o, err)
 		}
 		// The leases of B and D run out (their enqueuers die).
@@ -69,7 +69,7 @@ func TestSealOrphans(t *testing.T) {
 			{"again: nothing", []Orphan{}},
 		}
 		for _, s := range steps {
-			o, err := c.SealOrphans(ctx, "q", 30*time.Minute, 100)
+			o, err := c.SealOrphans(ctx, "q", 30*time.Minute, 0, 100)
 			must(t, err)
 			if !slices.Equal(o, s.want) {
 				t.Fatalf("%s: sealed %v, want %v", s.name, o, s.want)
@@ -114,12 +114,49 @@ func TestBatchLeaseRunsOut(t *testing.T) {
 		var sealed []Orphan
 		testkit.WaitUntil(t, 10*time.Second, func() bool {
 			var err error
-			sealed, err = c.SealOrphans(ctx, "q", time.Hour, 10)
+			sealed, err = c.SealOrphans(ctx, "q", time.Hour, 0, 10)
 			must(t, err)
 			return len(sealed) > 0
 		}, "the lease of B to run out")
 		if d := time.Since(start); d < 150*time.Millisecond {
 			t.Fatalf("sealed after %v, before its 200ms lease ran out", d)
+		}
+		if !slices.Equal(sealed, []Orphan{{ID: "B", Total: 0}}) {
+			t.Fatalf("sealed %v", sealed)
+		}
+	})
+}
+
+// With a grace, a lease seen run out is sealed only when not renewed for
+// grace after: a renewal in between (the enqueuer back) keeps the batch.
+func TestSealOrphansGrace(t *testing.T) {
+	testredis.Each(t, func(t *testing.T, r redis.UniversalClient) {
+		ctx, c := context.Background(), New(r)
+		_, err := c.NewBatch(ctx, "q", "B", "tok", testNow, time.Hour, time.Hour)
+		must(t, err)
+		expire := func() { must(t, r.ZAdd(ctx, OpenBatchesKey("q"), redis.Z{Score: 1, Member: "B"}).Err()) }
+		expire()
+		if o, err := c.SealOrphans(ctx, "q", time.Hour, time.Hour, 10); err != nil || len(o) != 0 {
+			t.Fatalf("first sighting: sealed %v, %v", o, err)
+		}
+		if r.HGet(ctx, BatchKey("q", "B"), "suspect").Val() == "" {
+			t.Fatal("no sighting kept")
+		}
+		open, err := c.RenewBatches(ctx, "q", []string{"B"}, time.Hour)
+		must(t, err)
+		if !open[0] || r.HExists(ctx, BatchKey("q", "B"), "suspect").Val() {
+			t.Fatalf("renewed %v: the sighting should be gone", open)
+		}
+		expire()
+		start := time.Now()
+		var sealed []Orphan
+		testkit.WaitUntil(t, 10*time.Second, func() bool {
+			sealed, err = c.SealOrphans(ctx, "q", time.Hour, 200*time.Millisecond, 10)
+			must(t, err)
+			return len(sealed) > 0
+		}, "the sweep to seal B after the grace")
+		if d := time.Since(start); d < 150*time.Millisecond {
+			t.Fatalf("sealed after %v, within the 200ms grace", d)
 		}
 		if !slices.Equal(sealed, []Orphan{{ID: "B", Total: 0}}) {
 			t.Fatalf("sealed %v", sealed)
