@@ -71,8 +71,8 @@ func (l *leases) ids() []string {
 }
 
 // run renews every BatchLease/3. A renewal that fails (Redis away) is
-// tried again soon (100ms, doubling up to BatchLease/3), so that once
-// Redis is back the lease is renewed within the sweepers' grace.
+// tried again soon (100ms, doubling up to 1s), so that once Redis is back
+// the lease is renewed well within the sweepers' grace (5s).
 func (l *leases) run(e *Enqueuer) {
 	defer close(l.done)
 	every := e.cfg.BatchLease / 3
@@ -99,7 +99,7 @@ func (l *leases) run(e *Enqueuer) {
 					slog.Int("batches", len(ids)), slog.Any("err", err))
 				wait = 100 * time.Millisecond
 			} else {
-				wait = min(2*wait, every)
+				wait = min(2*wait, every, time.Second)
 			}
 			failed = true
 			t.Reset(wait)
