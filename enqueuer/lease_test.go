@@ -169,3 +169,40 @@ func TestSealCountsQueued(t *testing.T) {
 		t.Fatalf("sealed %v, %d accepted in memory", h, b.Accepted())
 	}
 }
+
+// Redis away for longer than the lease (a restart): once it is back the
+// enqueuer renews at once, within the sweepers' grace, and keeps its batch.
+func TestLeaseRidesOutOutage(t *testing.T) {
+	v := newMini(t, func(c *Config) { c.BatchLease = 300 * time.Millisecond })
+	ctx := context.Background()
+	b, err := v.e.NewBatch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaseMs := func() float64 {
+		s, err := v.mr.ZScore(rdb.OpenBatchesKey(testQueue), b.ID()) // miniredis' own view: no SetError
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	v.mr.SetError("LOADING Redis is loading the dataset in memory")
+	testkit.WaitUntil(t, 10*time.Second, func() bool { return leaseMs() < float64(time.Now().UnixMilli()) }, "the lease to run out")
+	v.mr.SetError("")
+	store := rdb.New(v.rdb)
+	if sealed, err := store.SealOrphans(ctx, testQueue, time.Hour, 5*time.Second, 100); err != nil || len(sealed) != 0 {
+		t.Fatalf("sealed within the grace: %v, %v", sealed, err)
+	}
+	testkit.WaitUntil(t, 10*time.Second, func() bool {
+		return leaseMs() > float64(time.Now().UnixMilli()) && !v.rdb.HExists(ctx, rdb.BatchKey(testQueue, b.ID()), rdb.BatchSuspect).Val()
+	}, "the lease renewed once Redis is back")
+	if sealed, err := store.SealOrphans(ctx, testQueue, time.Hour, 0, 100); err != nil || len(sealed) != 0 {
+		t.Fatalf("a renewed batch sealed: %v, %v", sealed, err)
+	}
+	if _, err := b.Add(ctx, tasks.Job{URL: "https://example.com/"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Seal(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

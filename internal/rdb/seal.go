@@ -25,6 +25,7 @@ const (
 	BatchQueued   = "queued"   // jobs queued, counted by enqueue_many.lua: the total of an orphan
 	BatchOrphaned = "orphaned" // "1": sealed by a sweeper, its enqueuer gone
 	BatchOwner    = "owner"    // the creator's token: new_batch.lua run again by it answers created
+	BatchSuspect  = "suspect"  // unix ms a sweep first saw its lease run out; cleared by a renewal
 )
 
 var (

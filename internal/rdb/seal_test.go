@@ -139,12 +139,12 @@ func TestSealOrphansGrace(t *testing.T) {
 		if o, err := c.SealOrphans(ctx, "q", time.Hour, time.Hour, 10); err != nil || len(o) != 0 {
 			t.Fatalf("first sighting: sealed %v, %v", o, err)
 		}
-		if r.HGet(ctx, BatchKey("q", "B"), "suspect").Val() == "" {
+		if r.HGet(ctx, BatchKey("q", "B"), BatchSuspect).Val() == "" {
 			t.Fatal("no sighting kept")
 		}
 		open, err := c.RenewBatches(ctx, "q", []string{"B"}, time.Hour)
 		must(t, err)
-		if !open[0] || r.HExists(ctx, BatchKey("q", "B"), "suspect").Val() {
+		if !open[0] || r.HExists(ctx, BatchKey("q", "B"), BatchSuspect).Val() {
 			t.Fatalf("renewed %v: the sighting should be gone", open)
 		}
 		expire()
