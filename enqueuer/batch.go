@@ -14,7 +14,6 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/google/uuid"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/reqfleet/reqfleet/internal/rdb"
 	"github.com/reqfleet/reqfleet/tasks"
@@ -57,16 +56,21 @@ func (e *Enqueuer) NewBatch(ctx context.Context) (*Batch, error) {
 	}
 	for range 5 { // ids clash only with the same second and 32 random bits; then take another
 		now := e.cfg.Now()
-		var rnd [4]byte
+		var rnd [4 + 8]byte // the id's random part, then the creator's token
 		if _, err := rand.Read(rnd[:]); err != nil {
 			return nil, fmt.Errorf("new batch id: %w", err)
 		}
-		id := now.UTC().Format(batchIDLayout) + "-" + hex.EncodeToString(rnd[:])
+		id := now.UTC().Format(batchIDLayout) + "-" + hex.EncodeToString(rnd[:4])
+		token := hex.EncodeToString(rnd[4:])
 		key := rdb.BatchKey(e.cfg.Queue, id)
 		var created bool
+		lease := e.cfg.BatchLease
+		if e.fast == nil {
+			lease = 0 // asynq's Client queues jobs uncounted: see Config.BatchLease
+		}
 		err := e.withRetry(ctx, "create batch", func() error {
 			var err error
-			created, err = e.store.NewBatch(ctx, e.cfg.Queue, id, now, e.cfg.BatchTTL)
+			created, err = e.store.NewBatch(ctx, e.cfg.Queue, id, token, now, e.cfg.BatchTTL, lease)
 			return err
 		})
 		if err != nil {
@@ -75,6 +79,9 @@ func (e *Enqueuer) NewBatch(ctx context.Context) (*Batch, error) {
 		if created {
 			b := &Batch{e: e, id: id, key: key}
 			b.lastFlush.Store(now.UnixNano())
+			if lease > 0 {
+				e.leases.hold(e, id)
+			}
 			e.log.LogAttrs(ctx, slog.LevelDebug, "batch created", slog.String("batch", id))
 			return b, nil
 		}
@@ -168,7 +175,7 @@ func (b *Batch) forget(id string, userID bool) {
 // this process's own earlier attempt (whose reply was lost) can have put it
 // there, and it counts as accepted.
 func (b *Batch) send(ctx context.Context, t tasks.Task, payload []byte) error {
-	existed, err := b.e.enqueue(ctx, t, payload)
+	existed, err := b.e.enqueueTask(ctx, t, payload, true)
 	if existed {
 		b.e.log.LogAttrs(ctx, slog.LevelDebug, "task was already queued",
 			slog.String("batch", b.id), slog.String("id", t.Job.ID))
@@ -382,8 +389,9 @@ func (g *gate) err() error {
 }
 
 // Seal closes the batch: later jobs are refused, and its hash gets
-// total = accepted = the jobs accepted, sealed = 1, and expires BatchTTL
-// from now. The batch is complete when its done count reaches total. Seal
+// total = accepted = the jobs queued (on the fast path the count Redis
+// kept as it queued them, which also holds a job whose reply was lost;
+// else the jobs accepted), sealed = 1, and expires BatchTTL from now. The batch is complete when its done count reaches total. Seal
 // waits for Add and AddMany calls in progress. Sealing again does nothing;
 // a failed Seal may be called again. Seal works after the Enqueuer's Close
 // (while Config.Redis is open), so that what was accepted is never left
@@ -396,21 +404,22 @@ func (b *Batch) Seal(ctx context.Context) error {
 		return nil
 	}
 	n := b.accepted.Load()
-	client := b.e.cfg.Redis
-	err := b.e.withRetry(ctx, "seal batch", func() error {
-		_, err := client.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.HSet(ctx, b.key, rdb.BatchAccepted, n, rdb.BatchTotal, n, rdb.BatchSealed, 1)
-			p.PExpire(ctx, b.key, b.e.cfg.BatchTTL)
-			return nil
-		})
+	total := n
+	err := b.e.withRetry(ctx, "seal batch", func() (err error) {
+		total, err = b.e.store.SealBatch(ctx, b.e.cfg.Queue, b.id, n, b.e.fast != nil, b.e.cfg.BatchTTL)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("%w: batch %s not sealed (%d jobs accepted): %w", ErrEnqueue, b.id, n, err)
 	}
+	b.e.leases.release(b.id)
 	b.sealedRedis = true
 	b.pending.Store(0)
-	b.e.log.LogAttrs(ctx, slog.LevelInfo, "batch sealed", slog.String("batch", b.id), slog.Int64("total", n))
+	if total != n {
+		b.e.log.LogAttrs(ctx, slog.LevelWarn, "batch sealed with more jobs queued than accepted (replies lost)",
+			slog.String("batch", b.id), slog.Int64("total", total), slog.Int64("accepted", n))
+	}
+	b.e.log.LogAttrs(ctx, slog.LevelInfo, "batch sealed", slog.String("batch", b.id), slog.Int64("total", total))
 	return nil
 }
 
@@ -470,6 +479,7 @@ func (b *Batch) drop(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w: empty batch %s not deleted: %w", ErrEnqueue, b.id, err)
 	}
+	b.e.leases.release(b.id) // its id left in the open batches: the next sweep takes it off
 	return nil
 }
 

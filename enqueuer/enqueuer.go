@@ -40,6 +40,7 @@ const (
 	DefaultConcurrency = 16
 	DefaultBatchTTL    = 7 * 24 * time.Hour
 	DefaultMaxLine     = 16 << 20
+	DefaultBatchLease  = 15 * time.Second
 	// DefaultRedisRetryFor is Config.RedisRetryFor's default.
 	DefaultRedisRetryFor = redisretry.DefaultFor
 )
@@ -52,6 +53,15 @@ type Config struct {
 	TaskTimeout time.Duration         // asynq task timeout; default 10m
 	Concurrency int                   // parallel enqueue calls; default 256 on the fast path, 16 with AsynqClient
 	BatchTTL    time.Duration         // lifetime of a sealed batch's hash; default 7 days
+	// BatchLease is how long an open batch outlives its enqueuer: the
+	// Enqueuer renews each open batch's lease every BatchLease/3 until
+	// Seal (or Close); once it has run out (the process was killed), the
+	// workers' sweepers seal the batch with the jobs queued for it, so
+	// that waiting for it ends. Default 15s; at least 100ms. The asynq
+	// client path (AsynqClient) does not count the jobs it queues in the
+	// same step: its batches take no lease, and a killed enqueue's batch
+	// stays open.
+	BatchLease time.Duration
 	// RedisRetryFor is how long a Redis call that fails with an error that
 	// passes (connection refused or lost, LOADING, ...) is tried again, with
 	// capped exponential backoff, before the operation fails with
@@ -114,6 +124,12 @@ func (c *Config) validate() error {
 	case c.BatchTTL < time.Second:
 		return fmt.Errorf("%w: BatchTTL %v: must be at least 1s", ErrConfig, c.BatchTTL)
 	}
+	switch {
+	case c.BatchLease == 0:
+		c.BatchLease = DefaultBatchLease
+	case c.BatchLease < 100*time.Millisecond:
+		return fmt.Errorf("%w: BatchLease %v: must be at least 100ms", ErrConfig, c.BatchLease)
+	}
 	if c.RedisRetryFor == 0 {
 		c.RedisRetryFor = DefaultRedisRetryFor
 	}
@@ -158,6 +174,8 @@ type Enqueuer struct {
 	closed atomic.Bool
 
 	store *rdb.Client // reqfleet's scripts: batches, retry
+
+	leases leases // the open batches' leases, renewed until Seal or Close
 
 	outage outage // Redis failing: logged once when it starts and once when it ends
 
@@ -210,6 +228,7 @@ func New(cfg Config) (*Enqueuer, error) {
 // client shares cfg.Redis, which Close leaves open.
 func (e *Enqueuer) Close() error {
 	e.closed.Store(true)
+	e.leases.stop()
 	// asynq's Client.Close closes the Redis client it was built on, unless
 	// shared, when it only returns an error: there is nothing of its own to
 	// release.
@@ -231,8 +250,15 @@ func (e *Enqueuer) checkOpen() error {
 // running), by a dead earlier run or by this call's own earlier attempt whose
 // reply was lost.
 func (e *Enqueuer) enqueue(ctx context.Context, t tasks.Task, payload []byte) (existed bool, err error) {
+	return e.enqueueTask(ctx, t, payload, false)
+}
+
+// enqueueTask is enqueue; counted marks a new job of its batch, which the
+// fast path counts in the batch's queued (and refuses once the batch is
+// sealed: ErrLeaseLost).
+func (e *Enqueuer) enqueueTask(ctx context.Context, t tasks.Task, payload []byte, counted bool) (existed bool, err error) {
 	if e.fast != nil {
-		return e.enqueueFast(ctx, t, payload)
+		return e.enqueueFast(ctx, t, payload, counted)
 	}
 	task := asynq.NewTask(tasks.TypeRequest, payload)
 	opts := append(e.opts[:len(e.opts):len(e.opts)], asynq.TaskID(t.TaskID()))

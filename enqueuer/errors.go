@@ -29,6 +29,11 @@ var (
 	// errors that pass, such as LOADING) for all of Config.RedisRetryFor.
 	// It comes wrapped, with ErrEnqueue where jobs were being enqueued.
 	ErrRedisUnavailable = redisretry.ErrUnavailable
+	// ErrLeaseLost: the batch was sealed by the fleet's sweepers, as its
+	// enqueuer's lease (Config.BatchLease) ran out: this enqueuer could not
+	// renew it (Redis away for longer, or Close before Seal). The batch
+	// holds the jobs queued until then; later ones are refused.
+	ErrLeaseLost = errors.New("batch sealed by the fleet: its enqueuer's lease ran out")
 	// ErrNoRequest: an exception that carries no request (an InvalidJob
 	// outcome of a payload that was not a job) cannot be retried.
 	ErrNoRequest = errors.New("exception has no request to retry")

@@ -2,6 +2,7 @@ package enqueuer
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,13 +64,15 @@ type fastEnqueuer struct {
 }
 
 type fastReq struct {
-	id   string
-	msg  []byte
-	done chan fastRes // buffered
+	id    string
+	msg   []byte
+	batch string       // a new job of this batch (counted in its queued), or "" (a retry)
+	done  chan fastRes // buffered
 }
 
 type fastRes struct {
 	existed bool
+	refused bool // its batch is sealed: the enqueuer's lease ran out
 	err     error
 }
 
@@ -81,16 +84,23 @@ func newFastEnqueuer(r redis.UniversalClient, queue string, maxRetry int, timeou
 // builds for this enqueuer's tasks.
 func (f *fastEnqueuer) encode(id string, payload []byte) []byte { return f.enc.Encode(id, payload) }
 
-// enqueue puts one task on the queue through the group commit; existed
-// reports that a task of that id was there already (asynq's
-// ErrTaskIDConflict). A task not yet sent when ctx ends is withdrawn; once
-// sent, its result is awaited (a call is bounded by fastCallTimeout), so the
-// answer says what Redis did.
+// enqueue is enqueueIn of a task counted in no batch.
 func (f *fastEnqueuer) enqueue(ctx context.Context, id string, payload []byte) (existed bool, err error) {
+	res, err := f.enqueueIn(ctx, id, payload, "")
+	return res.existed, err
+}
+
+// enqueueIn puts one task on the queue through the group commit, as a new
+// job of batch (counted in its queued; "" for a retry); existed reports
+// that a task of that id was there already (asynq's ErrTaskIDConflict),
+// refused that the batch is sealed. A task not yet sent when ctx ends is
+// withdrawn; once sent, its result is awaited (a call is bounded by
+// fastCallTimeout), so the answer says what Redis did.
+func (f *fastEnqueuer) enqueueIn(ctx context.Context, id string, payload []byte, batch string) (fastRes, error) {
 	if err := f.publish(ctx); err != nil {
-		return false, err
+		return fastRes{}, err
 	}
-	r := &fastReq{id: id, msg: f.encode(id, payload), done: make(chan fastRes, 1)}
+	r := &fastReq{id: id, msg: f.encode(id, payload), batch: batch, done: make(chan fastRes, 1)}
 	f.mu.Lock()
 	f.waiting = append(f.waiting, r)
 	if f.inflight < fastMaxInflight {
@@ -99,12 +109,12 @@ func (f *fastEnqueuer) enqueue(ctx context.Context, id string, payload []byte) (
 		f.inflight--
 		f.mu.Unlock()
 		res := <-r.done // sent by this flushAll at the latest
-		return res.existed, res.err
+		return res, res.err
 	}
 	f.mu.Unlock()
 	select {
 	case res := <-r.done:
-		return res.existed, res.err
+		return res, res.err
 	case <-ctx.Done():
 	}
 	f.mu.Lock()
@@ -112,12 +122,12 @@ func (f *fastEnqueuer) enqueue(ctx context.Context, id string, payload []byte) (
 		if w == r {
 			f.waiting = append(f.waiting[:i], f.waiting[i+1:]...)
 			f.mu.Unlock()
-			return false, ctx.Err()
+			return fastRes{}, ctx.Err()
 		}
 	}
 	f.mu.Unlock()
 	res := <-r.done // already taken by a flusher: its answer comes
-	return res.existed, res.err
+	return res, res.err
 }
 
 // flushAll sends the waiting tasks, fastMaxGroup at a time, until none
@@ -142,16 +152,17 @@ func (f *fastEnqueuer) send(group []*fastReq) {
 	defer cancel()
 	ids := make([]string, len(group))
 	msgs := make([][]byte, len(group))
+	batches := make([]string, len(group))
 	for i, r := range group {
-		ids[i], msgs[i] = r.id, r.msg
+		ids[i], msgs[i], batches[i] = r.id, r.msg, r.batch
 	}
-	existed, err := f.store.EnqueueMany(ctx, f.queue, time.Now(), ids, msgs)
+	res, err := f.store.EnqueueMany(ctx, f.queue, time.Now(), ids, msgs, batches)
 	for i, r := range group {
 		if err != nil {
 			r.done <- fastRes{err: err}
 			continue
 		}
-		r.done <- fastRes{existed: existed[i]}
+		r.done <- fastRes{existed: res[i] == rdb.EnqueuedExisted, refused: res[i] == rdb.EnqueuedRefused}
 	}
 }
 
@@ -172,14 +183,24 @@ func (f *fastEnqueuer) publish(ctx context.Context) error {
 // errors as the asynq path does (Redis' errors inside a script, LOADING
 // among them, come back as script errors): a call whose reply was lost is
 // safe to send again, as the task it did enqueue then shows as existed.
-func (e *Enqueuer) enqueueFast(ctx context.Context, t tasks.Task, payload []byte) (existed bool, err error) {
+// A new job of its batch (counted) that the batch refuses, sealed by the
+// fleet once this enqueuer's lease ran out, is ErrLeaseLost.
+func (e *Enqueuer) enqueueFast(ctx context.Context, t tasks.Task, payload []byte, counted bool) (existed bool, err error) {
 	id := t.TaskID()
+	batch := ""
+	if counted {
+		batch = t.Batch
+	}
+	var res fastRes
 	err = e.withPolicy(ctx, "enqueue", redisretry.Opaque, func() error {
 		var err error
-		existed, err = e.fast.enqueue(ctx, id, payload)
+		res, err = e.fast.enqueueIn(ctx, id, payload, batch)
 		return err
 	})
-	return existed, err
+	if err == nil && res.refused {
+		err = fmt.Errorf("batch %s: %w", t.Batch, ErrLeaseLost)
+	}
+	return res.existed, err
 }
 
 // newFast is the fast path of cfg, or nil when cfg asks for asynq's Client.

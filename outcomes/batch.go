@@ -20,6 +20,9 @@ type BatchStatus struct {
 	Responses  int64     `json:"responses"`
 	Exceptions int64     `json:"exceptions"`
 	Created    time.Time `json:"created"`
+	// Orphaned: sealed by a worker's sweep, its enqueuer gone (killed),
+	// with Total the jobs it had queued.
+	Orphaned bool `json:"orphaned,omitempty"`
 }
 
 // Complete reports whether every job of the batch has its outcome.
@@ -52,6 +55,7 @@ func (r *Reader) Batch(ctx context.Context, id string) (BatchStatus, error) {
 		Responses:  num(rdb.BatchResponses),
 		Exceptions: num(rdb.BatchExceptions),
 		Created:    time.UnixMilli(num(rdb.BatchCreated)).UTC(),
+		Orphaned:   m[rdb.BatchOrphaned] == "1",
 	}, nil
 }
 

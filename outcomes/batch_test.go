@@ -52,8 +52,12 @@ func TestBatchStatusAndWait(t *testing.T) {
 			t.Fatal(err)
 		}
 		list, err := r.Batches(ctx, 10)
-		if err != nil || len(list) != 1 || !list[0].Complete() || list[0].Responses != 2 || list[0].Exceptions != 1 {
+		if err != nil || len(list) != 1 || !list[0].Complete() || list[0].Responses != 2 || list[0].Exceptions != 1 || list[0].Orphaned {
 			t.Fatalf("Batches = %+v, %v", list, err)
+		}
+		rdb.HSet(ctx, key, reqrdb.BatchOrphaned, 1) // sealed by a sweep
+		if st, err := r.Batch(ctx, "B"); err != nil || !st.Orphaned {
+			t.Fatalf("orphaned batch: %+v, %v", st, err)
 		}
 	})
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/reqfleet/reqfleet/httpexec"
+	"github.com/reqfleet/reqfleet/internal/rdb"
 	"github.com/reqfleet/reqfleet/internal/startstop"
 	"github.com/reqfleet/reqfleet/internal/testkit"
 	"github.com/reqfleet/reqfleet/tasks"
@@ -75,6 +76,10 @@ type sweeper struct {
 	now    func() time.Time
 	log    *slog.Logger
 
+	// sealOrphans seals a queue's batches whose enqueuer's lease ran out
+	// (rdb.Client.SealOrphans), or nil.
+	sealOrphans func(ctx context.Context, queue string, ttl, grace time.Duration, max int) ([]rdb.Orphan, error)
+
 	life  startstop.Base
 	swept testkit.Signal[struct{}] // tests: a sweep is done
 }
@@ -126,9 +131,37 @@ func (s *sweeper) sweep(ctx context.Context) int {
 		if err != nil && ctx.Err() == nil {
 			s.log.Warn("archive sweep failed; trying again next time", "queue", q, "err", err)
 		}
+		s.sealQueue(ctx, q)
 	}
 	return total
 }
+
+// sealQueue seals the queue's batches whose enqueuer is gone (its lease
+// ran out), with the jobs queued for them, so that waiting for them ends.
+func (s *sweeper) sealQueue(ctx context.Context, queue string) {
+	if s.sealOrphans == nil {
+		return
+	}
+	sealed, err := s.sealOrphans(ctx, queue, orphanTTL, orphanGrace, 100)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("sealing batches of lost enqueuers failed; trying again next time", "queue", queue, "err", err)
+		}
+		return
+	}
+	for _, o := range sealed {
+		s.log.Info("batch sealed: its enqueuer is gone", "queue", queue, "batch", o.ID, "total", o.Total)
+	}
+}
+
+// orphanTTL is the lifetime of a batch hash sealed by a sweeper: the
+// enqueuer's default BatchTTL.
+const orphanTTL = 7 * 24 * time.Hour
+
+// orphanGrace is how long after a sweep first saw a batch's lease run out
+// its enqueuer may still renew it: one that lost Redis while Redis was
+// down for all (a restart) keeps its batch.
+const orphanGrace = 5 * time.Second
 
 // archived is what the sweeper needs of an archived task.
 type archived struct {
@@ -271,6 +304,7 @@ func (w *Worker) startSweeper() {
 	}
 	w.sweep = newSweeper(w.cfg.Sweep, asynq.NewInspectorFromRedisClient(w.cfg.Redis), w.rec.record,
 		w.cfg.Queues, w.cfg.Name, w.exec.Now, w.log)
+	w.sweep.sealOrphans = rdb.New(w.cfg.Redis).SealOrphans
 	_ = w.sweep.Start(context.Background()) // a new sweeper: cannot fail
 }
 

@@ -40,12 +40,14 @@ func (c *Client) Redis() redis.UniversalClient { return c.r }
 
 // ---- batches and retry (enqueuer) ----
 
-// NewBatch creates the batch hash of id (created, accepted 0, expiring
-// after ttl) and adds id to the queue's batches, scored by created; false
-// when the id is taken. [new_batch.lua]
-func (c *Client) NewBatch(ctx context.Context, queue, id string, created time.Time, ttl time.Duration) (bool, error) {
-	n, err := newBatchScript.Run(ctx, c.r, []string{BatchKey(queue, id), BatchesKey(queue)},
-		BatchCreated, created.UnixMilli(), ttl.Milliseconds(), id, BatchAccepted).Int64()
+// NewBatch creates the batch hash of id (created, accepted 0, owner token,
+// expiring after ttl) and adds id to the queue's batches, scored by
+// created, and, with a lease (see seal.go), to the open batches; false
+// when the id is taken. Safe to run again with the same token (a call
+// whose reply was lost): it reports the batch created. [new_batch.lua]
+func (c *Client) NewBatch(ctx context.Context, queue, id, token string, created time.Time, ttl, lease time.Duration) (bool, error) {
+	n, err := newBatchScript.Run(ctx, c.r, []string{BatchKey(queue, id), BatchesKey(queue), OpenBatchesKey(queue)},
+		BatchCreated, created.UnixMilli(), ttl.Milliseconds(), id, BatchAccepted, lease.Milliseconds(), token).Int64()
 	return n == 1, err
 }
 
@@ -87,18 +89,33 @@ func (c *Client) PublishQueue(ctx context.Context, queue string) error {
 	return c.r.SAdd(ctx, AllQueues, queue).Err()
 }
 
+// Enqueued is what EnqueueMany did with one task.
+type Enqueued int
+
+const (
+	EnqueuedExisted Enqueued = 0 // the task id was taken (asynq's ErrTaskIDConflict)
+	EnqueuedNow     Enqueued = 1 // queued by this call
+	EnqueuedRefused Enqueued = 2 // counted in a batch that is sealed: not queued
+)
+
 // EnqueueMany enqueues tasks (ids[i] with message msgs[i]) as asynq's
-// enqueueCmd, many a call; existed[i] reports a task id that was taken
-// (asynq's ErrTaskIDConflict). [enqueue_many.lua]
-func (c *Client) EnqueueMany(ctx context.Context, queue string, now time.Time, ids []string, msgs [][]byte) (existed []bool, err error) {
+// enqueueCmd, many a call. A task with a batch (batches[i], "" for none:
+// a retry's) is a new job of that batch: its queued count is raised in the
+// same step, and the task refused when the batch is sealed. [enqueue_many.lua]
+func (c *Client) EnqueueMany(ctx context.Context, queue string, now time.Time, ids []string, msgs [][]byte, batches []string) ([]Enqueued, error) {
 	prefix := TaskKeyPrefix(queue)
-	keys := make([]string, 1, 1+len(ids))
+	keys := make([]string, 1, 1+2*len(ids))
 	keys[0] = PendingKey(queue)
-	argv := make([]any, 1, 1+2*len(ids))
+	argv := make([]any, 1, 1+3*len(ids))
 	argv[0] = strconv.FormatInt(now.UnixNano(), 10)
 	for i, id := range ids {
-		keys = append(keys, prefix+id)
-		argv = append(argv, id, msgs[i])
+		if b := batches[i]; b != "" {
+			keys = append(keys, prefix+id, BatchKey(queue, b))
+			argv = append(argv, id, msgs[i], "1")
+		} else {
+			keys = append(keys, prefix+id, prefix+id) // a key of the slot, untouched
+			argv = append(argv, id, msgs[i], "0")
+		}
 	}
 	res, err := enqueueManyScript.Run(ctx, c.r, keys, argv...).Int64Slice()
 	if err != nil {
@@ -107,11 +124,11 @@ func (c *Client) EnqueueMany(ctx context.Context, queue string, now time.Time, i
 	if len(res) != len(ids) {
 		return nil, fmt.Errorf("%w: enqueue script returned %d results for %d tasks", ErrReply, len(res), len(ids))
 	}
-	existed = make([]bool, len(res))
+	out := make([]Enqueued, len(res))
 	for i, n := range res {
-		existed[i] = n == 0
+		out[i] = Enqueued(n)
 	}
-	return existed, nil
+	return out, nil
 }
 
 // ---- outcomes (worker) ----

@@ -23,7 +23,7 @@ func fetchedUntil(t *testing.T, c *Client, q string, lease time.Time, ids ...str
 	for i, id := range ids {
 		msgs[i] = enc.Encode(id, []byte(`{}`))
 	}
-	_, err := c.EnqueueMany(ctx, q, testNow, ids, msgs)
+	_, err := c.EnqueueMany(ctx, q, testNow, ids, msgs, make([]string, len(ids)))
 	must(t, err)
 	got, err := c.Fetch(ctx, q, lease, len(ids))
 	must(t, err)

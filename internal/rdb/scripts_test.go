@@ -31,13 +31,13 @@ func must(t *testing.T, err error) {
 func TestNewBatch(t *testing.T) {
 	testredis.Each(t, func(t *testing.T, r redis.UniversalClient) {
 		ctx, c := context.Background(), New(r)
-		ok, err := c.NewBatch(ctx, "q", "B1", testNow, time.Hour)
+		ok, err := c.NewBatch(ctx, "q", "B1", "tok", testNow, time.Hour, 0)
 		must(t, err)
 		if !ok {
 			t.Fatal("new batch not created")
 		}
 		h := r.HGetAll(ctx, BatchKey("q", "B1")).Val()
-		if h[BatchCreated] != strconv.FormatInt(testNow.UnixMilli(), 10) || h[BatchAccepted] != "0" || len(h) != 2 {
+		if h[BatchCreated] != strconv.FormatInt(testNow.UnixMilli(), 10) || h[BatchAccepted] != "0" || h[BatchOwner] != "tok" || len(h) != 3 {
 			t.Fatalf("batch hash %v", h)
 		}
 		if ttl := r.PTTL(ctx, BatchKey("q", "B1")).Val(); ttl <= 0 || ttl > time.Hour {
@@ -46,8 +46,15 @@ func TestNewBatch(t *testing.T) {
 		if s := r.ZScore(ctx, BatchesKey("q"), "B1").Val(); s != float64(testNow.UnixMilli()) {
 			t.Fatalf("batches score %v", s)
 		}
-		if ok, err := c.NewBatch(ctx, "q", "B1", testNow, time.Hour); err != nil || ok {
+		if ok, err := c.NewBatch(ctx, "q", "B1", "other", testNow, time.Hour, 0); err != nil || ok {
 			t.Fatalf("taken id: created %v, %v", ok, err)
+		}
+		// Run again by its creator (its reply lost): created, nothing changed.
+		if ok, err := c.NewBatch(ctx, "q", "B1", "tok", testNow.Add(time.Second), time.Hour, 0); err != nil || !ok {
+			t.Fatalf("run again: created %v, %v", ok, err)
+		}
+		if h := r.HGet(ctx, BatchKey("q", "B1"), BatchCreated).Val(); h != strconv.FormatInt(testNow.UnixMilli(), 10) {
+			t.Fatalf("run again: created %s", h)
 		}
 	})
 }
@@ -94,9 +101,9 @@ func TestEnqueueManyFetchRequeue(t *testing.T) {
 		ctx, c := context.Background(), New(r)
 		enc := NewMessageEncoder("q", "request", 25, 10*time.Minute)
 		must(t, c.PublishQueue(ctx, "q"))
-		existed, err := c.EnqueueMany(ctx, "q", testNow, []string{"a", "b", "a"}, [][]byte{enc.Encode("a", []byte("pa")), enc.Encode("b", nil), enc.Encode("a", nil)})
+		existed, err := c.EnqueueMany(ctx, "q", testNow, []string{"a", "b", "a"}, [][]byte{enc.Encode("a", []byte("pa")), enc.Encode("b", nil), enc.Encode("a", nil)}, make([]string, 3))
 		must(t, err)
-		if !slices.Equal(existed, []bool{false, false, true}) {
+		if !slices.Equal(existed, []Enqueued{EnqueuedNow, EnqueuedNow, EnqueuedExisted}) {
 			t.Fatalf("existed %v", existed)
 		}
 		info, err := asynq.NewInspectorFromRedisClient(r).GetTaskInfo("q", "a")
@@ -155,7 +162,7 @@ func fetched(t *testing.T, c *Client, q, id string) TaskMessage {
 	ctx := context.Background()
 	enc := NewMessageEncoder(q, "request", 25, time.Minute)
 	must(t, c.PublishQueue(ctx, q))
-	_, err := c.EnqueueMany(ctx, q, testNow, []string{id}, [][]byte{enc.Encode(id, []byte(`{}`))})
+	_, err := c.EnqueueMany(ctx, q, testNow, []string{id}, [][]byte{enc.Encode(id, []byte(`{}`))}, []string{""})
 	must(t, err)
 	msgs, err := c.Fetch(ctx, q, testNow.Add(LeaseDuration), 1)
 	must(t, err)

@@ -29,6 +29,10 @@ var ErrUnavailable = errors.New("Redis unavailable")
 // and ASK). Authentication,
 // permission, TLS certificate, script and type errors are not: trying again
 // cannot fix them. Context errors are not either: the caller ended the call.
+//
+// A Transient error may come after Redis ran the command (a read timeout,
+// EOF or reset after the write): retry with Transient only what is safe to
+// run twice (idempotent), else with NotRun.
 func Transient(err error) bool {
 	if err == nil {
 		return false
@@ -70,6 +74,30 @@ func Transient(err error) bool {
 		return true
 	}
 	return false
+}
+
+// NotRun reports whether err is Transient and the command surely did not
+// run: it was never sent (the dial failed or was refused, no connection
+// was free) or Redis refused it with an error reply (LOADING, READONLY,
+// OOM, a cluster's MOVED, ...). A timeout, EOF or reset after the command
+// was written is Transient but not NotRun: Redis may have run it and only
+// its reply was lost. Retryable of calls that must not run twice.
+func NotRun(err error) bool {
+	if !Transient(err) {
+		return false
+	}
+	switch {
+	case redis.IsLoadingError(err), redis.IsReadOnlyError(err), redis.IsMasterDownError(err),
+		redis.IsClusterDownError(err), redis.IsTryAgainError(err), redis.IsMaxClientsError(err),
+		redis.IsOOMError(err), isRedirect(err):
+		return true // Redis answered: the command did not run
+	case errors.Is(err, redis.ErrPoolTimeout), errors.Is(err, redis.ErrPoolExhausted):
+		return true
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return true
+	}
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // isRedirect reports a Redis Cluster MOVED or ASK reply.

@@ -45,6 +45,42 @@ func TestTransient(t *testing.T) {
 	}
 }
 
+// timeoutErr is a net.Error that timed out.
+type timeoutErr struct{}
+
+func (timeoutErr) Error() string   { return "i/o timeout" }
+func (timeoutErr) Timeout() bool   { return true }
+func (timeoutErr) Temporary() bool { return true }
+
+// NotRun: never sent, or refused; not a reply lost after the write.
+func TestNotRun(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"nil", nil, false},
+		{"dial refused", fmt.Errorf("wrapped: %w", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}), true},
+		{"dial timeout", &net.OpError{Op: "dial", Net: "tcp", Err: timeoutErr{}}, true},
+		{"refused", syscall.ECONNREFUSED, true},
+		{"pool timeout", redis.ErrPoolTimeout, true},
+		{"read timeout", &net.OpError{Op: "read", Net: "tcp", Err: timeoutErr{}}, false},
+		{"bare timeout", timeoutErr{}, false},
+		{"write failed", &net.OpError{Op: "write", Net: "tcp", Err: syscall.EPIPE}, false},
+		{"eof", fmt.Errorf("x: %w", io.EOF), false},
+		{"reset", fmt.Errorf("x: %w", syscall.ECONNRESET), false},
+		{"closed client", redis.ErrClosed, false},
+		{"plain error", errors.New("ERR syntax"), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := NotRun(tc.err); got != tc.want {
+				t.Fatalf("NotRun(%v) = %v, want %v", tc.err, got, tc.want)
+			}
+		})
+	}
+}
+
 // Redis' own replies: those that pass and those that do not.
 func TestTransientReplies(t *testing.T) {
 	m := miniredis.RunT(t)
@@ -76,6 +112,10 @@ func TestTransientReplies(t *testing.T) {
 			}
 			if got := Transient(err); got != tc.want {
 				t.Fatalf("Transient(%v) = %v, want %v", err, got, tc.want)
+			}
+			// A reply: the command did not run.
+			if got := NotRun(err); got != tc.want {
+				t.Fatalf("NotRun(%v) = %v, want %v", err, got, tc.want)
 			}
 		})
 	}
