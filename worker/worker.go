@@ -246,11 +246,12 @@ func (c *Config) guardLayout() {
 
 // Worker is one worker process's share of the fleet.
 type Worker struct {
-	cfg  Config
-	exec *httpexec.Executor
-	pool *pool
-	rec  recorder
-	log  *slog.Logger
+	cfg   Config
+	exec  *httpexec.Executor
+	pool  *pool
+	rec   recorder
+	store *rdb.Client
+	log   *slog.Logger
 
 	mu      sync.Mutex
 	servers []*asynq.Server // the shards, started together
@@ -274,11 +275,12 @@ func New(cfg Config) (*Worker, error) {
 		return nil, err
 	}
 	return &Worker{
-		cfg:  cfg,
-		exec: exec,
-		pool: p,
-		rec:  recorder{rdb: cfg.Redis, ttl: cfg.BatchTTL},
-		log:  cfg.Logger.With("worker", cfg.Name),
+		cfg:   cfg,
+		exec:  exec,
+		pool:  p,
+		rec:   recorder{rdb: cfg.Redis, ttl: cfg.BatchTTL},
+		store: rdb.New(cfg.Redis),
+		log:   cfg.Logger.With("worker", cfg.Name),
 	}, nil
 }
 
@@ -338,7 +340,7 @@ func (w *Worker) Start() error {
 	}
 	w.startSweeper()
 	if !w.cfg.RecoverDisabled {
-		w.recov = newLeaseRecoverer(rdb.New(w.cfg.Redis), w.cfg.Queues, w.cfg.RecoverEvery, w.cfg.MaxCrashes, w.cfg.BatchTTL, w.cfg.Name, w.exec.Now, w.log)
+		w.recov = newLeaseRecoverer(w.store, w.cfg.Queues, w.cfg.RecoverEvery, w.cfg.MaxCrashes, w.cfg.BatchTTL, w.cfg.Name, w.exec.Now, w.log)
 		_ = w.recov.Start(context.Background()) // a new recoverer: cannot fail
 	}
 	w.log.Info("worker started", "concurrency", w.cfg.Concurrency, "shards", len(servers), "queues", w.cfg.Queues)
@@ -422,7 +424,31 @@ func (w *Worker) Run(ctx context.Context) error {
 // processTask is the asynq handler: one job, one attempt, one outcome.
 func (w *Worker) processTask(ctx context.Context, at *asynq.Task) error {
 	queue, _ := asynq.GetQueueName(ctx)
+	if n, _ := asynq.GetRetryCount(ctx); n > 0 && w.recordedBefore(ctx, queue, at.Payload()) {
+		return nil // asynq finishes it
+	}
 	return w.process(ctx, queue, at.Payload())
+}
+
+// recordedBefore says whether a job asynq's processor runs again (its
+// worker was lost, or a recoverer retried it) already has its outcome, so
+// that its request is not sent twice; the fetcher's twin finishes the task
+// in the same script. On an error it says no: the job runs, and the
+// record's dedupe keeps one outcome.
+func (w *Worker) recordedBefore(ctx context.Context, queue string, payload []byte) bool {
+	t, err := tasks.DecodeTask(payload)
+	if err != nil {
+		return false // process archives it
+	}
+	seen, err := w.store.Recorded(ctx, queue, t.Batch, t.OutcomeKey())
+	if err != nil {
+		w.log.Warn("checking a rerun job's outcome failed; running it", "queue", queue, "batch", t.Batch, "id", t.Job.ID, "err", err)
+		return false
+	}
+	if seen {
+		w.log.Info("outcome recorded before; not sent again", "queue", queue, "batch", t.Batch, "id", t.Job.ID, "attempt", t.Attempt)
+	}
+	return seen
 }
 
 func (w *Worker) process(ctx context.Context, queue string, payload []byte) error {

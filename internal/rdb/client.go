@@ -221,6 +221,12 @@ func recordResult(cmd *redis.Cmd, n int) ([]bool, error) {
 	return fresh, nil
 }
 
+// Recorded says whether the outcome member ("attempt:id") of batch is in
+// the batch's seen set: its outcome was recorded.
+func (c *Client) Recorded(ctx context.Context, queue, batch, member string) (bool, error) {
+	return c.r.SIsMember(ctx, SeenKey(queue, batch), member).Result()
+}
+
 // RecordedBefore finishes a task run again (its worker was lost) when
 // that worker had recorded its outcome (member in the batch's seen set),
 // and reports whether it had. [recorded_before.lua]
