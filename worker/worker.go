@@ -3,10 +3,10 @@
 // own layout, runs each on one of exactly Concurrency sessions (package
 // httpexec sends its request, once) and records one outcome (a response or
 // an exception) in the queue's Redis lists, finishing the task in the same
-// script (recorder.go). The asynq server a worker still runs beside it
-// (Config.Shards) does asynq's maintenance (crash recovery, retries, the
-// server list) and takes the odd job; with Config.AsynqProcessor, asynq's
-// servers run every job instead (shard.go). The lease recoverer
+// script (recorder.go); it runs no asynq server beside it (one would take
+// the odd job under asynq's 30s lease) and writes its own entry in asynq's
+// server list. With Config.AsynqProcessor, asynq's servers run every job
+// instead (shard.go). The lease recoverer
 // (recover.go) takes a lost worker's jobs back within seconds of their
 // lease's end. The sweeper (archive.go) records what asynq archives as
 // WorkerLost exceptions.
@@ -21,7 +21,6 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
-	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -72,10 +71,7 @@ type Config struct {
 	// layoutVerified is rdb.LayoutVerified; tests inject a version.
 	layoutVerified func() (linked string, ok bool)
 	// Shards is how many asynq servers this worker runs, all sharing its
-	// session pool. With the fetcher (the default) they only run asynq's
-	// maintenance (crash recovery, retries, the server list that asynqmon
-	// shows) and take the odd job: default 1, each with concurrency 1.
-	// With AsynqProcessor they run every job, their concurrencies adding up
+	// session pool, with AsynqProcessor only (the fetcher runs none). They run every job, their concurrencies adding up
 	// to Concurrency (one asynq server takes jobs one Redis call at a time,
 	// which caps its rate; shards take them in parallel): default one per 8
 	// sessions, at most 8 (see shard.go).
@@ -317,11 +313,16 @@ func (w *Worker) Start() error {
 		w.batch = newBatcher(&w.rec, recordFlushers, w.cfg.RecordBatch)
 		_ = w.batch.Start(context.Background()) // a new batcher: cannot fail
 	}
-	concurrencies := shardConcurrencies(w.cfg.Concurrency, w.cfg.Shards)
-	if !w.cfg.AsynqProcessor {
-		concurrencies = slices.Repeat([]int{1}, w.cfg.Shards)
+	// The fetcher runs without asynq servers: one beside it would take a
+	// job now and then under asynq's own 30s lease, which no worker can
+	// shorten, and a killed worker's such job would wait that long. The
+	// fetcher writes its own entry in asynq's server list and the lease
+	// recoverer (recover.go) does asynq's recoverer's work, every second.
+	servers := []*asynq.Server{}
+	var err error
+	if w.cfg.AsynqProcessor {
+		servers, err = startShards(newServer, mux, shardConcurrencies(w.cfg.Concurrency, w.cfg.Shards))
 	}
-	servers, err := startShards(newServer, mux, concurrencies)
 	if err != nil {
 		if w.batch != nil {
 			_ = w.batch.Stop(context.Background()) // flushers with nothing in progress
@@ -354,7 +355,7 @@ func (w *Worker) identity() serverIdentity {
 	host, _ := os.Hostname()
 	return serverIdentity{
 		host: host, pid: os.Getpid(), id: uuid.NewString(),
-		concurrency: w.cfg.Concurrency - w.cfg.Shards,
+		concurrency: w.cfg.Concurrency,
 		queues:      w.cfg.Queues, strict: w.cfg.StrictPriority, started: time.Now(),
 	}
 }
