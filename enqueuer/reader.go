@@ -137,6 +137,7 @@ func cloneJob(j tasks.Job) tasks.Job {
 	c := j
 	c.Params = clonePairs(j.Params)
 	c.Headers = maps.Clone(j.Headers)
+	c.RemoveHeaders = slices.Clone(j.RemoveHeaders)
 	c.Data = clonePairs(j.Data)
 	c.JSON = bytes.Clone(j.JSON)
 	c.Cookies = maps.Clone(j.Cookies)
