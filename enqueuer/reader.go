@@ -90,7 +90,7 @@ func ReadURLs(r io.Reader, tmpl tasks.Job, maxLine int) iter.Seq2[tasks.Job, err
 		if len(line) == 0 || line[0] == '#' {
 			return tasks.Job{}, false, nil
 		}
-		job := cloneJob(tmpl)
+		job := cloneJob(tmpl).Normalized() // built here, not as given
 		job.ID = ""
 		job.URL = string(line)
 		return job, true, nil

@@ -56,6 +56,49 @@ func TestPrivateURL(t *testing.T) {
 	}
 }
 
+// TestRedactPayloadKeptForm redacts jobs as users write them: the payload
+// carries the job as it was given.
+func TestRedactPayloadKeptForm(t *testing.T) {
+	tests := []struct {
+		name, job string
+		want      []string // in the redacted payload
+	}{
+		{"auth", `{"url": "http://h/", "auth": ["erin", "s3cret"]}`, []string{`"auth":["erin","[REDACTED]"]`}},
+		{"secret headers in any case", `{"url": "http://h/", "headers": {"authorization": "Bearer s3cret", "PROXY-Authorization": "Basic s3cret", "cookie": "a=s3cret", "X-Name": null, "A": "b"}}`,
+			[]string{`"authorization":"[REDACTED]"`, `"PROXY-Authorization":"[REDACTED]"`, `"cookie":"[REDACTED]"`, `"X-Name":null`, `"A":"b"`}},
+		{"cookies", `{"url": "http://h/", "cookies": {"sid": "s3cret"}}`, []string{`"sid":"[REDACTED]"`}},
+		{"url password after white space", `{"url": "  http://erin:s3cret@h/"}`, []string{`erin:xxxxx@h/`}},
+		{"a key given twice", `{"url": "http://h/", "headers": {"Authorization": "s3cret"}, "headers": {"Cookie": "s3cret"}}`,
+			[]string{`"Cookie":"[REDACTED]"`}},
+		{"numbers as written", `{"url": "http://h/", "json": {"f": 1.0, "e": 1e3}, "auth": ["u", "s3cret"]}`, []string{`"json":{"e":1e3,"f":1.0}`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			job, err := tasks.DecodeJob([]byte(tt.job))
+			if err != nil {
+				t.Fatal(err)
+			}
+			job.ID = "x"
+			payload, err := tasks.Task{Batch: "b", Attempt: 1, Job: job}.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(payload), "s3cret") {
+				t.Fatalf("payload %s: the test's secret is not in it", payload)
+			}
+			out := redactPayload(tasks.TypeRequest, payload)
+			if strings.Contains(out, "s3cret") || !strings.Contains(out, `"batch":"b"`) || !strings.Contains(out, `"id":"x"`) {
+				t.Errorf("redacted: %s", out)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("redacted: %s, want %s in it", out, w)
+				}
+			}
+		})
+	}
+}
+
 func TestRedactPayloadUnparsableURL(t *testing.T) {
 	tests := []struct{ url, want string }{
 		{"http://erin:pw@127.0.0.1/x%zz", "http://erin:xxxxx@127.0.0.1/x%zz"},

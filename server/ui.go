@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 
 	"github.com/hibiken/asynqmon"
@@ -23,8 +24,12 @@ func redactPayload(typ string, payload []byte) string {
 	if json.Unmarshal(payload, &task) != nil {
 		return "(not a reqfleet task)"
 	}
+	// The job as it was given (its numbers as written; a key given twice
+	// is shown once, as the worker reads it: the last).
 	var job map[string]any
-	if json.Unmarshal(task["job"], &job) != nil {
+	dec := json.NewDecoder(bytes.NewReader(task["job"]))
+	dec.UseNumber()
+	if dec.Decode(&job) != nil || job == nil {
 		return "(not a reqfleet task)"
 	}
 	if auth, ok := job["auth"].([]any); ok && len(auth) == 2 {
@@ -34,7 +39,7 @@ func redactPayload(typ string, payload []byte) string {
 	}
 	if h, ok := job["headers"].(map[string]any); ok {
 		for k := range h {
-			if tasks.IsSecretHeader(k) {
+			if tasks.IsSecretHeader(k) && h[k] != nil { // null removes the header: nothing to hide
 				h[k] = redacted
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"hash/maphash"
 	"log/slog"
 	"reflect"
 	"slices"
@@ -41,6 +42,31 @@ type Job struct {
 	Timeout        *Timeout          `json:"timeout,omitempty"`
 	AllowRedirects *bool             `json:"allow_redirects,omitempty"`
 	Meta           json.RawMessage   `json:"meta,omitempty"`
+
+	// kept is the job as DecodeJob was given it, which MarshalJSON writes
+	// back while the fields still hold what was decoded from it.
+	kept *keptForm
+}
+
+// keptForm is a decoded job's JSON object as given: compacted (and
+// HTML-escaped, as json.Marshal writes it), its keys in their order and its
+// values as written, without its id members: the id is the Job's ID,
+// generated or not, spliced in at at.
+type keptForm struct {
+	raw []byte
+	at  int    // where the id member goes in raw: after its last member before the id, or 1
+	sum uint64 // hash of the normalised form (without the id) of the fields decoded from raw
+}
+
+// keepSeed seeds the hashes of keptForm.sum; they never leave the process.
+var keepSeed = maphash.MakeSeed()
+
+// Normalized returns the job without the form it was given in: MarshalJSON
+// writes it in the normalised form (params and data as pairs, the method in
+// upper case, keys in the field order), as it does a job built in Go.
+func (j Job) Normalized() Job {
+	j.kept = nil
+	return j
 }
 
 // FollowRedirects reports allow_redirects, which defaults to true.
@@ -124,7 +150,66 @@ func DecodeJob(data []byte) (Job, error) {
 	if j.Method == "" {
 		j.Method = "GET"
 	}
+	k, err := keep(data)
+	if err != nil {
+		return Job{}, err
+	}
+	if k.sum, err = j.normalSum(); err != nil {
+		return Job{}, err
+	}
+	j.kept = k
 	return j, nil
+}
+
+// keep returns data, a valid JSON object, compacted and HTML-escaped, with
+// its id members cut out and the place of the last one noted.
+func keep(data []byte) (*keptForm, error) {
+	var c bytes.Buffer
+	if err := json.Compact(&c, data); err != nil {
+		return nil, syntaxError(err)
+	}
+	var esc bytes.Buffer
+	json.HTMLEscape(&esc, c.Bytes())
+	in := esc.Bytes()
+	out := make([]byte, 0, len(in))
+	out = append(out, '{')
+	k := &keptForm{at: 1}
+	dec := json.NewDecoder(bytes.NewReader(in))
+	if _, err := dec.Token(); err != nil { // {
+		return nil, syntaxError(err)
+	}
+	for dec.More() {
+		start := dec.InputOffset()
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, syntaxError(err)
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, syntaxError(err)
+		}
+		member := bytes.TrimPrefix(in[start:dec.InputOffset()], []byte(","))
+		if key, _ := tok.(string); key == "id" {
+			k.at = len(out)
+			continue
+		}
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		out = append(out, member...)
+	}
+	k.raw = append(out, '}')
+	return k, nil
+}
+
+// normalSum hashes the job's normalised form without its id.
+func (j Job) normalSum() (uint64, error) {
+	j.ID, j.kept = "", nil
+	b, err := j.marshalNormal()
+	if err != nil {
+		return 0, err
+	}
+	return maphash.Bytes(keepSeed, b), nil
 }
 
 func syntaxError(err error) error {
@@ -318,13 +403,51 @@ func IsToken(s string) bool {
 // isControl reports C0 and C1 control characters and DEL.
 func isControl(r rune) bool { return unicode.IsControl(r) }
 
-// MarshalJSON writes the job as DecodeJob reads it. The zero Job (no job at
+// MarshalJSON writes the job as DecodeJob reads it. A decoded job is
+// written as it was given (its keys in their order, its values as written),
+// with its ID in the place of the id it was given or first when it had
+// none, as long as its other fields hold what was decoded; a job built or
+// changed in Go is written in the normalised form. The zero Job (no job at
 // all, as in the exception of a payload that was not a job) is written as
 // null, which UnmarshalJSON reads back as the zero Job.
 func (j Job) MarshalJSON() ([]byte, error) {
+	if k := j.kept; k != nil {
+		if sum, err := j.normalSum(); err == nil && sum == k.sum {
+			return k.withID(j.ID)
+		}
+	}
+	j.kept = nil
 	if reflect.ValueOf(j).IsZero() {
 		return []byte("null"), nil
 	}
+	return j.marshalNormal()
+}
+
+// withID is the kept form with the member "id": id spliced in, or without
+// one when id is "".
+func (k *keptForm) withID(id string) ([]byte, error) {
+	if id == "" {
+		return k.raw, nil
+	}
+	v, err := json.Marshal(id)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, len(k.raw)+len(v)+6)
+	out = append(out, k.raw[:k.at]...)
+	if k.at > 1 {
+		out = append(out, ',')
+	}
+	out = append(out, `"id":`...)
+	out = append(out, v...)
+	if k.at == 1 && len(k.raw) > 2 {
+		out = append(out, ',')
+	}
+	return append(out, k.raw[k.at:]...), nil
+}
+
+// marshalNormal writes the job's fields, in the normalised form.
+func (j Job) marshalNormal() ([]byte, error) {
 	type plain Job // Job's fields and tags without its methods
 	if len(j.RemoveHeaders) == 0 {
 		return json.Marshal(plain(j))

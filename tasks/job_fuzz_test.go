@@ -12,7 +12,8 @@ import (
 
 // FuzzDecodeJob checks that DecodeJob never panics, that its errors always
 // wrap one of the sentinels, and that a decoded job survives json.Marshal
-// and DecodeJob unchanged (outcomes carry the request whole for retry).
+// and DecodeJob unchanged, in the form it was given as in the normalised
+// form (outcomes carry the request whole for retry).
 func FuzzDecodeJob(f *testing.F) {
 	for _, seed := range []string{
 		// valid
@@ -98,6 +99,19 @@ func FuzzDecodeJob(f *testing.F) {
 		b2, err := json.Marshal(j2)
 		if err != nil || !bytes.Equal(b, b2) {
 			t.Fatalf("json.Marshal after the round trip = %s, %v; want %s", b2, err, b)
+		}
+		// The normalised form (a job built in Go) round-trips too.
+		n := j.Normalized()
+		nb, err := json.Marshal(n)
+		if err != nil {
+			t.Fatalf("json.Marshal(%#v): %v", n, err)
+		}
+		n2, err := tasks.DecodeJob(nb)
+		if err != nil {
+			t.Fatalf("DecodeJob of the normalised form %s: %v", nb, err)
+		}
+		if n2 := n2.Normalized(); !reflect.DeepEqual(n, n2) {
+			t.Fatalf("normalised round trip of %q through %s:\n got %#v\nwant %#v", data, nb, n2, n)
 		}
 	})
 }

@@ -84,7 +84,7 @@ func TestResponseJSON(t *testing.T) {
 	if string(m.ElapsedMS) != "12.5" {
 		t.Errorf("elapsed_ms = %s", m.ElapsedMS)
 	}
-	if want := `{"id":"j1","method":"GET","url":"http://x/r","params":[["a","1"]],"auth":["u","p"]}`; string(m.Request) != want {
+	if want := `{"id":"j1","url":"http://x/r","auth":["u","p"],"params":{"a":1}}`; string(m.Request) != want {
 		t.Errorf("request = %s, want %s", m.Request, want)
 	}
 
@@ -148,7 +148,7 @@ func TestDecodeOutcomeLiteral(t *testing.T) {
 	want := tasks.Response{ID: "j", Batch: "b", Request: tasks.Job{ID: "j", Method: "GET", URL: "http://x"},
 		StatusCode: 404, Reason: "Not Found", Headers: map[string]string{"A": "b"}, URL: "http://x", Body: "nope",
 		ElapsedMS: 3, Attempt: 1, Worker: "w", FinishedAt: finished}
-	if !reflect.DeepEqual(r, want) {
+	if r.Request = r.Request.Normalized(); !reflect.DeepEqual(r, want) {
 		t.Errorf("DecodeResponse:\n got %#v\nwant %#v", r, want)
 	}
 	e, err := tasks.DecodeException([]byte(`{"id": "j", "batch": "b", "request": {"id": "j", "url": "http://x"},
@@ -158,7 +158,7 @@ func TestDecodeOutcomeLiteral(t *testing.T) {
 	}
 	wantE := tasks.Exception{ID: "j", Batch: "b", Request: tasks.Job{ID: "j", Method: "GET", URL: "http://x"},
 		Exception: tasks.ExceptionInfo{Type: tasks.ReadTimeout, Message: "slow"}, Attempt: 2, Worker: "w", FinishedAt: finished}
-	if !reflect.DeepEqual(e, wantE) {
+	if e.Request = e.Request.Normalized(); !reflect.DeepEqual(e, wantE) {
 		t.Errorf("DecodeException:\n got %#v\nwant %#v", e, wantE)
 	}
 }

@@ -44,7 +44,7 @@ func TestTaskMarshalShape(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const want = `{"batch":"b","attempt":1,"job":{"id":"j","method":"GET","url":"http://x"}}`
+	const want = `{"batch":"b","attempt":1,"job":{"id":"j","url":"http://x"}}`
 	if string(b) != want {
 		t.Errorf("Marshal() = %s, want %s", b, want)
 	}
