@@ -149,19 +149,8 @@ func (c *Config) guardLayout() {
 	if c.AsynqClient || c.ForceAsynqLayout {
 		return
 	}
-	verified := c.layoutVerified
-	if verified == nil {
-		verified = rdb.LayoutVerified
-	}
-	linked, ok := verified()
-	if ok {
-		return
-	}
-	c.AsynqClient = true
-	if c.Logger != nil {
-		c.Logger.Warn("linked asynq is not the version the enqueue fast path's Redis layout was verified against; enqueuing through asynq's Client (ForceAsynqLayout, --force-asynq-layout, keeps the fast path)",
-			"linked", linked, "verified", rdb.AsynqVerified)
-	}
+	c.AsynqClient = rdb.LayoutMismatch(c.layoutVerified, c.Logger, "the enqueue fast path's",
+		"enqueuing through asynq's Client (ForceAsynqLayout, --force-asynq-layout, keeps the fast path)")
 }
 
 // Enqueuer enqueues jobs on one queue. It is safe for concurrent use.

@@ -225,19 +225,8 @@ func (c *Config) guardLayout() {
 	if c.AsynqProcessor || c.ForceAsynqLayout {
 		return
 	}
-	verified := c.layoutVerified
-	if verified == nil {
-		verified = rdb.LayoutVerified
-	}
-	linked, ok := verified()
-	if ok {
-		return
-	}
-	c.AsynqProcessor = true
-	if c.Logger != nil {
-		c.Logger.Warn("linked asynq is not the version the fetcher's Redis layout was verified against; running jobs through asynq's processor (ForceAsynqLayout, --force-asynq-layout, keeps the fetcher)",
-			"linked", linked, "verified", rdb.AsynqVerified)
-	}
+	c.AsynqProcessor = rdb.LayoutMismatch(c.layoutVerified, c.Logger, "the fetcher's",
+		"running jobs through asynq's processor (ForceAsynqLayout, --force-asynq-layout, keeps the fetcher)")
 }
 
 // Worker is one worker process's share of the fleet.

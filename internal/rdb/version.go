@@ -1,6 +1,9 @@
 package rdb
 
-import "runtime/debug"
+import (
+	"log/slog"
+	"runtime/debug"
+)
 
 // AsynqVerified is the asynq version whose Redis layout and scripts this
 // package's were verified against (asynqkeys.go, message.go, lua/).
@@ -54,6 +57,27 @@ func LinkedAsynq() (version string, known bool) {
 func LayoutVerified() (linked string, ok bool) {
 	linked, known := LinkedAsynq()
 	return linked, !known || VerifiedFor(linked)
+}
+
+// LayoutMismatch reports whether the caller must fall back to asynq's own
+// code: verified (LayoutVerified when nil) says the linked asynq is not
+// the one the layout was verified against. It then logs one warning, when
+// log is not nil: that the layout of what (e.g. "the fetcher's") was not
+// verified for the linked asynq, and fallback (what the caller does
+// instead).
+func LayoutMismatch(verified func() (string, bool), log *slog.Logger, what, fallback string) bool {
+	if verified == nil {
+		verified = LayoutVerified
+	}
+	linked, ok := verified()
+	if ok {
+		return false
+	}
+	if log != nil {
+		log.Warn("linked asynq is not the version "+what+" Redis layout was verified against; "+fallback,
+			"linked", linked, "verified", AsynqVerified)
+	}
+	return true
 }
 
 // VerifiedFor reports whether asynq version linked is AsynqVerified.
