@@ -24,16 +24,6 @@ import (
 	"github.com/reqfleet/reqfleet/tasks"
 )
 
-// apiError is every error answer: what went wrong and, for a job, where.
-type apiError struct {
-	Error string `json:"error"`
-	Line  int    `json:"line,omitempty"`  // 1-based line of a JSONL body
-	Field string `json:"field,omitempty"` // the job's key at fault
-	// A Redis failure after some jobs were enqueued: the batch holds them.
-	Batch    string `json:"batch,omitempty"`
-	Accepted *int   `json:"accepted,omitempty"`
-}
-
 // Receipt is the answer to POST /v1/jobs.
 type Receipt struct {
 	Batch    string   `json:"batch"`
@@ -58,8 +48,6 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(v)
 }
-
-func writeError(w http.ResponseWriter, code int, e apiError) { writeJSON(w, code, e) }
 
 // queue is the request's ?queue=, one of the configured queues.
 func (s *Server) queue(r *http.Request) (string, error) {

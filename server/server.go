@@ -102,6 +102,7 @@ type Server struct {
 	ui      *asynqmon.HTTPHandler
 	handler http.Handler
 	reg     *prometheus.Registry
+	table   []route // every route registered by routes' handle, in order
 
 	accepted *prometheus.CounterVec
 	requests *prometheus.CounterVec
@@ -191,12 +192,17 @@ func (s *Server) routes() http.Handler {
 			hh = s.requireToken(hh, false)
 		}
 		mux.Handle(pattern, s.observe(route, hh))
+		s.table = append(s.table, newRoute(pattern, route, auth))
 	}
 	handle("GET /healthz", "healthz", false, s.healthz)
 	handle("GET /readyz", "readyz", false, s.readyz)
 	handle("POST /v1/jobs", "jobs", true, s.postJobs)
 	handle("GET /v1/batches/{id}", "batch", true, s.getBatch)
 	handle("GET /v1/results", "results", true, s.getResults)
+	handle("GET /v1/exceptions", "exceptions", true, s.getExceptions)
+	handle("GET /v1/jobs/{id}", "job", true, s.getJob)
+	handle("GET /v1/openapi.json", "openapi", true, s.getOpenAPI)
+	mux.Handle(v1Prefix, s.observe("unrouted", s.requireToken(s.unrouted(mux), false)))
 	mux.Handle("GET /metrics", s.observe("metrics", s.requireToken(metrics.Handler(s.reg, s.log), false)))
 	if s.ui != nil {
 		ui := s.requireToken(s.ui, true)
