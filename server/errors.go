@@ -74,3 +74,8 @@ func (s *Server) unrouted(mux *http.ServeMux) http.HandlerFunc {
 			Error: "no such route: " + r.URL.Path + " (GET /v1/openapi.json lists them)"})
 	}
 }
+
+// crossOriginDenied answers a browser's cross-site write (see routes).
+func crossOriginDenied(w http.ResponseWriter, r *http.Request) {
+	writeError(w, http.StatusForbidden, apiError{Error: "cross-origin request refused: send it from the same origin, or without a browser"})
+}

@@ -15,6 +15,7 @@ func TestErrorShape(t *testing.T) {
 	e := setup(t, func(c *Config) { c.Token = "tok" })
 	for _, tc := range []struct {
 		name, method, path, ctype, body string
+		hdr                             []string
 		noToken                         bool
 		code                            int
 		wantCode, allow, field          string
@@ -37,11 +38,12 @@ func TestErrorShape(t *testing.T) {
 		{name: "bad results kind", method: "GET", path: "/v1/results?kind=nope", code: 400, wantCode: "bad_request"},
 		{name: "bad job", method: "POST", path: "/v1/jobs", ctype: "application/json", body: `{"url": 3}`, code: 400, wantCode: "bad_request", field: "url"},
 		{name: "bad content type", method: "POST", path: "/v1/jobs", ctype: "text/plain", body: `{}`, code: 415, wantCode: "unsupported_media_type"},
+		{name: "cross-site write", method: "POST", path: "/v1/jobs", ctype: "application/json", body: `{}`, hdr: []string{"Sec-Fetch-Site", "cross-site"}, code: 403, wantCode: "forbidden"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var hdr []string
+			hdr := tc.hdr
 			if tc.noToken {
-				hdr = []string{"Authorization", ""}
+				hdr = append(hdr, "Authorization", "")
 			}
 			a := e.do(t, tc.method, tc.path, tc.ctype, tc.body, hdr...)
 			if a.code != tc.code {

@@ -213,7 +213,9 @@ func (s *Server) routes() http.Handler {
 	// Browsers' cross-site POSTs (a form on another site, with the UI's
 	// Basic credentials cached) are refused; other clients send no
 	// Sec-Fetch-Site or Origin and pass.
-	return http.NewCrossOriginProtection().Handler(mux)
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(crossOriginDenied))
+	return cop.Handler(mux)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
