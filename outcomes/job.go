@@ -1,12 +1,12 @@
 package outcomes
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 
@@ -42,6 +42,9 @@ type JobOptions struct {
 	// MaxScan is how many entries of each list (results, exceptions),
 	// newest first, are looked at for the outcome; default 100,000.
 	MaxScan int64
+	// MaxScanBytes bounds the bytes of each list read for the outcome;
+	// default 64 MiB.
+	MaxScanBytes int64
 }
 
 // JobStatus is where a job is: its state and, once done, its outcome.
@@ -64,7 +67,7 @@ type JobStatus struct {
 // task, or done with the recorded outcome. There is no index by job id: a
 // lookup reads the batches' task and dedupe keys (MaxBatches x MaxAttempts
 // of each, in one round trip) and scans the lists, newest first, up to
-// MaxScan entries each. A job found in no batch but whose outcome is in the
+// MaxScan entries and MaxScanBytes each. A job found in no batch but whose outcome is in the
 // lists is done.
 func (r *Reader) Job(ctx context.Context, id string, opts JobOptions) (JobStatus, error) {
 	if opts.MaxBatches <= 0 {
@@ -75,6 +78,9 @@ func (r *Reader) Job(ctx context.Context, id string, opts JobOptions) (JobStatus
 	}
 	if opts.MaxScan <= 0 {
 		opts.MaxScan = DefaultJobScan
+	}
+	if opts.MaxScanBytes <= 0 {
+		opts.MaxScanBytes = DefaultScanBytes
 	}
 	st := JobStatus{ID: id, Queue: r.queue}
 	batches := []string{opts.Batch}
@@ -122,11 +128,11 @@ func (r *Reader) Job(ctx context.Context, id string, opts JobOptions) (JobStatus
 			}
 			if p.seen.Val() {
 				st.Batch, st.Attempt, st.State = b, a+1, StateDone
-				return st, r.findOutcome(ctx, &st, b, a+1, opts.MaxScan)
+				return st, r.findOutcome(ctx, &st, b, a+1, opts)
 			}
 		}
 	}
-	if err := r.findOutcome(ctx, &st, opts.Batch, 0, opts.MaxScan); err != nil {
+	if err := r.findOutcome(ctx, &st, opts.Batch, 0, opts); err != nil {
 		return st, err
 	}
 	if st.Outcome == nil {
@@ -137,9 +143,11 @@ func (r *Reader) Job(ctx context.Context, id string, opts JobOptions) (JobStatus
 }
 
 // findOutcome fills in the job's outcome, of batch and attempt when set
-// ("" and 0: any), looking at the newest limit entries of each list.
-func (r *Reader) findOutcome(ctx context.Context, st *JobStatus, batch string, attempt int, limit int64) error {
-	quoted, _ := json.Marshal(st.ID)
+// ("" and 0: any), looking at the newest opts.MaxScan entries of each list,
+// opts.MaxScanBytes of each at most.
+func (r *Reader) findOutcome(ctx context.Context, st *JobStatus, batch string, attempt int, opts JobOptions) error {
+	b, _ := json.Marshal(st.ID)
+	quoted := string(b)
 	for _, k := range []struct {
 		kind Kind
 		name string
@@ -149,18 +157,20 @@ func (r *Reader) findOutcome(ctx context.Context, st *JobStatus, batch string, a
 		if err != nil {
 			return fmt.Errorf("read %s: %w", key, err)
 		}
-		const chunk = 500
-		for hi := n - 1; hi >= 0 && hi >= n-limit; hi -= chunk {
-			lo := max(hi-chunk+1, n-limit, 0)
+		var c chunker
+		for hi := n - 1; hi >= 0 && hi >= n-opts.MaxScan && c.read < opts.MaxScanBytes; {
+			lo := max(hi-c.next()+1, n-opts.MaxScan, 0)
 			lines, err := r.rdb.LRange(ctx, key, lo, hi).Result()
 			if err != nil {
 				return fmt.Errorf("read %s: %w", key, err)
 			}
+			c.saw(lines)
+			hi = lo - 1
 			for j := len(lines) - 1; j >= 0; j-- {
-				line := []byte(lines[j])
-				if !bytes.Contains(line, quoted) {
+				if !strings.Contains(lines[j], quoted) {
 					continue
 				}
+				line := []byte(lines[j])
 				var v struct {
 					ID      string `json:"id"`
 					Batch   string `json:"batch"`

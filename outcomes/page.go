@@ -22,6 +22,8 @@ type PageOptions struct {
 	// MaxScan bounds the entries looked at by one call, so that a filter
 	// that matches little still answers quickly; default 100,000.
 	MaxScan int64
+	// MaxScanBytes bounds the bytes read by one call; default 64 MiB.
+	MaxScanBytes int64
 }
 
 // Page is one page of a list, oldest first.
@@ -32,7 +34,8 @@ type Page struct {
 }
 
 // Page reads a list from opts.From, oldest first, keeping the entries that
-// match, until opts.Limit of them, opts.MaxScan looked at, or the end. The
+// match, until opts.Limit of them, opts.MaxScan looked at (or
+// opts.MaxScanBytes read), or the end. The
 // position is an index: entries removed from the list meanwhile (retry,
 // results --pop) shift it, and a page may then skip or repeat some.
 func (r *Reader) Page(ctx context.Context, kind Kind, opts PageOptions) (Page, error) {
@@ -43,16 +46,20 @@ func (r *Reader) Page(ctx context.Context, kind Kind, opts PageOptions) (Page, e
 	if opts.MaxScan <= 0 {
 		opts.MaxScan = DefaultPageScan
 	}
+	if opts.MaxScanBytes <= 0 {
+		opts.MaxScanBytes = DefaultScanBytes
+	}
 	opts.From = max(opts.From, 0)
 	key := kind.key(r.queue)
 	p := Page{Next: opts.From, Lines: [][]byte{}}
-	const chunk = 500
-	for p.Next-opts.From < opts.MaxScan {
-		n := min(chunk, opts.From+opts.MaxScan-p.Next)
+	var c chunker
+	for p.Next-opts.From < opts.MaxScan && c.read < opts.MaxScanBytes {
+		n := min(c.next(), opts.From+opts.MaxScan-p.Next)
 		lines, err := r.rdb.LRange(ctx, key, p.Next, p.Next+n-1).Result()
 		if err != nil {
 			return p, fmt.Errorf("read %s: %w", key, err)
 		}
+		c.saw(lines)
 		for _, line := range lines {
 			p.Next++
 			if match(line, opts) {

@@ -68,6 +68,7 @@ func TestPage(t *testing.T) {
 			{name: "from", opts: PageOptions{Batch: "b", From: 702}, want: []string{b[2], "t"}, next: 704},
 			{name: "past the end", opts: PageOptions{From: 9999}, want: []string{}, next: 9999},
 			{name: "scan bound", opts: PageOptions{Batch: "b", MaxScan: 600}, want: []string{}, next: 600, more: true},
+			{name: "byte bound: one call", opts: PageOptions{Batch: "b", MaxScanBytes: 1}, want: []string{}, next: 16, more: true},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				p, err := rd.Page(ctx, Exceptions, tc.opts)
