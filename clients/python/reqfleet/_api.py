@@ -9,6 +9,7 @@ import urllib.request
 from .exceptions import FleetError, FleetTimeout
 
 DEFAULT_TIMEOUT = 60.0  # seconds, one HTTP call to serve
+DEFAULT_MAX_BODY = 16 << 20  # bytes of one POST /v1/jobs
 
 
 class Client:
@@ -64,9 +65,23 @@ class Client:
         with self._open(method, path, query, body, ctype) as resp:
             return json.load(resp)
 
-    def enqueue(self, jobs):
-        """POST the jobs (dicts with an id each) as one batch; the receipt."""
-        body = "".join(json.dumps(j, separators=(",", ":")) + "\n" for j in jobs).encode("utf-8")
+    def enqueue(self, jobs, max_body=DEFAULT_MAX_BODY):
+        """POST the jobs (dicts with an id each) as batches of max_body bytes
+        at most (serve's --max-body is 32 MiB); the receipts, in order."""
+        receipts, body = [], []
+        size = 0
+        for j in jobs:
+            line = (json.dumps(j, separators=(",", ":")) + "\n").encode("utf-8")
+            if body and size + len(line) > max_body:
+                receipts.append(self._post(b"".join(body)))
+                body, size = [], 0
+            body.append(line)
+            size += len(line)
+        if body:
+            receipts.append(self._post(b"".join(body)))
+        return receipts
+
+    def _post(self, body):
         return self._json("POST", "/v1/jobs", body=body, ctype="application/x-ndjson")
 
     def batch(self, batch):

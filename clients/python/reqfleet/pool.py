@@ -16,10 +16,11 @@ them, each once, as the toolbelt's generators drain its queues.
 """
 import multiprocessing
 import queue as _queue
+import time
 import uuid
 
 from . import exceptions as _exc
-from ._api import Client
+from ._api import DEFAULT_MAX_BODY, Client
 from .models import Response
 
 __all__ = ["Pool", "ThreadResponse", "ThreadException"]
@@ -35,6 +36,8 @@ class Pool:
     :param url: serve's address; default REQFLEET_URL.
     :param token: serve's token; default REQFLEET_API_TOKEN.
     :param queue: the fleet's queue; default serve's first.
+    :param max_body: the largest POST to serve, in bytes (16 MiB; serve's
+        --max-body is 32 MiB): more jobs go as several batches.
     :param num_processes: accepted for the toolbelt's sake (at least 1);
         the fleet's concurrency is its workers'.
     :param initializer, auth_generator, session: the toolbelt's session
@@ -43,7 +46,8 @@ class Pool:
     """
 
     def __init__(self, job_queue, initializer=None, auth_generator=None,
-                 num_processes=None, session=None, url=None, token=None, queue=None):
+                 num_processes=None, session=None, url=None, token=None, queue=None,
+                 max_body=DEFAULT_MAX_BODY):
         if num_processes is not None and num_processes < 1:
             raise ValueError("Number of processes should at least be 1.")
         for name, v in (("initializer", initializer), ("auth_generator", auth_generator), ("session", session)):
@@ -67,13 +71,16 @@ class Pool:
                 raise ValueError(f"job id {job['id']!r} is given twice")
             self._kwargs[job["id"]] = kw
             jobs.append(job)
-        self.batch = None
-        self.receipt = None
-        if jobs:
-            self.receipt = self._client.enqueue(jobs)
-            self.batch = self.receipt["batch"]
-        self._responses_seen = 0
-        self._exceptions_seen = 0
+        #: serve's receipts, one a batch, and the batches' ids
+        self.receipts = self._client.enqueue(jobs, max_body=max_body) if jobs else []
+        self.batches = [r["batch"] for r in self.receipts]
+        self._seen = {}  # (batch, "results"|"exceptions") -> entries yielded
+
+    @property
+    def batch(self):
+        """The batch's id (the first's, when the jobs went as several); None
+        for no job."""
+        return self.batches[0] if self.batches else None
 
     @classmethod
     def from_exceptions(cls, exceptions, **kwargs):
@@ -98,30 +105,32 @@ class Pool:
     def join_all(self, timeout=None):
         """Wait until every job has its outcome (FleetTimeout after timeout
         seconds; None: no limit)."""
-        if self.batch is not None:
-            self._client.wait(self.batch, timeout=timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for b in self.batches:
+            left = None if deadline is None else max(deadline - time.monotonic(), 0)
+            self._client.wait(b, timeout=left)
 
     def _kwargs_of(self, outcome):
         return self._kwargs.get(outcome.get("id"), outcome.get("request"))
 
+    def _fresh(self, kind, read):
+        """The entries of each batch not yielded before, oldest first."""
+        for b in self.batches:
+            key = (b, kind)
+            for i, outcome in enumerate(read(b)):
+                if i < self._seen.get(key, 0):
+                    continue
+                self._seen[key] = i + 1
+                yield outcome
+
     def responses(self):
         """Yield the responses recorded so far, each once (ThreadResponse)."""
-        if self.batch is None:
-            return
-        for i, outcome in enumerate(self._client.results(self.batch)):
-            if i < self._responses_seen:
-                continue
-            self._responses_seen = i + 1
+        for outcome in self._fresh("results", self._client.results):
             yield ThreadResponse(self._kwargs_of(outcome), Response(outcome))
 
     def exceptions(self):
         """Yield the exceptions recorded so far, each once (ThreadException)."""
-        if self.batch is None:
-            return
-        for i, outcome in enumerate(self._client.exceptions(self.batch)):
-            if i < self._exceptions_seen:
-                continue
-            self._exceptions_seen = i + 1
+        for outcome in self._fresh("exceptions", self._client.exceptions):
             info = outcome.get("exception") or {}
             exc = _exc.exception_class(info.get("type", ""))(info.get("message", ""))
             exc.outcome = outcome

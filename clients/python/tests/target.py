@@ -55,7 +55,13 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._answer(404, b"no such page")
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _route
+    def _serve(self):
+        try:
+            self._route()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the worker gave up first (a read timeout)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
 
 
 class Target:

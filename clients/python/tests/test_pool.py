@@ -116,10 +116,21 @@ class PoolTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             threaded.map(["http://x/"])
 
+    def test_several_batches(self):
+        urls = [self.t + "/status/%d" % (200 + i % 3) for i in range(30)]
+        p = pool.Pool.from_urls(urls, max_body=300)
+        self.assertGreater(len(p.batches), 5)
+        self.assertEqual(sum(r["accepted"] for r in p.receipts), 30)
+        p.join_all(timeout=60)
+        got = sorted(r.request_kwargs["url"] for r in p.responses())
+        self.assertEqual(got, sorted(urls))
+        self.assertEqual(list(p.responses()), [])
+
     def test_empty_pool(self):
         p = pool.Pool(job_queue=queue.Queue())
         p.join_all()
         self.assertIsNone(p.batch)
+        self.assertEqual(p.batches, [])
         self.assertEqual((list(p.responses()), list(p.exceptions())), ([], []))
 
     def test_get_one_at_a_time(self):
