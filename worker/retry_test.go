@@ -1,0 +1,226 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	reqrdb "github.com/reqfleet/reqfleet/internal/rdb"
+	"github.com/reqfleet/reqfleet/internal/testkit"
+	"github.com/reqfleet/reqfleet/tasks"
+)
+
+// hitLog records when each path of a test server was hit.
+type hitLog struct {
+	mu   sync.Mutex
+	hits map[string][]time.Time
+}
+
+func (h *hitLog) add(path string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.hits == nil {
+		h.hits = map[string][]time.Time{}
+	}
+	h.hits[path] = append(h.hits[path], time.Now())
+	return len(h.hits[path])
+}
+
+func (h *hitLog) of(path string) []time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]time.Time(nil), h.hits[path]...)
+}
+
+// retryJob is a job of the test server with the retry policy given.
+func retryJob(t *testing.T, id, method, url, policy string) tasks.Job {
+	t.Helper()
+	j, err := tasks.DecodeJob(fmt.Appendf(nil, `{"id": %q, "method": %q, "url": %q, "timeout": [1, 0.3], "retries": %s}`, id, method, url, policy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+// outcomesOf reads the queue's results and exceptions by job id.
+func outcomesOf(t *testing.T, f *fleet) (map[string]tasks.Response, map[string]tasks.Exception) {
+	t.Helper()
+	ctx := context.Background()
+	rs, es := map[string]tasks.Response{}, map[string]tasks.Exception{}
+	for _, line := range f.rdb.LRange(ctx, reqrdb.ResultsKey("q"), 0, -1).Val() {
+		r, err := tasks.DecodeResponse([]byte(line))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, dup := rs[r.ID]; dup {
+			t.Fatalf("two responses for %s", r.ID)
+		}
+		rs[r.ID] = r
+	}
+	for _, line := range f.rdb.LRange(ctx, reqrdb.ExceptionsKey("q"), 0, -1).Val() {
+		e, err := tasks.DecodeException([]byte(line))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, dup := es[e.ID]; dup {
+			t.Fatalf("two exceptions for %s", e.ID)
+		}
+		es[e.ID] = e
+	}
+	return rs, es
+}
+
+// TestWorkerRetries runs jobs with retry policies on both paths: one whose
+// endpoint fails twice lands as its response after 3 tries, with its
+// history; one whose endpoint always fails lands as its last 503 once its
+// policy is used up; a POST is not retried on a read error (urllib3's
+// allowed_methods); a 429 with Retry-After: 1 is tried again no sooner
+// than a second later. Only the final outcomes are recorded, each once,
+// and the tries' histories are gone.
+func TestWorkerRetries(t *testing.T) {
+	forEachPath(t, func(t *testing.T, cfg Config) {
+		var log hitLog
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n := log.add(r.URL.Path)
+			switch r.URL.Path {
+			case "/flaky":
+				if n <= 2 {
+					w.WriteHeader(503)
+					return
+				}
+				fmt.Fprint(w, "ok")
+			case "/down":
+				w.WriteHeader(503)
+			case "/slow":
+				select { // past the job's read timeout
+				case <-r.Context().Done():
+				case <-time.After(5 * time.Second):
+				}
+			case "/limited":
+				if n == 1 {
+					w.Header().Set("Retry-After", "1")
+					w.WriteHeader(429)
+					return
+				}
+				fmt.Fprint(w, "ok")
+			}
+		}))
+		t.Cleanup(srv.Close)
+		cfg.Concurrency = 4
+		f := newFleet(t, miniRedis(t), cfg)
+		if err := f.w.Start(); err != nil {
+			t.Fatal(err)
+		}
+		for _, j := range []tasks.Job{
+			retryJob(t, "flaky", "GET", srv.URL+"/flaky", `{"total": 3, "status_forcelist": [503]}`),
+			retryJob(t, "down", "GET", srv.URL+"/down", `{"total": 2, "status_forcelist": [503]}`),
+			retryJob(t, "post", "POST", srv.URL+"/slow", `3`),
+			retryJob(t, "limited", "GET", srv.URL+"/limited", `3`),
+		} {
+			f.enqueue(t, tasks.Task{Batch: "B", Attempt: 1, Job: j}, "")
+		}
+		f.waitDone(t, "B", 4)
+		rs, es := outcomesOf(t, f)
+		if len(rs) != 3 || len(es) != 1 {
+			t.Fatalf("%d responses and %d exceptions, want 3 and 1", len(rs), len(es))
+		}
+		tries := func(h []tasks.Try) string {
+			s := ""
+			for _, tr := range h {
+				s += fmt.Sprintf("%d%s ", tr.StatusCode, tr.Exception)
+			}
+			return s
+		}
+		if r := rs["flaky"]; r.StatusCode != 200 || tries(r.Retries) != "503 503 200 " || len(log.of("/flaky")) != 3 {
+			t.Fatalf("flaky: %d after %d hits, history %q", r.StatusCode, len(log.of("/flaky")), tries(r.Retries))
+		}
+		if r := rs["down"]; r.StatusCode != 503 || tries(r.Retries) != "503 503 503 " || len(log.of("/down")) != 3 {
+			t.Fatalf("down: %d after %d hits, history %q", r.StatusCode, len(log.of("/down")), tries(r.Retries))
+		}
+		if e := es["post"]; e.Exception.Type != tasks.ReadTimeout || e.Retries != nil || len(log.of("/slow")) != 1 {
+			t.Fatalf("post: %s after %d hits, history %+v", e.Exception.Type, len(log.of("/slow")), e.Retries)
+		}
+		hits := log.of("/limited")
+		if r := rs["limited"]; r.StatusCode != 200 || tries(r.Retries) != "429 200 " || len(hits) != 2 || hits[1].Sub(hits[0]) < time.Second {
+			t.Fatalf("limited: %d, history %q, hits %v", r.StatusCode, tries(r.Retries), hits)
+		}
+		for _, tr := range rs["flaky"].Retries {
+			if tr.At.IsZero() {
+				t.Fatalf("a try without its time: %+v", rs["flaky"].Retries)
+			}
+		}
+		b, _ := json.Marshal(rs["flaky"].Retries[0])
+		if want := `{"status_code":503,"at":"`; string(b[:len(want)]) != want {
+			t.Fatalf("a try as JSON: %s", b)
+		}
+		// Every task is finished and every history dropped.
+		ctx := context.Background()
+		testkit.WaitUntil(t, testWait, func() error {
+			if keys := f.rdb.Keys(ctx, reqrdb.TriesKey("q", "*")).Val(); len(keys) > 0 {
+				return fmt.Errorf("histories left: %v", keys)
+			}
+			qi, err := asynq.NewInspectorFromRedisClient(f.rdb).GetQueueInfo("q")
+			if err == nil && qi.Size != 0 {
+				err = fmt.Errorf("%d tasks left in the queue", qi.Size)
+			}
+			return err
+		}, "the queue and the histories to empty")
+	})
+}
+
+// TestForwarderRunsScheduledTasks checks that a fetcher worker runs a job
+// another program scheduled with asynq's ProcessIn: its forwarder moves it
+// to the queue once it is due (asynq's score, whole seconds), not before.
+func TestForwarderRunsScheduledTasks(t *testing.T) {
+	var log hitLog
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { log.add(r.URL.Path) }))
+	t.Cleanup(srv.Close)
+	f := newFleet(t, miniRedis(t), Config{Concurrency: 2})
+	if err := f.w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := tasks.Task{Batch: "B", Attempt: 1, Job: job("later", srv.URL+"/later")}.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now()
+	if _, err := f.client.Enqueue(asynq.NewTask(tasks.TypeRequest, b), asynq.Queue("q"), asynq.ProcessIn(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	f.waitDone(t, "B", 1)
+	// asynq scores it in whole seconds: due at the second its time falls in.
+	due := time.Unix(at.Add(time.Second).Unix(), 0)
+	if hits := log.of("/later"); len(hits) != 1 || hits[0].Before(due) {
+		t.Fatalf("the scheduled job ran at %v: want once, not before %v", hits, due)
+	}
+}
+
+func TestForwarderStartStop(t *testing.T) {
+	fw := newForwarder(reqrdb.New(miniRedis(t)), map[string]int{"a": 1, "b": 2}, 10*time.Millisecond, time.Now, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	fw.rounds.Init(t)
+	if err := fw.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if n := fw.rounds.WaitOrTimeout(); n != 0 {
+			t.Fatalf("a round of empty queues moved %d", n)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testWait)
+	defer cancel()
+	if err := fw.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := fw.Stop(ctx); err != nil {
+		t.Fatalf("Stop again: %v", err)
+	}
+}
