@@ -30,7 +30,7 @@ func TestRetryKind(t *testing.T) {
 		name, job, typ, kind string
 	}{
 		{"refused", exJob("http://"+exClosedPort(t)+"/", `"method": "POST"`), tasks.ConnectionError, tasks.KindConnect},
-		{"closed after the request", exJob("http://"+closeAfterRequest+"/"), tasks.ConnectionError, tasks.KindRead},
+		{"closed after the request", exJob("http://" + closeAfterRequest + "/"), tasks.ConnectionError, tasks.KindRead},
 		{"read timeout", exJob(slow.URL, `"timeout": [1, 0.2]`), tasks.ReadTimeout, tasks.KindRead},
 		{"body cut short", exJob("http://" + shortBody + "/"), tasks.ChunkedEncodingError, tasks.KindNone},
 	}
