@@ -645,3 +645,54 @@ func parseRetryAfter(v string, now time.Time) (float64, bool) {
 	}
 	return max(t.Sub(now).Seconds(), 0), true
 }
+
+// DecodeRetry reads a retry policy as a job's "retries" takes it.
+func DecodeRetry(raw []byte) (*Retry, error) { return decodeRetries(raw) }
+
+// RetryFlags is the policy of the CLI's --retries N --retry-on LIST
+// --retry-backoff F (and the API's retries, retry_on, retry_backoff) for
+// the jobs that carry none: nil for total 0 (no automatic retry, as
+// requests). With on empty it is urllib3's Retry(total) (and the
+// backoff factor); on lists status codes (status_forcelist) and exception
+// types (exceptions: only those are retried, none when on names none).
+// Errors are *FieldErrors naming "retries", "retry_on" or "retry_backoff".
+func RetryFlags(total int, on string, backoff float64) (*Retry, error) {
+	if total == 0 {
+		switch {
+		case on != "":
+			return nil, fieldErr("retry_on", ErrValue, "needs retries")
+		case backoff != 0:
+			return nil, fieldErr("retry_backoff", ErrValue, "needs retries")
+		}
+		return nil, nil
+	}
+	if total < 0 || total > MaxRetries {
+		return nil, fieldErr("retries", ErrValue, "must be from 0 to %d", MaxRetries)
+	}
+	if math.IsNaN(backoff) || backoff < 0 || backoff > MaxRetryBackoff.Seconds() {
+		return nil, fieldErr("retry_backoff", ErrValue, "seconds must be from 0 to %v", MaxRetryBackoff.Seconds())
+	}
+	if on == "" && backoff == 0 {
+		return NewRetry(total), nil
+	}
+	obj := map[string]any{"total": total, "backoff_factor": backoff}
+	if on != "" {
+		statuses, types := []int{}, []string{}
+		for _, s := range strings.Split(on, ",") {
+			s = strings.TrimSpace(s)
+			if n, err := strconv.Atoi(s); err == nil && n >= 100 && n <= 999 {
+				statuses = append(statuses, n)
+			} else if slices.Contains(retryableTypes, s) {
+				types = append(types, s)
+			} else {
+				return nil, fieldErr("retry_on", ErrValue, "%q is neither a status code (100 to 999) nor an exception type retried (%s)", s, strings.Join(retryableTypes, ", "))
+			}
+		}
+		obj["status_forcelist"], obj["exceptions"] = statuses, types
+	}
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return nil, err
+	}
+	return decodeRetries(b)
+}

@@ -328,3 +328,45 @@ func sameDecisions(a, b []diffDecision) bool {
 	}
 	return true
 }
+
+func TestRetryFlags(t *testing.T) {
+	tests := []struct {
+		total   int
+		on      string
+		backoff float64
+		want    string // the policy as JSON, or the field of the error
+	}{
+		{0, "", 0, "null"},
+		{3, "", 0, "3"},
+		{3, "429, 503,ConnectionError", 0.5, `{"total":3,"connect":null,"read":null,"redirect":null,"status":null,"other":null,"status_forcelist":[429,503],` +
+			`"allowed_methods":["DELETE","GET","HEAD","OPTIONS","PUT","TRACE"],"backoff_factor":0.5,"backoff_max":120,"backoff_jitter":0,` +
+			`"respect_retry_after_header":true,"retry_after_max":21600,"exceptions":["ConnectionError"]}`},
+		{2, "", 1, `{"total":2,"connect":null,"read":null,"redirect":null,"status":null,"other":null,"status_forcelist":[],` +
+			`"allowed_methods":["DELETE","GET","HEAD","OPTIONS","PUT","TRACE"],"backoff_factor":1,"backoff_max":120,"backoff_jitter":0,` +
+			`"respect_retry_after_header":true,"retry_after_max":21600}`},
+		{0, "503", 0, "retry_on"},
+		{0, "", 1, "retry_backoff"},
+		{-1, "", 0, "retries"},
+		{3, "Timeout", 0, "retry_on"},
+		{3, "", -1, "retry_backoff"},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.total, tt.on, tt.backoff), func(t *testing.T) {
+			p, err := tasks.RetryFlags(tt.total, tt.on, tt.backoff)
+			var fe *tasks.FieldError
+			if errors.As(err, &fe) {
+				if fe.Field != tt.want {
+					t.Fatalf("error %v, want one naming %s", err, tt.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := json.Marshal(p)
+			if string(b) != tt.want {
+				t.Fatalf("policy %s\nwant %s", b, tt.want)
+			}
+		})
+	}
+}
