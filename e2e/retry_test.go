@@ -19,9 +19,10 @@ import (
 
 // recorder is a loopback target that records every request it gets:
 //
-//	/flaky    closes the connection unanswered twice, then answers 200
+//	/flaky    cuts the connection off twice, then answers 200
 //	/slow     answers after 5s (past the jobs' read timeout)
 //	/limited  answers 429 with Retry-After: 2 once, then 200
+//	/down     cuts the connection off, always
 type recorder struct {
 	*httptest.Server
 	mu   sync.Mutex
@@ -40,11 +41,12 @@ func newRecorder(t *testing.T) *recorder {
 		switch r.URL.Path {
 		case "/flaky":
 			if n <= 2 {
-				if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
-					_ = c.Close() // no answer: requests' ConnectionError (urllib3's ProtocolError, a read error)
-				}
+				cutOff(w)
 				return
 			}
+		case "/down":
+			cutOff(w)
+			return
 		case "/slow":
 			select {
 			case <-r.Context().Done():
@@ -62,6 +64,17 @@ func newRecorder(t *testing.T) *recorder {
 	}))
 	t.Cleanup(rc.Close)
 	return rc
+}
+
+// cutOff closes the connection halfway through the status line: requests'
+// ConnectionError (urllib3's ProtocolError, a read error), and not one
+// that a client sends again on another connection (bytes came back).
+func cutOff(w http.ResponseWriter) {
+	if c, buf, err := http.NewResponseController(w).Hijack(); err == nil {
+		_, _ = buf.WriteString("HTTP/1.1 5")
+		_ = buf.Flush()
+		_ = c.Close()
+	}
 }
 
 func (rc *recorder) of(key string) []time.Time {
@@ -96,13 +109,14 @@ func TestRetries(t *testing.T) {
 			jobs := fmt.Sprintf(`{"id": "flaky", "url": "%[1]s/flaky", "retries": 3}
 {"id": "post", "method": "POST", "url": "%[1]s/slow", "data": "x", "timeout": [2, 0.5], "retries": 3}
 {"id": "limited", "url": "%[1]s/limited", "retries": 3}
+{"id": "down", "url": "%[1]s/down", "retries": 1}
 `, rc.URL)
 			if err := os.WriteFile(file, []byte(jobs), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			rec := enqueue(t, srv.URL(), file)
 			waitBatch(t, rdb, "default", rec.Batch, time.Minute)
-			entries := checkBatch(t, rdb, "default", rec.Batch, []string{"flaky", "post", "limited"})
+			entries := checkBatch(t, rdb, "default", rec.Batch, []string{"flaky", "post", "limited", "down"})
 
 			r, err := outcomes.NewReader(rdb, "default")
 			if err != nil {
@@ -144,6 +158,25 @@ func TestRetries(t *testing.T) {
 						t.Errorf("%s: a try without its time: %+v", x.ID, x.Retries)
 					}
 				}
+			}
+			if e := entries["down"]; e.kind != "exception" || e.typ != tasks.ConnectionError || len(rc.of("GET /down")) != 2 {
+				t.Fatalf("down: %+v after %d tries, want a ConnectionError after 2", e, len(rc.of("GET /down")))
+			}
+			// What the policy left goes back with `reqfleet retry`, as
+			// attempt 2 with a budget of its own: 2 more tries.
+			mustCLI(t, time.Minute, nil, "retry", "--redis", srv.URL(), "--type", tasks.ConnectionError)
+			waitBatch(t, rdb, "default", rec.Batch, time.Minute)
+			var down []tasks.Exception
+			for x, err := range r.Exceptions(context.Background(), outcomes.ReadOptions{Batch: rec.Batch}) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if x.ID == "down" {
+					down = append(down, x)
+				}
+			}
+			if len(down) != 1 || down[0].Attempt != 2 || len(down[0].Retries) != 2 || len(rc.of("GET /down")) != 4 {
+				t.Fatalf("down retried: %+v after %d tries at the target, want attempt 2 after 2 more tries", down, len(rc.of("GET /down")))
 			}
 		})
 	}
