@@ -696,3 +696,15 @@ func RetryFlags(total int, on string, backoff float64) (*Retry, error) {
 	}
 	return decodeRetries(b)
 }
+
+// Clone is a copy of the policy that shares nothing with it (nil for nil).
+func (r *Retry) Clone() *Retry {
+	if r == nil {
+		return nil
+	}
+	c := *r
+	c.StatusForcelist = slices.Clone(r.StatusForcelist)
+	c.AllowedMethods = slices.Clone(r.AllowedMethods)
+	c.Exceptions = slices.Clone(r.Exceptions)
+	return &c
+}
