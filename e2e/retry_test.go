@@ -9,9 +9,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/reqfleet/reqfleet/internal/testkit"
 	"github.com/reqfleet/reqfleet/internal/testredis"
 	"github.com/reqfleet/reqfleet/outcomes"
 	"github.com/reqfleet/reqfleet/tasks"
@@ -179,5 +181,41 @@ func TestRetries(t *testing.T) {
 				t.Fatalf("down retried: %+v after %d tries at the target, want attempt 2 after 2 more tries", down, len(rc.of("GET /down")))
 			}
 		})
+	}
+}
+
+// TestRetryOutlivesItsWorker: a job waiting for its retry (a 429 with
+// Retry-After: 2) is in Redis, not in a worker: its worker SIGKILLed
+// between tries, another worker started later runs the retry, and the job
+// lands once, as its 200 with its history.
+func TestRetryOutlivesItsWorker(t *testing.T) {
+	needBinary(t)
+	t.Parallel()
+	srv := testredis.Start(t)
+	rdb := srv.Client(t)
+	rc := newRecorder(t)
+	victim := startWorker(t, "victim", srv.URL(), "-c", "2")
+	file := filepath.Join(t.TempDir(), "jobs.jsonl")
+	if err := os.WriteFile(file, []byte(fmt.Sprintf(`{"id": "limited", "url": "%s/limited", "retries": 3}`+"\n", rc.URL)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rec := enqueue(t, srv.URL(), file)
+	testkit.WaitUntil(t, time.Minute, func() bool { return queueInfo(t, rdb, "default").Retry == 1 }, "the job waiting for its retry")
+	victim.signal(t, syscall.SIGKILL)
+	victim.wait(t, 10*time.Second)
+	startWorker(t, "heir", srv.URL(), "-c", "2")
+	waitBatch(t, rdb, "default", rec.Batch, time.Minute)
+	wantAll(t, checkBatch(t, rdb, "default", rec.Batch, []string{"limited"}), "its 200", isResponse(1))
+	r, err := outcomes.NewReader(rdb, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for x, err := range r.Responses(context.Background(), outcomes.ReadOptions{Batch: rec.Batch}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(x.Retries) != 2 || x.Retries[0].StatusCode != 429 || x.Worker != "heir" || len(rc.of("GET /limited")) != 2 {
+			t.Fatalf("the job after its worker's death: %+v, %d tries at the target", x, len(rc.of("GET /limited")))
+		}
 	}
 }

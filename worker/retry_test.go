@@ -174,3 +174,23 @@ func TestWorkerRetries(t *testing.T) {
 		}, "the queue and the histories to empty")
 	})
 }
+
+// TestAsynqRetryDelay checks what asynq's processor is told: a policy's
+// retry is no failure (the retried count, the crash count, stays) and
+// waits its delay plus a second (asynq truncates its score to the second:
+// never early); anything else is a crash's quick retry.
+func TestAsynqRetryDelay(t *testing.T) {
+	rl := fmt.Errorf("wrapped: %w", &retryLaterError{delay: 2 * time.Second, msg: "retry 1: status 429"})
+	if isFailure(rl) || !isFailure(fmt.Errorf("record outcome: boom")) {
+		t.Fatal("isFailure: a policy's retry must not be a failure, anything else must")
+	}
+	if d := asynqRetryDelay(0, rl, nil); d != 3*time.Second {
+		t.Fatalf("a policy's 2s retry waits %v, want 3s", d)
+	}
+	if d := asynqRetryDelay(0, &retryLaterError{}, nil); d != 0 {
+		t.Fatalf("a policy's retry at once waits %v", d)
+	}
+	if d := asynqRetryDelay(1, fmt.Errorf("lease lost"), nil); d != retryDelay(1, nil, nil) {
+		t.Fatalf("a crash's retry waits %v, want %v", d, retryDelay(1, nil, nil))
+	}
+}
