@@ -204,6 +204,17 @@ func retryAfter(o tasks.Outcome) string {
 	return ""
 }
 
+// retried says whether the outcome has a tries history.
+func retried(o tasks.Outcome) bool {
+	switch o := o.(type) {
+	case *tasks.Response:
+		return o.Retries != nil
+	case *tasks.Exception:
+		return o.Retries != nil
+	}
+	return false
+}
+
 func setRetries(o tasks.Outcome, tries []tasks.Try) {
 	switch o := o.(type) {
 	case *tasks.Response:

@@ -492,7 +492,7 @@ func (w *Worker) run(ctx context.Context, queue string, t tasks.Task, start time
 	if again {
 		return err // tried again later: nothing to record
 	}
-	if err = w.record(ctx, queue, t, out, start, a); err == nil {
+	if err = w.record(ctx, queue, t, out, start, a); err == nil && retried(out) {
 		w.dropTries(ctx, queue, a)
 	}
 	return err
