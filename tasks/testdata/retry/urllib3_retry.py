@@ -1,15 +1,17 @@
 """Runs urllib3's own Retry over the cases on stdin and prints its decisions.
 
-Input: a JSON list of cases {"policy": <int or object of Retry's keyword
+Input: {"now": Unix seconds, "cases": [...]}, the cases {"policy": <int or object of Retry's keyword
 arguments>, "method": "GET", "tries": [{"error": "connect"|"read"|"other"}
 or {"status": 503, "headers": {...}}]}. Output: for each case the list of
 decisions, one per try until the first that is final:
 {"again": bool, "after": seconds}. As urllib3's connectionpool.urlopen
 uses Retry: increment on an error; is_retry, then increment, on a response;
 then sleep's wait (Retry-After for a response when respected and > 0, else
-get_backoff_time)."""
+get_backoff_time). An HTTP date in Retry-After is read against "now"
+(time.time is set to it), as reqfleet's side reads it."""
 import json
 import sys
+import time
 
 import urllib3
 from urllib3.exceptions import (ConnectTimeoutError, MaxRetryError, NewConnectionError,
@@ -70,7 +72,10 @@ def run(case):
 
 
 def main():
-    cases = json.load(sys.stdin)
+    given = json.load(sys.stdin)
+    now = given["now"]
+    time.time = lambda: now
+    cases = given["cases"]
     json.dump({"version": urllib3.__version__, "results": [run(c) for c in cases]}, sys.stdout)
 
 
