@@ -126,6 +126,20 @@ func TestWorkerRetries(t *testing.T) {
 		} {
 			f.enqueue(t, tasks.Task{Batch: "B", Attempt: 1, Job: j}, "")
 		}
+		// While it waits for its retry, asynq sees the job as its own
+		// retries, on both paths alike: the same task, state retry, its
+		// error message, its retried count (the crash count) unchanged.
+		insp := asynq.NewInspectorFromRedisClient(f.rdb)
+		testkit.WaitUntil(t, testWait, func() error {
+			info, err := insp.GetTaskInfo("q", "B:1:limited")
+			if err != nil {
+				return err
+			}
+			if info.State != asynq.TaskStateRetry || info.LastErr != "retry 1: status 429" || info.Retried != 0 {
+				return fmt.Errorf("state %v, last error %q, retried %d", info.State, info.LastErr, info.Retried)
+			}
+			return nil
+		}, "the 429 job in asynq's retry state")
 		f.waitDone(t, "B", 4)
 		rs, es := outcomesOf(t, f)
 		if len(rs) != 3 || len(es) != 1 {
