@@ -76,6 +76,11 @@ func (s *Server) postJobs(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, apiError{Error: err.Error()})
 		return
 	}
+	retries, bad := retriesParam(r.URL.Query()) // retries.go
+	if bad != nil {
+		writeError(w, http.StatusBadRequest, *bad)
+		return
+	}
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || (mt != "application/json" && !jsonlTypes[mt]) {
 		writeError(w, http.StatusUnsupportedMediaType, apiError{
@@ -122,6 +127,7 @@ func (s *Server) postJobs(w http.ResponseWriter, r *http.Request) {
 			if it.job.ID == "" {
 				it.job.ID = uuid.NewString()
 			}
+			_ = it.job.DefaultRetries(retries) // a decoded job: cannot fail
 			if len(rec.IDs) < s.cfg.MaxIDs {
 				rec.IDs = append(rec.IDs, it.job.ID)
 			} else {

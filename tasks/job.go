@@ -42,6 +42,9 @@ type Job struct {
 	Timeout        *Timeout          `json:"timeout,omitempty"`
 	AllowRedirects *bool             `json:"allow_redirects,omitempty"`
 	Meta           json.RawMessage   `json:"meta,omitempty"`
+	// Retries is the job's automatic retry policy (retry.go); nil: none,
+	// as requests.
+	Retries *Retry `json:"retries,omitempty"`
 
 	// kept is the job as DecodeJob was given it, which MarshalJSON writes
 	// back while the fields still hold what was decoded from it.
@@ -98,6 +101,7 @@ var decoders = map[string]fieldDecoder{
 	"timeout":         func(j *Job, raw json.RawMessage) (err error) { j.Timeout, err = decodeTimeout(raw); return },
 	"allow_redirects": decodeAllowRedirects,
 	"meta":            func(j *Job, raw json.RawMessage) error { j.Meta = compact(raw); return nil },
+	"retries":         func(j *Job, raw json.RawMessage) (err error) { j.Retries, err = decodeRetries(raw); return },
 }
 
 // compact returns a compacted copy of a valid JSON value, as json.Marshal
@@ -531,4 +535,35 @@ func redactMap(m map[string]string, secret func(string) bool) slog.Value {
 		attrs = append(attrs, slog.String(k, v))
 	}
 	return slog.GroupValue(attrs...)
+}
+
+// DefaultRetries gives the job the retry policy p (a worker's or the
+// CLI's default) when it has none of its own. A decoded job keeps the form
+// it was given, with "retries" added last.
+func (j *Job) DefaultRetries(p *Retry) error {
+	if j.Retries != nil || p == nil {
+		return nil
+	}
+	j.Retries = p
+	k := j.kept
+	if k == nil {
+		return nil
+	}
+	v, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	raw := make([]byte, 0, len(k.raw)+len(v)+12)
+	raw = append(raw, k.raw[:len(k.raw)-1]...)
+	if len(k.raw) > 2 {
+		raw = append(raw, ',')
+	}
+	raw = append(raw, `"retries":`...)
+	raw = append(append(raw, v...), '}')
+	nk := &keptForm{raw: raw, at: k.at}
+	if nk.sum, err = j.normalSum(); err != nil {
+		return err
+	}
+	j.kept = nk
+	return nil
 }

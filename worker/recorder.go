@@ -28,6 +28,8 @@ type recorder struct {
 type ack struct {
 	id        string // asynq's task id
 	uniqueKey string // asynq's uniqueness lock, if the task holds one
+
+	msg *rdb.TaskMessage // the message fetched, for a retry (retry.go)
 }
 
 // record stores the outcome of task t run from queue. It reports whether the

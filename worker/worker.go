@@ -120,6 +120,15 @@ type Config struct {
 	// RecoverDisabled: no lease recoverer in this worker (asynq's
 	// recoverer still runs).
 	RecoverDisabled bool
+
+	// MaxRetryAfter caps the Retry-After a job's retry policy honours
+	// (retry.go); default DefaultMaxRetryAfter.
+	MaxRetryAfter time.Duration
+	// ForwardEvery is how often the fetcher's forwarder moves the due
+	// tasks of the scheduled and retry sets to their queues (forward.go;
+	// asynq's servers do it under AsynqProcessor, every ForwardEvery too);
+	// default DefaultForwardEvery.
+	ForwardEvery time.Duration
 }
 
 // Defaults of the leases and their recovery.
@@ -198,6 +207,11 @@ func (c *Config) validate() error {
 	if err := c.validateLeases(); err != nil {
 		return err
 	}
+	if c.MaxRetryAfter < 0 || c.ForwardEvery < 0 {
+		return fmt.Errorf("%w: MaxRetryAfter and ForwardEvery must not be negative", ErrConfig)
+	}
+	c.MaxRetryAfter = cmp.Or(c.MaxRetryAfter, DefaultMaxRetryAfter)
+	c.ForwardEvery = cmp.Or(c.ForwardEvery, DefaultForwardEvery)
 	return c.Sweep.validate()
 }
 
@@ -242,6 +256,7 @@ type Worker struct {
 	servers []*asynq.Server // the shards, started together
 	batch   *batcher        // records outcomes in groups while started; nil: one by one
 	fetch   *fetcher        // runs the jobs, unless AsynqProcessor
+	forward *forwarder      // moves due scheduled and retry tasks to their queues, with the fetcher (forward.go)
 	recov   *leaseRecoverer // recovers expired leases (recover.go), unless RecoverDisabled
 	sweep   *sweeper        // started with the server (archive.go)
 }
@@ -293,7 +308,10 @@ func (w *Worker) Start() error {
 			Logger:            asynqLogger{w.log},
 			LogLevel:          asynq.WarnLevel,
 			ErrorHandler:      asynq.ErrorHandlerFunc(w.handleError),
-			RetryDelayFunc:    retryDelay, // crash recovery: quick (archive.go)
+			RetryDelayFunc:    asynqRetryDelay, // crash recovery: quick (archive.go); a retry policy's delay (retry.go)
+			IsFailure:         isFailure,
+			// A retry policy's delay honoured within a second or so.
+			DelayedTaskCheckInterval: w.cfg.ForwardEvery,
 		})
 	}
 	mux := asynq.NewServeMux()
@@ -327,6 +345,8 @@ func (w *Worker) Start() error {
 			lease: w.cfg.Lease, extendEvery: w.cfg.LeaseRenew,
 		}, w.cfg.Redis, w.run)
 		_ = w.fetch.Start(context.Background()) // a new fetcher: cannot fail
+		w.forward = newForwarder(w.store, w.cfg.Queues, w.cfg.ForwardEvery, time.Now, w.log)
+		_ = w.forward.Start(context.Background()) // a new forwarder: cannot fail
 	}
 	w.startSweeper()
 	if !w.cfg.RecoverDisabled {
@@ -364,9 +384,10 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 	// the shutdown goes on all the same.
 	_ = w.stopSweeper(ctx)
 	w.mu.Lock()
-	recov := w.recov
+	recov, fwd := w.recov, w.forward
 	w.mu.Unlock()
 	_ = recov.Stop(ctx)
+	_ = fwd.Stop(ctx)
 	done := make(chan struct{})
 	go func() {
 		var wg sync.WaitGroup
@@ -464,7 +485,17 @@ func (w *Worker) run(ctx context.Context, queue string, t tasks.Task, start time
 	if err != nil {
 		return err // shutting down: the job goes back to the queue
 	}
-	return w.record(ctx, queue, t, out, start, a)
+	if t.Job.Retries == nil {
+		return w.record(ctx, queue, t, out, start, a)
+	}
+	out, again, err := w.afterTry(ctx, queue, t, out, a) // retry.go
+	if again {
+		return err // tried again later: nothing to record
+	}
+	if err = w.record(ctx, queue, t, out, start, a); err == nil && retried(out) {
+		w.dropTries(ctx, queue, a)
+	}
+	return err
 }
 
 // record keeps trying while Redis is unreachable, for up to RecordTimeout,
@@ -499,5 +530,9 @@ func (w *Worker) record(ctx context.Context, queue string, t tasks.Task, out tas
 
 func (w *Worker) handleError(ctx context.Context, at *asynq.Task, err error) {
 	id, _ := asynq.GetTaskID(ctx)
+	if !isFailure(err) {
+		w.log.Debug("job tried again later by its retry policy", "task", id, "why", err)
+		return
+	}
 	w.log.Error("job failed in the worker", "task", id, "err", err)
 }

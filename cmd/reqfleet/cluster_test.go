@@ -48,7 +48,7 @@ func TestFleetOnRedisCluster(t *testing.T) {
 	// Two queues whose keys land on different nodes ("run" on a third).
 	for _, queue := range []string{"default", "other"} {
 		jobs := writeFile(t, "urls.txt", srv.URL+"/a\n"+srv.URL+"/missing\nhttp://127.0.0.1:1/refused\n")
-		batch := must("enqueue", "--queue", queue, "--urls", jobs)
+		batch := must("enqueue", "--queue", queue, "--urls", jobs, "--retries", "1") // the refused job tried twice: the retry set and its forwarder on the cluster
 		startClusterWorker(t, env, "--queue", queue, "-c", "2")
 		startClusterWorker(t, env, "--queue", queue, "-c", "2")
 
@@ -61,7 +61,7 @@ func TestFleetOnRedisCluster(t *testing.T) {
 			t.Fatalf("%s: results %q", queue, results)
 		}
 		e, err := tasks.DecodeException([]byte(must("exceptions", "--queue", queue, "--batch", batch)))
-		if err != nil || e.Exception.Type != tasks.ConnectionError {
+		if err != nil || e.Exception.Type != tasks.ConnectionError || len(e.Retries) != 2 {
 			t.Fatalf("%s: exception %+v, %v", queue, e, err)
 		}
 		must("retry", "--queue", queue)

@@ -26,6 +26,7 @@ type inputFlags struct {
 	method  string
 	headers headerFlag // with --urls, set on every job
 	maxLine sizeFlag
+	retries retryFlags // the policy of jobs without one (retryflags.go)
 }
 
 func (f *inputFlags) register(fs *flag.FlagSet, headerFlagName string) {
@@ -37,6 +38,7 @@ func (f *inputFlags) register(fs *flag.FlagSet, headerFlagName string) {
 		fs.Var(&f.headers, headerFlagName, "with --urls: a header of every job, \"Name: value\" (repeatable)")
 	}
 	fs.Var(&f.maxLine, "max-line", "longest input line accepted (e.g. 16MiB)")
+	f.retries.register(fs)
 }
 
 // inputNote is the help of run's and enqueue's FILE|- argument.
@@ -90,6 +92,10 @@ func (f *inputFlags) read(fs *flag.FlagSet, r io.Reader, name string) (iter.Seq2
 	default:
 		return nil, usageErr(fs, "--format must be auto, jsonl or urls, not %q", f.format)
 	}
+	policy, err := f.retries.policy(fs)
+	if err != nil {
+		return nil, err
+	}
 	var seq iter.Seq2[tasks.Job, error]
 	if format == "urls" {
 		tmpl, err := tasks.DecodeJob(fmt.Appendf(nil, `{"url":"x","method":%q}`, f.method))
@@ -106,6 +112,7 @@ func (f *inputFlags) read(fs *flag.FlagSet, r io.Reader, name string) (iter.Seq2
 	} else {
 		seq = enqueuer.ReadJSONL(r, int(f.maxLine))
 	}
+	seq = withRetries(seq, policy)
 	return func(yield func(tasks.Job, error) bool) {
 		for j, err := range seq {
 			if err != nil {

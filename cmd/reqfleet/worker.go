@@ -37,6 +37,8 @@ func (a *app) runWorker(ctx context.Context, args []string) error {
 	fs.Var(&leaseRenew, "lease-renew", "how often the leases of the jobs held are renewed (at most a third of --lease)")
 	fs.Var(&recoverEvery, "recover-every", "how often (jittered) the worker requeues the jobs of its queues whose lease ended")
 	maxCrashes := fs.Int("max-crashes", worker.DefaultMaxCrashes, "times a job's workers may be lost (crashed, killed) while holding it before it is recorded as a WorkerCrashed exception instead of run again")
+	maxRetryAfter := durationFlag(worker.DefaultMaxRetryAfter)
+	fs.Var(&maxRetryAfter, "max-retry-after", "cap on a Retry-After honoured: the longest a job's retry policy waits for a server's Retry-After")
 	var ops workerOps
 	ops.register(fs)
 	pos, err := parse(fs, args)
@@ -68,6 +70,8 @@ func (a *app) runWorker(ctx context.Context, args []string) error {
 		LeaseRenew:   time.Duration(leaseRenew),
 		RecoverEvery: time.Duration(recoverEvery),
 		MaxCrashes:   *maxCrashes,
+
+		MaxRetryAfter: time.Duration(maxRetryAfter),
 	}
 	switch {
 	case lease < durationFlag(2*time.Second):
@@ -76,6 +80,8 @@ func (a *app) runWorker(ctx context.Context, args []string) error {
 		return usageErr(fs, "--lease-renew must be above 0 and at most a third of --lease")
 	case recoverEvery <= 0 || *maxCrashes < 1:
 		return usageErr(fs, "--recover-every must be above 0 and --max-crashes at least 1")
+	case maxRetryAfter <= 0:
+		return usageErr(fs, "--max-retry-after must be above 0")
 	}
 	if *shards < 0 || *recordBatch < 0 || *fetchBatch < 0 || checkEvery < 0 {
 		return usageErr(fs, "--shards, --record-batch, --fetch-batch and --task-check-interval must not be negative")

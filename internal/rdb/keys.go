@@ -50,3 +50,7 @@ const (
 	BatchCreated    = "created"    // unix milliseconds
 	BatchRevived    = "revived"    // "1": made anew by retry after the batch expired
 )
+
+// TriesKey is the tries history of a task its job's retry policy tried
+// again (JSON each, oldest first), until its outcome is recorded.
+func TriesKey(queue, taskID string) string { return "reqfleet:{" + queue + "}:tries:" + taskID }

@@ -357,6 +357,7 @@ func TestInbox(t *testing.T) {
 var mirrors = map[string]string{
 	"fetch": "dequeueCmd", "record_many": "doneCmd", "recorded_before": "doneCmd", "requeue": "requeueCmd",
 	"archive": "archiveCmd", "enqueue_many": "enqueueCmd", "write_server_state": "writeServerStateCmd",
+	"retry": "retryCmd", "forward": "forwardCmd",
 }
 
 // Every lua/ file is embedded and named, and starts with its header.
