@@ -49,4 +49,5 @@ const (
 	BatchExceptions = "exceptions" // of which exceptions
 	BatchCreated    = "created"    // unix milliseconds
 	BatchRevived    = "revived"    // "1": made anew by retry after the batch expired
+	BatchRejected   = "rejected"   // inbox entries that were not jobs, done as InvalidJob exceptions; in total once sealed
 )
