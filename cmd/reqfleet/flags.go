@@ -75,7 +75,7 @@ var flagMeanings = map[string]meaning{
 	"H":        {kind: "header", text: "a header sent with every job's request, \"Name: value\" (repeatable); a job's own header of that name wins"},
 
 	// Sessions and requests (run, worker).
-	"concurrency":          {kind: "int", text: "jobs at once in this process, one HTTP session each"},
+	"concurrency":          {kind: "int", text: "jobs at once in one process, one HTTP session each"},
 	"c":                    {kind: "int", alias: "concurrency"},
 	"basic-auth-env":       {kind: "string", text: "name of an environment variable holding user:password for every session's basic auth"},
 	"bearer-env":           {kind: "string", text: "name of an environment variable holding a bearer token sent as Authorization by every session"},
@@ -269,6 +269,8 @@ type common struct {
 	redisWait     durationFlag // how long to wait for Redis at start; a command may set its default before registering
 }
 
+// commonFlags registers the flags of every fleet command; redisHelp follows
+// --redis's meaning ("Redis URL"), e.g. " (default $REQFLEET_REDIS)".
 func (a *app) commonFlags(fs *flag.FlagSet, c *common, redisHelp string) {
 	a.commonFlagsLevel(fs, c, redisHelp, "warn") // the command prints what it did itself
 }
