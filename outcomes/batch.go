@@ -23,17 +23,25 @@ type BatchStatus struct {
 	// Orphaned: sealed by a worker's sweep, its enqueuer gone (killed),
 	// with Total the jobs it had queued.
 	Orphaned bool `json:"orphaned,omitempty"`
+	// Queued is the jobs queued so far as Redis counted them (the enqueue
+	// fast path), ahead of Accepted, which the enqueuer writes now and then.
+	Queued int64 `json:"queued,omitempty"`
+	// Rejected: inbox entries that were not jobs, done as InvalidJob
+	// exceptions; counted in Done and Exceptions, and in Total once sealed.
+	Rejected int64 `json:"rejected,omitempty"`
 }
 
 // Complete reports whether every job of the batch has its outcome.
 func (b BatchStatus) Complete() bool { return b.Sealed && b.Done >= b.Total }
 
-// Expected is the number of jobs the batch holds as far as is known.
+// Expected is the number of jobs the batch holds as far as is known: its
+// total once sealed; before, the jobs queued or accepted (whichever count
+// is ahead) and the inbox entries rejected.
 func (b BatchStatus) Expected() int64 {
 	if b.Sealed {
 		return b.Total
 	}
-	return b.Accepted
+	return max(b.Accepted, b.Queued) + b.Rejected
 }
 
 // Batch reads a batch's status; ErrNoBatch if Redis has no such batch.
@@ -56,6 +64,8 @@ func (r *Reader) Batch(ctx context.Context, id string) (BatchStatus, error) {
 		Exceptions: num(rdb.BatchExceptions),
 		Created:    time.UnixMilli(num(rdb.BatchCreated)).UTC(),
 		Orphaned:   m[rdb.BatchOrphaned] == "1",
+		Queued:     num(rdb.BatchQueued),
+		Rejected:   num(rdb.BatchRejected),
 	}, nil
 }
 

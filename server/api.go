@@ -92,7 +92,7 @@ func (s *Server) postJobs(w http.ResponseWriter, r *http.Request) {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			writeError(w, http.StatusRequestEntityTooLarge, apiError{
-				Error: fmt.Sprintf("body larger than %d bytes (serve --max-body): split it into several requests", s.cfg.MaxBody)})
+				Error: fmt.Sprintf("body larger than %d bytes (serve --max-request-body): split it into several requests", s.cfg.MaxBody)})
 			return
 		}
 		writeError(w, http.StatusBadRequest, apiError{Error: "reading the body: " + err.Error()})

@@ -53,7 +53,7 @@ func TestFleetOnRedisCluster(t *testing.T) {
 		startClusterWorker(t, env, "--queue", queue, "-c", "2")
 
 		var bs outcomes.BatchStatus
-		out := must("wait", "--queue", queue, batch, "--timeout", "30s", "--quiet")
+		out := must("wait", "--queue", queue, batch, "--give-up-after", "30s", "--quiet", "--json")
 		if err := json.Unmarshal([]byte(out), &bs); err != nil || !bs.Complete() || bs.Responses != 2 || bs.Exceptions != 1 {
 			t.Fatalf("%s: wait printed %s (%v)", queue, out, err)
 		}
@@ -65,7 +65,7 @@ func TestFleetOnRedisCluster(t *testing.T) {
 			t.Fatalf("%s: exception %+v, %v", queue, e, err)
 		}
 		must("retry", "--queue", queue)
-		must("wait", "--queue", queue, batch, "--timeout", "30s", "--quiet")
+		must("wait", "--queue", queue, batch, "--give-up-after", "30s", "--quiet", "--json")
 		e2, err := tasks.DecodeException([]byte(must("exceptions", "--queue", queue, "--pop")))
 		if err != nil || e2.ID != e.ID || e2.Attempt != 2 {
 			t.Fatalf("%s: retried exception %+v, %v", queue, e2, err)

@@ -17,9 +17,9 @@ type retryFlags struct {
 }
 
 func (f *retryFlags) register(fs *flag.FlagSet) {
-	fs.IntVar(&f.total, "retries", 0, "retry each job without a \"retries\" of its own up to N times, as urllib3's Retry(N) (0: no automatic retry, as requests)")
-	fs.StringVar(&f.on, "retry-on", "", "with --retries: retry on these status codes and exception types only, e.g. 429,503,ConnectionError (status_forcelist; exception types: ConnectionError, ConnectTimeout, ProxyError, ReadTimeout, SSLError)")
-	fs.Float64Var(&f.backoff, "retry-backoff", 0, "with --retries: urllib3's backoff_factor, seconds (the n-th retry waits F*2^(n-1), none for the first, at most 120)")
+	fs.IntVar(&f.total, "retries", 0, use("retries"))
+	fs.StringVar(&f.on, "retry-on", "", use("retry-on", " (status_forcelist; exception types: ConnectionError, ConnectTimeout, ProxyError, ReadTimeout, SSLError)"))
+	fs.Float64Var(&f.backoff, "retry-backoff", 0, use("retry-backoff", " (the n-th retry waits F*2^(n-1), none for the first, at most 120)"))
 }
 
 // policy is the flags' policy, nil for none; errors name the flag.

@@ -365,9 +365,10 @@ func (c *Client) InboxRestamp(ctx context.Context, queue, old, stamped string) (
 }
 
 // InboxReject moves a processing entry to the exceptions list as the
-// exception line; false when the entry is gone. [inbox_reject.lua]
-func (c *Client) InboxReject(ctx context.Context, queue, stamped string, line []byte) (bool, error) {
-	n, err := inboxRejectScript.Run(ctx, c.r, []string{InboxProcessingKey(queue), ExceptionsKey(queue)}, stamped, line).Int()
+// exception line, counted in batch as a job done (BatchRejected); false
+// when the entry is gone. [inbox_reject.lua]
+func (c *Client) InboxReject(ctx context.Context, queue, stamped, batch string, line []byte) (bool, error) {
+	n, err := inboxRejectScript.Run(ctx, c.r, []string{InboxProcessingKey(queue), ExceptionsKey(queue), BatchKey(queue, batch)}, stamped, line).Int()
 	return n == 1, err
 }
 

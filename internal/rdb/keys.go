@@ -49,6 +49,7 @@ const (
 	BatchExceptions = "exceptions" // of which exceptions
 	BatchCreated    = "created"    // unix milliseconds
 	BatchRevived    = "revived"    // "1": made anew by retry after the batch expired
+	BatchRejected   = "rejected"   // inbox entries that were not jobs, done as InvalidJob exceptions; in total once sealed
 )
 
 // TriesKey is the tries history of a task its job's retry policy tried

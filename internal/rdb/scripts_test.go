@@ -325,8 +325,8 @@ func TestInbox(t *testing.T) {
 		}{
 			{"restamp", func() (bool, error) { return c.InboxRestamp(ctx, "q", "B\n1\nj1", "C\n1\nj1") }, true},
 			{"restamp gone", func() (bool, error) { return c.InboxRestamp(ctx, "q", "B\n1\nj1", "C\n1\nj1") }, false},
-			{"reject", func() (bool, error) { return c.InboxReject(ctx, "q", "B\n2\nj2", []byte(`{"exception":{}}`)) }, true},
-			{"reject gone", func() (bool, error) { return c.InboxReject(ctx, "q", "B\n2\nj2", []byte(`x`)) }, false},
+			{"reject", func() (bool, error) { return c.InboxReject(ctx, "q", "B\n2\nj2", "B", []byte(`{"exception":{}}`)) }, true},
+			{"reject gone", func() (bool, error) { return c.InboxReject(ctx, "q", "B\n2\nj2", "B", []byte(`x`)) }, false},
 			{"renew other", func() (bool, error) { return c.InboxRenew(ctx, "q", "other", time.Hour) }, false},
 			{"renew", func() (bool, error) { return c.InboxRenew(ctx, "q", "tok", time.Hour) }, true},
 			{"release other", func() (bool, error) { return c.InboxRelease(ctx, "q", "other") }, false},
