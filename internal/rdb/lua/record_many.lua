@@ -77,11 +77,12 @@ for i = 0, n - 1 do
       redis.call('HINCRBY', batch, d, 1)
     end
     if d ~= '' and h ~= '' then
+      -- one call a known host; a new field over the cap goes to other
       local f = h .. ' ' .. d
-      if redis.call('HEXISTS', KEYS[k+9], f) == 0 and redis.call('HLEN', KEYS[k+9]) >= cap then
-        f = 'other ' .. d
+      if redis.call('HINCRBY', KEYS[k+9], f, 1) == 1 and redis.call('HLEN', KEYS[k+9]) > cap then
+        redis.call('HDEL', KEYS[k+9], f)
+        redis.call('HINCRBY', KEYS[k+9], 'other ' .. d, 1)
       end
-      redis.call('HINCRBY', KEYS[k+9], f, 1)
     end
     if exc and ARGV[a+8] == '1' then
       count(failed, KEYS[k+10], KEYS[k+11])

@@ -74,11 +74,12 @@ for i = 0, n - 1 do
           redis.call('HINCRBY', batch, d, 1)
         end
         if d ~= '' and h ~= '' then
+          -- one call a known host; a new field over the cap goes to other
           local f = h .. ' ' .. d
-          if redis.call('HEXISTS', KEYS[9], f) == 0 and redis.call('HLEN', KEYS[9]) >= tonumber(ARGV[4]) then
-            f = 'other ' .. d
+          if redis.call('HINCRBY', KEYS[9], f, 1) == 1 and redis.call('HLEN', KEYS[9]) > tonumber(ARGV[4]) then
+            redis.call('HDEL', KEYS[9], f)
+            redis.call('HINCRBY', KEYS[9], 'other ' .. d, 1)
           end
-          redis.call('HINCRBY', KEYS[9], f, 1)
         end
         out[i+1] = 2
       else
