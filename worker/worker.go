@@ -381,10 +381,10 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 	// the shutdown goes on all the same.
 	_ = w.stopSweeper(ctx)
 	w.mu.Lock()
-	recov := w.recov
+	recov, beat := w.recov, w.beat
 	w.mu.Unlock()
 	_ = recov.Stop(ctx)
-	_ = w.beat.Stop(ctx)
+	_ = beat.Stop(ctx)
 	done := make(chan struct{})
 	go func() {
 		var wg sync.WaitGroup
