@@ -384,7 +384,6 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 	recov, beat := w.recov, w.beat
 	w.mu.Unlock()
 	_ = recov.Stop(ctx)
-	_ = beat.Stop(ctx)
 	done := make(chan struct{})
 	go func() {
 		var wg sync.WaitGroup
@@ -407,6 +406,9 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 			_ = w.batch.Stop(context.WithoutCancel(ctx))
 		}
 		w.pool.close()
+		// Last: the row shows the worker while it finishes its jobs. Its
+		// stop is bounded by the beat's own timeouts (4s at most).
+		_ = beat.Stop(context.WithoutCancel(ctx))
 		close(done)
 	}()
 	select {

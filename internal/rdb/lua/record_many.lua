@@ -15,9 +15,9 @@
 -- raises asynq's failed counters as its retryCmd/archiveCmd do (with the
 -- processed ones when finishing the task; alone, when new and ARGV[a+8]
 -- says so, when asynq's processor finishes it), so asynq's error rate
--- counts it. Each new outcome raises
--- its detail field in its batch and its host's in the hosts hash (at most
--- ARGV[3] fields; past that a new host counts as "other").
+-- counts it. Each new outcome raises its detail field in its batch and
+-- its host's in the hosts hash (at most ARGV[3] fields; past that a new
+-- host counts as "other").
 --
 -- Eleven KEYS per outcome i (k = 11*(i-1)):
 -- KEYS[k+1] -> reqfleet:{<qname>}:results or reqfleet:{<qname>}:exceptions
