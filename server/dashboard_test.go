@@ -60,6 +60,10 @@ func TestDashboardPage(t *testing.T) {
 	if a := e.do(t, "GET", "/dashboard/static/nope.js", "", ""); a.code != http.StatusNotFound {
 		t.Errorf("missing file: %d", a.code)
 	}
+	noUI := setup(t, func(c *Config) { c.UI = nil })
+	if a := noUI.do(t, "GET", "/", "", ""); a.code != 200 || strings.Contains(a.body, `href="/ui/"`) {
+		t.Errorf("without the UI: %d, links to it: %v", a.code, strings.Contains(a.body, `href="/ui/"`))
+	}
 }
 
 // The outcome lists as the dashboard reads them: paged, of a batch and a

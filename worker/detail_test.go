@@ -26,3 +26,32 @@ func TestDetail(t *testing.T) {
 		})
 	}
 }
+
+// An exception counts as failed in asynq's counters by the record script
+// only when asynq's processor finishes its task (no ack); a fetched one
+// counts when finished, an archived one was counted by asynq's archive.
+func TestRecordFailed(t *testing.T) {
+	exc := &tasks.Exception{Exception: tasks.ExceptionInfo{Type: "ConnectionError"}, Request: tasks.Job{URL: "http://h/"}}
+	resp := &tasks.Response{StatusCode: 200, Request: tasks.Job{URL: "http://h/"}}
+	for _, tc := range []struct {
+		name   string
+		o      tasks.Outcome
+		a      *ack
+		failed bool
+	}{
+		{"asynq's processor, an exception", exc, nil, true},
+		{"asynq's processor, a response", resp, nil, false},
+		{"fetched", exc, &ack{id: "t1"}, false},
+		{"archived", exc, archivedAck, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := &recordReq{}
+			if err := fill(req, "q", tasks.Task{Batch: "B", Attempt: 1, Job: tasks.Job{ID: "j"}}, tc.o, tc.a); err != nil {
+				t.Fatal(err)
+			}
+			if rec := req.record(); rec.Failed != tc.failed || rec.Detail == "" || rec.Host != "h" {
+				t.Fatalf("record %+v", rec)
+			}
+		})
+	}
+}
