@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/reqfleet/reqfleet/internal/rdb"
@@ -29,6 +30,10 @@ type BatchStatus struct {
 	// Rejected: inbox entries that were not jobs, done as InvalidJob
 	// exceptions; counted in Done and Exceptions, and in Total once sealed.
 	Rejected int64 `json:"rejected,omitempty"`
+	// ByStatus counts the responses by status code ("200"), ByType the
+	// exceptions by type ("ConnectionError"); retried ones taken back.
+	ByStatus map[string]int64 `json:"by_status,omitempty"`
+	ByType   map[string]int64 `json:"by_type,omitempty"`
 }
 
 // Complete reports whether every job of the batch has its outcome.
@@ -54,7 +59,27 @@ func (r *Reader) Batch(ctx context.Context, id string) (BatchStatus, error) {
 		return BatchStatus{}, fmt.Errorf("%w %q in queue %q", ErrNoBatch, id, r.queue)
 	}
 	num := func(k string) int64 { n, _ := strconv.ParseInt(m[k], 10, 64); return n }
+	var byStatus, byType map[string]int64
+	for k, v := range m {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		if n <= 0 {
+			continue
+		}
+		if c, ok := strings.CutPrefix(k, rdb.CodeFieldPrefix); ok {
+			if byStatus == nil {
+				byStatus = map[string]int64{}
+			}
+			byStatus[c] = n
+		} else if e, ok := strings.CutPrefix(k, rdb.ExcFieldPrefix); ok {
+			if byType == nil {
+				byType = map[string]int64{}
+			}
+			byType[e] = n
+		}
+	}
 	return BatchStatus{
+		ByStatus:   byStatus,
+		ByType:     byType,
 		ID:         id,
 		Accepted:   num(rdb.BatchAccepted),
 		Total:      num(rdb.BatchTotal),

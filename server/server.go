@@ -1,7 +1,8 @@
 // Package server is `reqfleet serve`: one HTTP server with the enqueue API
 // for other applications (POST /v1/jobs, GET /v1/batches/{id}, GET
 // /v1/results), Prometheus metrics (/metrics), health checks (/healthz,
-// /readyz) and the asynqmon web UI (/ui/).
+// /readyz), reqfleet's dashboard (/, dashboard.go) and the asynqmon web UI
+// (/ui/).
 //
 // With a token set (REQFLEET_API_TOKEN), everything but the health checks
 // needs it: "Authorization: Bearer TOKEN", or HTTP Basic auth with the token
@@ -106,6 +107,7 @@ type Server struct {
 
 	accepted *prometheus.CounterVec
 	requests *prometheus.CounterVec
+	retries  retryLocks // POST /v1/retry: one run a queue at a time
 }
 
 // New builds the server: its enqueuers, the UI and the metrics registry.
@@ -199,6 +201,7 @@ func (s *Server) routes() http.Handler {
 	handle("POST /v1/jobs", "jobs", true, s.postJobs)
 	handle("GET /v1/batches/{id}", "batch", true, s.getBatch)
 	handle("GET /v1/results", "results", true, s.getResults)
+	s.dashboardRoutes(handle, mux) // dashboard.go: / and the JSON routes it reads
 	handle("GET /v1/exceptions", "exceptions", true, s.getExceptions)
 	handle("GET /v1/jobs/{id}", "job", true, s.getJob)
 	handle("GET /v1/openapi.json", "openapi", true, s.getOpenAPI)
@@ -208,7 +211,6 @@ func (s *Server) routes() http.Handler {
 		ui := s.requireToken(s.ui, true)
 		mux.Handle(DefaultUIPath+"/", s.observe("ui", ui))
 		mux.Handle("GET "+DefaultUIPath, http.RedirectHandler(DefaultUIPath+"/", http.StatusMovedPermanently))
-		mux.Handle("GET /{$}", http.RedirectHandler(DefaultUIPath+"/", http.StatusFound))
 	}
 	// Browsers' cross-site POSTs (a form on another site, with the UI's
 	// Basic credentials cached) are refused; other clients send no

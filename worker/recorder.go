@@ -30,12 +30,18 @@ type ack struct {
 	uniqueKey string // asynq's uniqueness lock, if the task holds one
 
 	msg *rdb.TaskMessage // the message fetched, for a retry (retry.go)
+	// archived: no task to finish (id ""), asynq archived it and counted it
+	// failed; else an exception without id counts as failed when recorded.
+	archived bool
 }
+
+// archivedAck is the ack of an outcome recorded for a task asynq archived.
+var archivedAck = &ack{archived: true}
 
 // record stores the outcome of task t run from queue. It reports whether the
 // outcome was new; false means a duplicate run whose outcome was dropped.
 func (r *recorder) record(ctx context.Context, queue string, t tasks.Task, o tasks.Outcome) (bool, error) {
-	return r.finish(ctx, queue, t, o, nil)
+	return r.finish(ctx, queue, t, o, archivedAck)
 }
 
 // finish is record, and for a fetched task (a != nil) asynq's Done.
@@ -60,6 +66,7 @@ func fill(req *recordReq, queue string, t tasks.Task, o tasks.Outcome, a *ack) e
 	}
 	req.queue, req.line, req.member = queue, line, t.OutcomeKey()
 	req.batch, req.exception = t.Batch, o.Kind() == "exception"
+	req.detail, req.host = detail(o)
 	req.ack = ack{}
 	if a != nil {
 		req.ack = *a
@@ -74,6 +81,8 @@ type recordReq struct {
 	member    string // "attempt:id"
 	line      []byte
 	exception bool           // else a response
+	detail    string         // rdb.CodeField or rdb.ExcField
+	host      string         // the request's host[:port]
 	ack       ack            // id "": asynq's processor finishes the task
 	done      chan recordRes // buffered: the flusher never blocks on it
 }
@@ -83,7 +92,8 @@ type recordReq struct {
 // done in the same script call.
 func (r *recordReq) record() rdb.Record {
 	return rdb.Record{Queue: r.queue, Batch: r.batch, Member: r.member, Line: r.line, Exception: r.exception,
-		TaskID: r.ack.id, UniqueKey: r.ack.uniqueKey}
+		TaskID: r.ack.id, UniqueKey: r.ack.uniqueKey, Detail: r.detail, Host: r.host,
+		Failed: r.exception && r.ack.id == "" && !r.ack.archived}
 }
 
 type recordRes struct {
@@ -139,7 +149,7 @@ func (b *batcher) Stop(ctx context.Context) error { return b.life.Stop(ctx) }
 
 // record is recorder.record through the batcher.
 func (b *batcher) record(ctx context.Context, queue string, t tasks.Task, o tasks.Outcome) (bool, error) {
-	return b.finish(ctx, queue, t, o, nil)
+	return b.finish(ctx, queue, t, o, archivedAck)
 }
 
 // finish is recorder.finish through the batcher.

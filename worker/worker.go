@@ -23,6 +23,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -259,6 +260,8 @@ type Worker struct {
 	forward *forwarder      // moves due scheduled and retry tasks to their queues, with the fetcher (forward.go)
 	recov   *leaseRecoverer // recovers expired leases (recover.go), unless RecoverDisabled
 	sweep   *sweeper        // started with the server (archive.go)
+	beat    *fleetBeat      // the process's row in the fleet list (fleet.go)
+	done    atomic.Int64    // outcomes recorded
 }
 
 // New builds the worker and its sessions; Start begins taking jobs.
@@ -353,8 +356,22 @@ func (w *Worker) Start() error {
 		w.recov = newLeaseRecoverer(w.store, w.cfg.Queues, w.cfg.RecoverEvery, w.cfg.MaxCrashes, w.cfg.BatchTTL, w.cfg.Name, w.exec.Now, w.log)
 		_ = w.recov.Start(context.Background()) // a new recoverer: cannot fail
 	}
+	w.startBeat()
 	w.log.Info("worker started", "concurrency", w.cfg.Concurrency, "shards", len(servers), "queues", w.cfg.Queues)
 	return nil
+}
+
+// startBeat starts the process's row in the fleet list.
+func (w *Worker) startBeat() {
+	host, _ := os.Hostname()
+	st := rdb.FleetWorker{ID: uuid.NewString(), Name: w.cfg.Name, Host: host, PID: os.Getpid(), Queues: w.cfg.Queues,
+		Sessions: w.cfg.Concurrency, Mode: "fetcher", Started: time.Now()}
+	if w.cfg.AsynqProcessor {
+		st.Mode, st.Shards = "asynq-processor", len(w.servers)
+	}
+	w.beat = &fleetBeat{store: w.store, state: st, done: &w.done, now: time.Now, log: w.log,
+		busy: func() int { return w.cfg.Concurrency - len(w.pool.ch) }}
+	_ = w.beat.Start(context.Background()) // a new beat: cannot fail
 }
 
 // identity is the fetcher's entry in asynq's server list. It shows the
@@ -384,7 +401,7 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 	// the shutdown goes on all the same.
 	_ = w.stopSweeper(ctx)
 	w.mu.Lock()
-	recov, fwd := w.recov, w.forward
+	recov, fwd, beat := w.recov, w.forward, w.beat
 	w.mu.Unlock()
 	_ = recov.Stop(ctx)
 	_ = fwd.Stop(ctx)
@@ -410,6 +427,9 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 			_ = w.batch.Stop(context.WithoutCancel(ctx))
 		}
 		w.pool.close()
+		// Last: the row shows the worker while it finishes its jobs. Its
+		// stop is bounded by the beat's own timeouts (4s at most).
+		_ = beat.Stop(context.WithoutCancel(ctx))
 		close(done)
 	}()
 	select {
@@ -511,8 +531,11 @@ func (w *Worker) record(ctx context.Context, queue string, t tasks.Task, out tas
 		if err == nil {
 			if !fresh {
 				w.log.Info("duplicate run, outcome already recorded", "batch", t.Batch, "id", t.Job.ID, "attempt", t.Attempt)
-			} else if w.cfg.OnOutcome != nil {
-				w.cfg.OnOutcome(queue, out, time.Since(start))
+			} else {
+				w.done.Add(1)
+				if w.cfg.OnOutcome != nil {
+					w.cfg.OnOutcome(queue, out, time.Since(start))
+				}
 			}
 			return nil
 		}

@@ -75,7 +75,7 @@ func TestMoveToRetrying(t *testing.T) {
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
-				got, err := c.MoveToRetrying(ctx, "q", tc.batch, tc.entry, testNow, time.Hour)
+				got, err := c.MoveToRetrying(ctx, "q", tc.batch, tc.entry, "", testNow, time.Hour)
 				must(t, err)
 				if got != tc.want {
 					t.Fatalf("moved %d, want %d", got, tc.want)

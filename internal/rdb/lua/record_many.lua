@@ -11,9 +11,15 @@
 -- call, each with its outcome; a task no longer active is left alone
 -- instead of a NOT FOUND error; the uniqueness lock is an ARGV ("" for
 -- none), not a KEY; the processed counters are raised once per day key by
--- the count, and the total is not wrapped at max int64.
+-- the count, and the total is not wrapped at max int64. An exception also
+-- raises asynq's failed counters as its retryCmd/archiveCmd do (with the
+-- processed ones when finishing the task; alone, when new and ARGV[a+8]
+-- says so, when asynq's processor finishes it), so asynq's error rate
+-- counts it. Each new outcome raises its detail field in its batch and
+-- its host's in the hosts hash (at most ARGV[3] fields; past that a new
+-- host counts as "other").
 --
--- Eight KEYS per outcome i (k = 8*(i-1)):
+-- Eleven KEYS per outcome i (k = 11*(i-1)):
 -- KEYS[k+1] -> reqfleet:{<qname>}:results or reqfleet:{<qname>}:exceptions
 -- KEYS[k+2] -> reqfleet:{<qname>}:seen:<batch_id>
 -- KEYS[k+3] -> reqfleet:{<qname>}:batch:<batch_id>
@@ -22,25 +28,43 @@
 -- KEYS[k+6] -> asynq:{<qname>}:t:<task_id>
 -- KEYS[k+7] -> asynq:{<qname>}:processed:<yyyy-mm-dd>
 -- KEYS[k+8] -> asynq:{<qname>}:processed
+-- KEYS[k+9] -> reqfleet:{<qname>}:hosts
+-- KEYS[k+10] -> asynq:{<qname>}:failed:<yyyy-mm-dd>
+-- KEYS[k+11] -> asynq:{<qname>}:failed
 -- --
 -- ARGV[1] -> TTL in seconds of the batch keys (0: none)
 -- ARGV[2] -> stats expiration timestamp (unix seconds)
--- five ARGV per outcome i (a = 2 + 5*(i-1)):
+-- ARGV[3] -> the hosts hash's cap of fields
+-- eight ARGV per outcome i (a = 3 + 8*(i-1)):
 -- ARGV[a+1] -> "attempt:id"
 -- ARGV[a+2] -> the outcome's JSON line
 -- ARGV[a+3] -> the batch counter raised ("responses" or "exceptions")
 -- ARGV[a+4] -> asynq task ID ("" when asynq's processor finishes the task)
 -- ARGV[a+5] -> uniqueness lock key ("" for none)
+-- ARGV[a+6] -> the detail field ("code:200", "exc:ConnectionError"; "" for none)
+-- ARGV[a+7] -> the host ("" for none)
+-- ARGV[a+8] -> "1": a new exception without task ID counts as failed
 --
 -- Output:
 -- One per outcome, in order: 1 if recorded, 0 if recorded before
 local ttl = tonumber(ARGV[1])
-local n = #KEYS / 8
+local cap = tonumber(ARGV[3])
+local n = #KEYS / 11
 local out = {}
 local touched = {}
 local processed = {}
+local failed = {}
+local function count(t, day, total)
+  local p = t[day]
+  if p then
+    p[2] = p[2] + 1
+  else
+    t[day] = {total, 1}
+  end
+end
 for i = 0, n - 1 do
-  local k, a = 8*i, 2 + 5*i
+  local k, a = 11*i, 3 + 8*i
+  local exc = ARGV[a+3] == 'exceptions'
   local seen, batch = KEYS[k+2], KEYS[k+3]
   if redis.call('SADD', seen, ARGV[a+1]) == 0 then
     out[i+1] = 0
@@ -48,6 +72,21 @@ for i = 0, n - 1 do
     redis.call('RPUSH', KEYS[k+1], ARGV[a+2])
     redis.call('HINCRBY', batch, 'done', 1)
     redis.call('HINCRBY', batch, ARGV[a+3], 1)
+    local d, h = ARGV[a+6], ARGV[a+7]
+    if d ~= '' then
+      redis.call('HINCRBY', batch, d, 1)
+    end
+    if d ~= '' and h ~= '' then
+      -- one call a known host; a new field over the cap goes to other
+      local f = h .. ' ' .. d
+      if redis.call('HINCRBY', KEYS[k+9], f, 1) == 1 and redis.call('HLEN', KEYS[k+9]) > cap then
+        redis.call('HDEL', KEYS[k+9], f)
+        redis.call('HINCRBY', KEYS[k+9], 'other ' .. d, 1)
+      end
+    end
+    if exc and ARGV[a+8] == '1' then
+      count(failed, KEYS[k+10], KEYS[k+11])
+    end
     out[i+1] = 1
   end
   touched[seen] = true
@@ -60,12 +99,9 @@ for i = 0, n - 1 do
     if u ~= '' and redis.call('GET', u) == id then
       redis.call('DEL', u)
     end
-    local day = KEYS[k+7]
-    local p = processed[day]
-    if p then
-      p[2] = p[2] + 1
-    else
-      processed[day] = {KEYS[k+8], 1}
+    count(processed, KEYS[k+7], KEYS[k+8])
+    if exc then
+      count(failed, KEYS[k+10], KEYS[k+11])
     end
   end
 end
@@ -74,10 +110,12 @@ if ttl > 0 then
     redis.call('EXPIRE', k, ttl)
   end
 end
-for day, p in pairs(processed) do
-  if redis.call('INCRBY', day, p[2]) == p[2] then
-    redis.call('EXPIREAT', day, ARGV[2])
+for _, t in ipairs({processed, failed}) do
+  for day, p in pairs(t) do
+    if redis.call('INCRBY', day, p[2]) == p[2] then
+      redis.call('EXPIREAT', day, ARGV[2])
+    end
+    redis.call('INCRBY', p[1], p[2])
   end
-  redis.call('INCRBY', p[1], p[2])
 end
 return out
