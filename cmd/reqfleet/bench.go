@@ -35,7 +35,9 @@ func (a *app) runBench(ctx context.Context, args []string) error {
 	round := durationFlag(0)
 	fs.Var(&round, "round-timeout", "bound on one round (default: the rest of --max-time)")
 	workerProcs := fs.Int("worker-gomaxprocs", 0, "GOMAXPROCS of the worker processes (default: Go's, the number of CPUs)")
+	fs.StringVar(&cfg.CPUProfileDir, "cpuprofile-dir", "", "directory where each worker process writes its CPU profile, worker-N.pprof (go tool pprof)")
 	inProcess := fs.Bool("in-process", false, "run the workers and the enqueuer in the bench process, not as reqfleet processes")
+	ceilingOf := fs.String("ceiling-of", "", "run only the ceiling's client against this URL (-n requests, -c clients) and print its rate as JSON: the bench runs its ceiling so, as a process of its own, to measure its CPU")
 	asJSON := fs.Bool("json", false, "print the result as JSON instead of a table")
 	quiet := fs.Bool("q", false, "no progress lines on stderr")
 	pos, err := parse(fs, args)
@@ -48,10 +50,20 @@ func (a *app) runBench(ctx context.Context, args []string) error {
 	if cfg.Jobs < 1 || cfg.Workers < 1 || cfg.Concurrency < 1 || cfg.Rounds < 1 || cfg.Shards < 0 || cfg.FetchBatch < 0 {
 		return usageErr(fs, "-n, --workers, -c and --rounds must be at least 1; --shards and --fetch-batch must not be negative")
 	}
+	if *ceilingOf != "" {
+		rate, err := bench.Ceiling(ctx, *ceilingOf, cfg.Jobs, cfg.Concurrency)
+		if err != nil {
+			return err
+		}
+		return json.NewEncoder(a.stdout).Encode(map[string]float64{"ceiling_jobs_per_s": rate})
+	}
 	cfg.ForceAsynqLayout = *forceLayout
 	cfg.CheckEvery, cfg.MaxTime, cfg.RoundTimeout = time.Duration(check), time.Duration(maxTime), time.Duration(round)
 	if *workerProcs > 0 {
 		cfg.WorkerEnv = append(cfg.WorkerEnv, "GOMAXPROCS="+strconv.Itoa(*workerProcs))
+	}
+	if cfg.CPUProfileDir != "" && *inProcess {
+		return usageErr(fs, "--cpuprofile-dir needs worker processes, not --in-process")
 	}
 	if !*inProcess {
 		if cfg.Exe, err = os.Executable(); err != nil {

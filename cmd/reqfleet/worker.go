@@ -36,6 +36,7 @@ func (a *app) runWorker(ctx context.Context, args []string) error {
 	fs.Var(&lease, "lease", "how long the worker holds a job unless it renews the lease; a killed worker's jobs run again on another worker about this long after the kill (with --asynq-processor asynq's own 30s)")
 	fs.Var(&leaseRenew, "lease-renew", "how often the leases of the jobs held are renewed (at most a third of --lease)")
 	fs.Var(&recoverEvery, "recover-every", "how often (jittered) the worker requeues the jobs of its queues whose lease ended")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the worker process to this file, from start to shutdown (pprof format)")
 	maxCrashes := fs.Int("max-crashes", worker.DefaultMaxCrashes, "times a job's workers may be lost (crashed, killed) while holding it before it is recorded as a WorkerCrashed exception instead of run again")
 	var ops workerOps
 	ops.register(fs)
@@ -98,6 +99,11 @@ func (a *app) runWorker(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	stopProfile, err := startCPUProfile(*cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	return ops.run(ctx, rdb, cfg.Queues, c.retryFor(), cfg.Logger, w.Run)
 }
 
