@@ -162,44 +162,137 @@ func DecodeJob(data []byte) (Job, error) {
 }
 
 // keep returns data, a valid JSON object, compacted and HTML-escaped, with
-// its id members cut out and the place of the last one noted.
+// its id members cut out and the place of the last one noted. A job read
+// back from the queue is in that form already (json.Marshal wrote it), and
+// is then only walked, not rewritten.
 func keep(data []byte) (*keptForm, error) {
-	var c bytes.Buffer
-	if err := json.Compact(&c, data); err != nil {
-		return nil, syntaxError(err)
+	in := data
+	if !compactEscaped(data) {
+		var c bytes.Buffer
+		if err := json.Compact(&c, data); err != nil {
+			return nil, syntaxError(err)
+		}
+		var esc bytes.Buffer
+		json.HTMLEscape(&esc, c.Bytes())
+		in = esc.Bytes()
 	}
-	var esc bytes.Buffer
-	json.HTMLEscape(&esc, c.Bytes())
-	in := esc.Bytes()
+	if len(in) < 2 || in[0] != '{' {
+		return nil, &SyntaxError{Msg: "not an object"}
+	}
 	out := make([]byte, 0, len(in))
 	out = append(out, '{')
 	k := &keptForm{at: 1}
-	dec := json.NewDecoder(bytes.NewReader(in))
-	if _, err := dec.Token(); err != nil { // {
-		return nil, syntaxError(err)
-	}
-	for dec.More() {
-		start := dec.InputOffset()
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, syntaxError(err)
+	for i := 1; i < len(in) && in[i] != '}'; {
+		if in[i] == ',' {
+			i++
 		}
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, syntaxError(err)
+		start := i
+		keyEnd := skipString(in, i)
+		if keyEnd < 0 || keyEnd >= len(in) || in[keyEnd] != ':' {
+			return nil, &SyntaxError{Offset: int64(i), Msg: "bad object member"}
 		}
-		member := bytes.TrimPrefix(in[start:dec.InputOffset()], []byte(","))
-		if key, _ := tok.(string); key == "id" {
+		end := skipValue(in, keyEnd+1)
+		if end < 0 {
+			return nil, &SyntaxError{Offset: int64(keyEnd + 1), Msg: "bad object member"}
+		}
+		i = end
+		if isIDKey(in[start:keyEnd]) {
 			k.at = len(out)
 			continue
 		}
 		if len(out) > 1 {
 			out = append(out, ',')
 		}
-		out = append(out, member...)
+		out = append(out, in[start:end]...)
 	}
 	k.raw = append(out, '}')
 	return k, nil
+}
+
+// compactEscaped reports whether data, valid JSON, is as json.Compact then
+// json.HTMLEscape would write it: no white space outside strings, no <, >,
+// & and no U+2028 or U+2029.
+func compactEscaped(data []byte) bool {
+	inString := false
+	for i := 0; i < len(data); i++ {
+		switch c := data[i]; {
+		case c == '<' || c == '>' || c == '&':
+			return false
+		case c == 0xE2 && i+2 < len(data) && data[i+1] == 0x80 && data[i+2]&^1 == 0xA8:
+			return false
+		case inString:
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			return false
+		}
+	}
+	return true
+}
+
+// skipString returns the index just past the string starting at in[i],
+// or -1.
+func skipString(in []byte, i int) int {
+	if i >= len(in) || in[i] != '"' {
+		return -1
+	}
+	for i++; i < len(in); i++ {
+		switch in[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return -1
+}
+
+// skipValue returns the index just past the value starting at in[i] in
+// compact valid JSON, or -1.
+func skipValue(in []byte, i int) int {
+	depth := 0
+	for i < len(in) {
+		switch in[i] {
+		case '"':
+			if i = skipString(in, i); i < 0 {
+				return -1
+			}
+			if depth == 0 {
+				return i
+			}
+			continue
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return i
+			}
+			if depth--; depth == 0 {
+				return i + 1
+			}
+		case ',':
+			if depth == 0 {
+				return i
+			}
+		}
+		i++
+	}
+	return -1
+}
+
+// isIDKey reports whether a member's key, as written, is "id".
+func isIDKey(raw []byte) bool {
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw) == `"id"`
+	}
+	var key string
+	return json.Unmarshal(raw, &key) == nil && key == "id"
 }
 
 // normalSum hashes the job's normalised form without its id.

@@ -384,3 +384,64 @@ func TestScriptFiles(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkRecordManyActive records outcomes of fetched tasks, 64 a call,
+// the oldest taken first, with 1k and 64k tasks active: the cost of a
+// record must not grow with the active list (its LREM scans from the tail,
+// where the oldest tasks are).
+//
+//	go test -run XXX -bench RecordManyActive ./internal/rdb/
+func BenchmarkRecordManyActive(b *testing.B) {
+	for _, active := range []int{1 << 10, 1 << 16} {
+		b.Run(strconv.Itoa(active), func(b *testing.B) {
+			srv := testredis.Start(b)
+			r := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+			defer r.Close()
+			ctx, c := context.Background(), New(r)
+			enc := NewMessageEncoder("q", "request", 25, time.Minute)
+			if err := c.PublishQueue(ctx, "q"); err != nil {
+				b.Fatal(err)
+			}
+			next := 0
+			var held []string // in fetch order
+			take := func(n int) {
+				ids, msgs := make([]string, n), make([][]byte, n)
+				for i := range ids {
+					ids[i] = "t" + strconv.Itoa(next)
+					msgs[i] = enc.Encode(ids[i], []byte(`{}`))
+					next++
+				}
+				if _, err := c.EnqueueMany(ctx, "q", testNow, ids, msgs, make([]string, n)); err != nil {
+					b.Fatal(err)
+				}
+				for len(ids) > 0 {
+					got, err := c.Fetch(ctx, "q", testNow.Add(time.Hour), min(len(ids), 1000))
+					if err != nil || len(got) == 0 {
+						b.Fatal(len(got), err)
+					}
+					held = append(held, ids[:len(got)]...)
+					ids = ids[len(got):]
+				}
+			}
+			take(active)
+			const group = 64
+			recs := make([]Record, group)
+			b.ResetTimer()
+			for done := 0; done < b.N; done += group {
+				for i := range recs {
+					recs[i] = Record{Queue: "q", Batch: "B", Member: held[i], Line: []byte(`{"id":"x"}`), TaskID: held[i]}
+				}
+				if _, err := c.RecordMany(ctx, testNow, time.Hour, recs); err != nil {
+					b.Fatal(err)
+				}
+				held = held[group:]
+				b.StopTimer()
+				take(group)
+				b.StartTimer()
+			}
+			if n := r.LLen(ctx, ActiveKey("q")).Val(); n != int64(active) {
+				b.Fatalf("active %d, want %d", n, active)
+			}
+		})
+	}
+}

@@ -8,7 +8,8 @@
 -- their TTL once, at the end, whether their outcomes were new or not.
 --
 -- mirrors asynq v0.26.0 doneCmd; differs: doneUniqueCmd too; many tasks a
--- call, each with its outcome; a task no longer active is left alone
+-- call, each with its outcome; the active list's LREM takes one id, from
+-- the tail; a task no longer active is left alone
 -- instead of a NOT FOUND error; the uniqueness lock is an ARGV ("" for
 -- none), not a KEY; the processed counters are raised once per day key by
 -- the count, and the total is not wrapped at max int64.
@@ -53,7 +54,10 @@ for i = 0, n - 1 do
   touched[seen] = true
   touched[batch] = true
   local id = ARGV[a+4]
-  if id ~= '' and redis.call('LREM', KEYS[k+4], 0, id) > 0 then
+  -- An id is on the active list once (fetched from pending once): LREM
+  -- -1 stops at it, looking from the tail, where the oldest tasks are, so
+  -- that a record costs no more with many tasks active.
+  if id ~= '' and redis.call('LREM', KEYS[k+4], -1, id) > 0 then
     redis.call('ZREM', KEYS[k+5], id)
     redis.call('DEL', KEYS[k+6])
     local u = ARGV[a+5]
