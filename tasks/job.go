@@ -116,8 +116,24 @@ func compact(raw json.RawMessage) json.RawMessage {
 // requests. The URL itself is not checked here: a URL that requests would
 // refuse when sending becomes an exception when the job runs.
 func DecodeJob(data []byte) (Job, error) {
+	compact := false
+	if firstByte(data) == '{' && json.Valid(data) {
+		compact, _ = jsonForm(data)
+	}
+	return decodeJob(data, compact)
+}
+
+// decodeJob is DecodeJob; validCompact says data is known to be valid,
+// compact JSON starting with '{' (as a job read back from the queue), whose
+// members are then taken without encoding/json.
+func decodeJob(data []byte, validCompact bool) (Job, error) {
 	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(data, &fields); err != nil {
+	if validCompact {
+		fields = make(map[string]json.RawMessage, 4)
+		for key, val := range objectMembers(data) {
+			fields[key] = val
+		}
+	} else if err := json.Unmarshal(data, &fields); err != nil {
 		var syn *json.SyntaxError
 		if errors.As(err, &syn) || !json.Valid(data) {
 			return Job{}, syntaxError(err)
@@ -167,7 +183,7 @@ func DecodeJob(data []byte) (Job, error) {
 // is then only walked, not rewritten.
 func keep(data []byte) (*keptForm, error) {
 	in := data
-	if !compactEscaped(data) {
+	if compact, escaped := jsonForm(data); !compact || !escaped {
 		var c bytes.Buffer
 		if err := json.Compact(&c, data); err != nil {
 			return nil, syntaxError(err)
@@ -209,92 +225,6 @@ func keep(data []byte) (*keptForm, error) {
 	return k, nil
 }
 
-// compactEscaped reports whether data, valid JSON, is as json.Compact then
-// json.HTMLEscape would write it: no white space outside strings, no <, >,
-// & and no U+2028 or U+2029.
-func compactEscaped(data []byte) bool {
-	inString := false
-	for i := 0; i < len(data); i++ {
-		switch c := data[i]; {
-		case c == '<' || c == '>' || c == '&':
-			return false
-		case c == 0xE2 && i+2 < len(data) && data[i+1] == 0x80 && data[i+2]&^1 == 0xA8:
-			return false
-		case inString:
-			switch c {
-			case '\\':
-				i++
-			case '"':
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
-			return false
-		}
-	}
-	return true
-}
-
-// skipString returns the index just past the string starting at in[i],
-// or -1.
-func skipString(in []byte, i int) int {
-	if i >= len(in) || in[i] != '"' {
-		return -1
-	}
-	for i++; i < len(in); i++ {
-		switch in[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
-		}
-	}
-	return -1
-}
-
-// skipValue returns the index just past the value starting at in[i] in
-// compact valid JSON, or -1.
-func skipValue(in []byte, i int) int {
-	depth := 0
-	for i < len(in) {
-		switch in[i] {
-		case '"':
-			if i = skipString(in, i); i < 0 {
-				return -1
-			}
-			if depth == 0 {
-				return i
-			}
-			continue
-		case '{', '[':
-			depth++
-		case '}', ']':
-			if depth == 0 {
-				return i
-			}
-			if depth--; depth == 0 {
-				return i + 1
-			}
-		case ',':
-			if depth == 0 {
-				return i
-			}
-		}
-		i++
-	}
-	return -1
-}
-
-// isIDKey reports whether a member's key, as written, is "id".
-func isIDKey(raw []byte) bool {
-	if bytes.IndexByte(raw, '\\') < 0 {
-		return string(raw) == `"id"`
-	}
-	var key string
-	return json.Unmarshal(raw, &key) == nil && key == "id"
-}
-
 // normalSum hashes the job's normalised form without its id.
 func (j Job) normalSum() (uint64, error) {
 	j.ID, j.kept = "", nil
@@ -325,6 +255,9 @@ func (e *SyntaxError) Unwrap() error { return ErrSyntax }
 func fieldList() string { return strings.Join(sortedKeys(decoders), ", ") }
 
 func decodeString(field string, raw json.RawMessage) (string, error) {
+	if s, ok := plainString(raw); ok {
+		return s, nil
+	}
 	var s string
 	if firstByte(raw) != '"' || json.Unmarshal(raw, &s) != nil {
 		return "", fieldErr(field, ErrType, "must be a string")
