@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -50,9 +49,10 @@ func (r *recorder) finish(ctx context.Context, queue string, t tasks.Task, o tas
 }
 
 // fill makes req the script entry of the outcome: every field but done,
-// so that a request taken from a pool keeps nothing of its last use.
+// so that a request taken from a pool keeps nothing of its last use but
+// the line's buffer, which the outcome is encoded into.
 func fill(req *recordReq, queue string, t tasks.Task, o tasks.Outcome, a *ack) error {
-	line, err := json.Marshal(o)
+	line, err := tasks.AppendOutcome(req.line[:0], o)
 	if err != nil {
 		return fmt.Errorf("encode outcome: %w", err)
 	}
@@ -158,7 +158,13 @@ func (b *batcher) finish(ctx context.Context, queue string, t tasks.Task, o task
 	}
 	select {
 	case res := <-r.done:
-		*r = recordReq{done: r.done}
+		// The call is over: the line's buffer is free for the next outcome,
+		// unless it grew past what is worth keeping.
+		line := r.line[:0]
+		if cap(line) > maxPooledLine {
+			line = nil
+		}
+		*r = recordReq{done: r.done, line: line}
 		b.reqPool.Put(r)
 		return res.fresh, res.err
 	case <-ctx.Done():
@@ -222,6 +228,9 @@ func (b *batcher) flush(group []*recordReq) {
 		b.answer(c.reqs, fresh, cerr)
 	}
 }
+
+// maxPooledLine is the largest outcome buffer kept for reuse.
+const maxPooledLine = 64 << 10
 
 // flushTimeout bounds one batch call (go-redis' own timeouts normally end
 // it first); its callers then try again.
