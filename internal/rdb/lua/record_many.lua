@@ -1,5 +1,6 @@
 -- recordMany records outcomes exactly once, several in one call. Each
--- outcome's SADD, RPUSH and counters come together, and a duplicate (its
+-- outcome's SADD, RPUSH and counters come in the same call (the pushes and
+-- counters gathered, one command a key), and a duplicate (its
 -- "attempt:id" already in the batch's seen set: a job that ran twice) is
 -- dropped. An outcome of a fetched task (task id not "") also finishes the
 -- task as asynq's doneCmd does, only while the task is still on the active
@@ -9,8 +10,8 @@
 --
 -- mirrors asynq v0.26.0 doneCmd; differs: doneUniqueCmd too; many tasks a
 -- call, each with its outcome; the active list's LREM takes one id, from
--- the tail; a task no longer active is left alone
--- instead of a NOT FOUND error; the uniqueness lock is an ARGV ("" for
+-- the tail; the ZREMs and DELs of a call's tasks are one command each; a
+-- task no longer active is left alone instead of a NOT FOUND error; the uniqueness lock is an ARGV ("" for
 -- none), not a KEY; the processed counters are raised once per day key by
 -- the count, and the total is not wrapped at max int64.
 --
@@ -40,15 +41,29 @@ local n = #KEYS / 8
 local out = {}
 local touched = {}
 local processed = {}
+-- What the outcomes raise and push is gathered, then written once a key
+-- (in the order first met), all in this one call: the same end state as
+-- one outcome after the other, in fewer commands.
+local lists, listOrder = {}, {}
+local counts, batchOrder = {}, {}
+local finished, leaseOrder = {}, {}
+local function add(t, order, k, v)
+  local l = t[k]
+  if not l then
+    l = {}
+    t[k] = l
+    order[#order+1] = k
+  end
+  l[#l+1] = v
+end
 for i = 0, n - 1 do
   local k, a = 8*i, 2 + 5*i
   local seen, batch = KEYS[k+2], KEYS[k+3]
   if redis.call('SADD', seen, ARGV[a+1]) == 0 then
     out[i+1] = 0
   else
-    redis.call('RPUSH', KEYS[k+1], ARGV[a+2])
-    redis.call('HINCRBY', batch, 'done', 1)
-    redis.call('HINCRBY', batch, ARGV[a+3], 1)
+    add(lists, listOrder, KEYS[k+1], ARGV[a+2])
+    add(counts, batchOrder, batch, ARGV[a+3])
     out[i+1] = 1
   end
   touched[seen] = true
@@ -58,8 +73,7 @@ for i = 0, n - 1 do
   -- -1 stops at it, looking from the tail, where the oldest tasks are, so
   -- that a record costs no more with many tasks active.
   if id ~= '' and redis.call('LREM', KEYS[k+4], -1, id) > 0 then
-    redis.call('ZREM', KEYS[k+5], id)
-    redis.call('DEL', KEYS[k+6])
+    add(finished, leaseOrder, KEYS[k+5], {id, KEYS[k+6]})
     local u = ARGV[a+5]
     if u ~= '' and redis.call('GET', u) == id then
       redis.call('DEL', u)
@@ -71,6 +85,40 @@ for i = 0, n - 1 do
     else
       processed[day] = {KEYS[k+8], 1}
     end
+  end
+end
+-- unpack takes a few thousand values at most: chunks of 1000.
+local function each1000(cmd, key, vals)
+  for s = 1, #vals, 1000 do
+    redis.call(cmd, key, unpack(vals, s, math.min(s + 999, #vals)))
+  end
+end
+for _, list in ipairs(listOrder) do
+  each1000('RPUSH', list, lists[list])
+end
+for _, batch in ipairs(batchOrder) do
+  local c = counts[batch]
+  redis.call('HINCRBY', batch, 'done', #c)
+  local by, order = {}, {}
+  for _, counter in ipairs(c) do
+    if not by[counter] then
+      by[counter] = 0
+      order[#order+1] = counter
+    end
+    by[counter] = by[counter] + 1
+  end
+  for _, counter in ipairs(order) do
+    redis.call('HINCRBY', batch, counter, by[counter])
+  end
+end
+for _, lease in ipairs(leaseOrder) do
+  local ids, keys = {}, {}
+  for j, f in ipairs(finished[lease]) do
+    ids[j], keys[j] = f[1], f[2]
+  end
+  each1000('ZREM', lease, ids)
+  for s = 1, #keys, 1000 do
+    redis.call('DEL', unpack(keys, s, math.min(s + 999, #keys)))
   end
 end
 if ttl > 0 then
