@@ -94,7 +94,10 @@ type recordRes struct {
 // them all in one script call. There is no timer: under light load a group
 // is one outcome and costs one round trip, as recorder.record; under heavy
 // load the outcomes that arrive during a call make the next group. Several
-// flushers keep that many calls in flight. Each caller gets its own
+// flushers keep that many calls in flight, but only one with a group short
+// of max (it holds the lone token): the others go on gathering meanwhile,
+// so that under load groups grow as large as the arrivals of one call
+// instead of being split among the flushers. Each caller gets its own
 // outcome's result; a call that failed fails every outcome of its group,
 // and the caller's retry goes through the dedupe, so an outcome recorded by
 // a call whose reply was lost is not recorded again.
@@ -103,6 +106,7 @@ type batcher struct {
 	max      int
 	flushers int
 	reqs     chan *recordReq
+	short    chan struct{} // the token of the one call in flight with a group short of max
 	quit     chan struct{} // closed at Stop
 	life     startstop.Base
 	wg       sync.WaitGroup
@@ -113,7 +117,8 @@ type batcher struct {
 // newBatcher makes a batcher of flushers goroutines recording up to max
 // outcomes a call; Start starts them.
 func newBatcher(rec *recorder, flushers, max int) *batcher {
-	b := &batcher{rec: rec, max: max, flushers: flushers, reqs: make(chan *recordReq), quit: make(chan struct{})}
+	b := &batcher{rec: rec, max: max, flushers: flushers, reqs: make(chan *recordReq), short: make(chan struct{}, 1), quit: make(chan struct{})}
+	b.short <- struct{}{}
 	b.reqPool.New = func() any { return &recordReq{done: make(chan recordRes, 1)} }
 	return b
 }
@@ -183,18 +188,40 @@ func (b *batcher) flusher() {
 		case <-b.quit:
 			return
 		}
-	fill:
-		for len(group) < b.max {
+		group = b.gather(group)
+		// A short group waits for the token, gathering what arrives
+		// meanwhile; a full one goes at once.
+		token := false
+		for len(group) < b.max && !token {
 			select {
+			case <-b.short:
+				token = true
 			case r := <-b.reqs:
 				group = append(group, r)
-			default:
-				break fill
 			}
 		}
+		if token {
+			group = b.gather(group) // what came while the token was away
+		}
 		b.flush(group)
+		if token {
+			b.short <- struct{}{}
+		}
 		clear(group)
 	}
+}
+
+// gather adds the outcomes already waiting to group, up to max.
+func (b *batcher) gather(group []*recordReq) []*recordReq {
+	for len(group) < b.max {
+		select {
+		case r := <-b.reqs:
+			group = append(group, r)
+		default:
+			return group
+		}
+	}
+	return group
 }
 
 // flush records a group: one script call per queue (a queue's keys share a
