@@ -116,11 +116,9 @@ func compact(raw json.RawMessage) json.RawMessage {
 // requests. The URL itself is not checked here: a URL that requests would
 // refuse when sending becomes an exception when the job runs.
 func DecodeJob(data []byte) (Job, error) {
-	compact := false
-	if firstByte(data) == '{' && json.Valid(data) {
-		compact, _ = jsonForm(data)
-	}
-	return decodeJob(data, compact)
+	// A job as the worker reads it back is compact; a job from a file
+	// mostly is not, and is told apart at its first space.
+	return decodeJob(data, firstByte(data) == '{' && isCompact(data) && json.Valid(data))
 }
 
 // decodeJob is DecodeJob; validCompact says data is known to be valid,

@@ -40,6 +40,27 @@ func jsonForm(data []byte) (compact, escaped bool) {
 	return compact, escaped
 }
 
+// isCompact is jsonForm's compact, stopping at the first white space.
+func isCompact(data []byte) bool {
+	inString := false
+	for i := 0; i < len(data); i++ {
+		switch c := data[i]; {
+		case inString:
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			return false
+		}
+	}
+	return true
+}
+
 // objectMembers yields the members of data, a valid, compact JSON object,
 // in order: each key decoded, each value as written (a slice of data).
 func objectMembers(data []byte) iter.Seq2[string, []byte] {

@@ -100,7 +100,11 @@ func checkMembers(t *testing.T, data []byte) {
 	if firstByte(data) != '{' || json.Unmarshal(data, &want) != nil {
 		return
 	}
-	if compact, _ := jsonForm(data); !compact {
+	compact, _ := jsonForm(data)
+	if isCompact(data) != compact {
+		t.Fatalf("isCompact(%s) = %v, jsonForm says %v", data, !compact, compact)
+	}
+	if !compact {
 		return
 	}
 	got := map[string]json.RawMessage{}

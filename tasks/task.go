@@ -78,10 +78,7 @@ type envelope struct {
 // whole number) without encoding/json's decoder; ok false: anything else,
 // which decodeObject then reads, with its errors.
 func taskEnvelope(payload []byte) (env envelope, ok bool) {
-	if firstByte(payload) != '{' || !json.Valid(payload) {
-		return env, false
-	}
-	if compact, _ := jsonForm(payload); !compact {
+	if firstByte(payload) != '{' || !isCompact(payload) || !json.Valid(payload) {
 		return env, false
 	}
 	ok = true
