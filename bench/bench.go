@@ -158,7 +158,15 @@ type Round struct {
 	// CeilingCPUPerReq is the ceiling's client process's CPU per request
 	// (not measured in-process: 0).
 	CeilingCPUPerReq float64 `json:"ceiling_client_cpu_us_per_req,omitempty"`
-	Errors           int64   `json:"exceptions,omitempty"`
+	// CeilingTargetCPUPerReq is the target's CPU per request of the
+	// ceiling (this process's, with the client in its own).
+	CeilingTargetCPUPerReq float64 `json:"ceiling_target_cpu_us_per_req,omitempty"`
+	// CPURatio is the ratio the CPU per job gives: the ceiling's client and
+	// target against reqfleet's workers, Redis and target. It is what the
+	// ratio comes to on a machine whose cores are all the bench's, and it
+	// holds when other work shares them (the rates do not).
+	CPURatio float64 `json:"cpu_ratio,omitempty"`
+	Errors   int64   `json:"exceptions,omitempty"`
 }
 
 // run is one invocation's state.
@@ -523,12 +531,16 @@ func (r *run) round(ctx context.Context, n int) (Round, error) {
 		ctx, cancel = context.WithTimeout(ctx, r.cfg.RoundTimeout)
 		defer cancel()
 	}
+	t0cpu := selfCPU()
 	c, ccpu, err := r.ceiling(ctx)
 	if err != nil {
 		return rd, err
 	}
 	rd.Ceiling = c
-	rd.CeilingCPUPerReq = float64(ccpu.Microseconds()) / float64(r.cfg.Jobs)
+	if ccpu > 0 { // the client in its own process: this one's CPU is the target's
+		perReq := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(r.cfg.Jobs) }
+		rd.CeilingCPUPerReq, rd.CeilingTargetCPUPerReq = perReq(ccpu), perReq(selfCPU()-t0cpu)
+	}
 	r.log("round %d: ceiling %.0f jobs/s", n, c)
 
 	// Pause the queue, enqueue, measure Redis, let the workers go.
@@ -569,6 +581,9 @@ func (r *run) round(ctx context.Context, n int) (Round, error) {
 	rd.EndToEnd = float64(r.cfg.Jobs) / el.Seconds()
 	rd.Ratio = rd.EndToEnd / rd.Ceiling
 	rd.WorkerCPUPerJob, rd.RedisCPUPerJob, rd.BenchCPUPerJob = perJob(w1-w0), perJob(r1-r0), perJob(b1-b0)
+	if all := rd.WorkerCPUPerJob + rd.RedisCPUPerJob + rd.BenchCPUPerJob; rd.CeilingCPUPerReq > 0 && all > 0 {
+		rd.CPURatio = (rd.CeilingCPUPerReq + rd.CeilingTargetCPUPerReq) / all
+	}
 	rd.Errors, _ = r.rdb.HGet(ctx, rdb.BatchKey(r.queue, batch), rdb.BatchExceptions).Int64()
 	if rd.Errors > 0 {
 		line, _ := r.rdb.LIndex(ctx, rdb.ExceptionsKey(r.queue), 0).Result()

@@ -16,18 +16,19 @@ func (r *Result) WriteTable(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "reqfleet bench: %d jobs a round, %d %s, %d sessions in all, %d CPUs, enqueue path %s, worker path %s\n\n",
 		r.Jobs, r.Workers, mode, r.Concurrency, r.CPUs, r.EnqueuePath, r.WorkerPath)
-	fmt.Fprintln(tw, "round\tceiling jobs/s\treqfleet jobs/s\tratio\tenqueue jobs/s\tredis B/pending job\tworker CPU µs/job\tredis CPU µs/job\ttarget CPU µs/job\tceiling client CPU µs/req\tworker/client CPU\t")
+	fmt.Fprintln(tw, "round\tceiling jobs/s\treqfleet jobs/s\tratio\tenqueue jobs/s\tredis B/pending job\tworker CPU µs/job\tredis CPU µs/job\ttarget CPU µs/job\tceiling client CPU µs/req\tworker/client CPU\tCPU ratio\t")
 	for i, rd := range r.Rounds {
 		times := ""
 		if rd.CeilingCPUPerReq > 0 && rd.WorkerCPUPerJob > 0 {
 			times = fmt.Sprintf("%.1fx", rd.WorkerCPUPerJob/rd.CeilingCPUPerReq)
 		}
-		fmt.Fprintf(tw, "%d\t%.0f\t%.0f\t%.2f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%s\t\n", i+1, rd.Ceiling, rd.EndToEnd, rd.Ratio,
-			rd.Enqueue, rd.RedisBytesPerJob, rd.WorkerCPUPerJob, rd.RedisCPUPerJob, rd.BenchCPUPerJob, rd.CeilingCPUPerReq, times)
+		fmt.Fprintf(tw, "%d\t%.0f\t%.0f\t%.2f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%s\t%.2f\t\n", i+1, rd.Ceiling, rd.EndToEnd, rd.Ratio,
+			rd.Enqueue, rd.RedisBytesPerJob, rd.WorkerCPUPerJob, rd.RedisCPUPerJob, rd.BenchCPUPerJob, rd.CeilingCPUPerReq, times, rd.CPURatio)
 	}
-	fmt.Fprintf(tw, "median\t%.0f\t%.0f\t%.2f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t\t\n", r.CeilingRate, r.EndToEndRate, r.Ratio, r.EnqueueRate, r.RedisBytesPerJob,
+	fmt.Fprintf(tw, "median\t%.0f\t%.0f\t%.2f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t\t%.2f\t\n", r.CeilingRate, r.EndToEndRate, r.Ratio, r.EnqueueRate, r.RedisBytesPerJob,
 		r.median(func(x Round) float64 { return x.WorkerCPUPerJob }), r.median(func(x Round) float64 { return x.RedisCPUPerJob }),
-		r.median(func(x Round) float64 { return x.BenchCPUPerJob }), r.median(func(x Round) float64 { return x.CeilingCPUPerReq }))
+		r.median(func(x Round) float64 { return x.BenchCPUPerJob }), r.median(func(x Round) float64 { return x.CeilingCPUPerReq }),
+		r.median(func(x Round) float64 { return x.CPURatio }))
 	if err := tw.Flush(); err != nil {
 		return err
 	}
