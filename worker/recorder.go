@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -58,9 +57,10 @@ func (r *recorder) finish(ctx context.Context, queue string, t tasks.Task, o tas
 }
 
 // fill makes req the script entry of the outcome: every field but done,
-// so that a request taken from a pool keeps nothing of its last use.
+// so that a request taken from a pool keeps nothing of its last use but
+// the line's buffer, which the outcome is encoded into.
 func fill(req *recordReq, queue string, t tasks.Task, o tasks.Outcome, a *ack) error {
-	line, err := json.Marshal(o)
+	line, err := tasks.AppendOutcome(req.line[:0], o)
 	if err != nil {
 		return fmt.Errorf("encode outcome: %w", err)
 	}
@@ -106,7 +106,10 @@ type recordRes struct {
 // them all in one script call. There is no timer: under light load a group
 // is one outcome and costs one round trip, as recorder.record; under heavy
 // load the outcomes that arrive during a call make the next group. Several
-// flushers keep that many calls in flight. Each caller gets its own
+// flushers keep that many calls in flight, but only one with a group short
+// of max (it holds the lone token): the others go on gathering meanwhile,
+// so that under load groups grow as large as the arrivals of one call
+// instead of being split among the flushers. Each caller gets its own
 // outcome's result; a call that failed fails every outcome of its group,
 // and the caller's retry goes through the dedupe, so an outcome recorded by
 // a call whose reply was lost is not recorded again.
@@ -115,6 +118,7 @@ type batcher struct {
 	max      int
 	flushers int
 	reqs     chan *recordReq
+	short    chan struct{} // the token of the one call in flight with a group short of max
 	quit     chan struct{} // closed at Stop
 	life     startstop.Base
 	wg       sync.WaitGroup
@@ -125,7 +129,8 @@ type batcher struct {
 // newBatcher makes a batcher of flushers goroutines recording up to max
 // outcomes a call; Start starts them.
 func newBatcher(rec *recorder, flushers, max int) *batcher {
-	b := &batcher{rec: rec, max: max, flushers: flushers, reqs: make(chan *recordReq), quit: make(chan struct{})}
+	b := &batcher{rec: rec, max: max, flushers: flushers, reqs: make(chan *recordReq), short: make(chan struct{}, 1), quit: make(chan struct{})}
+	b.short <- struct{}{}
 	b.reqPool.New = func() any { return &recordReq{done: make(chan recordRes, 1)} }
 	return b
 }
@@ -170,7 +175,13 @@ func (b *batcher) finish(ctx context.Context, queue string, t tasks.Task, o task
 	}
 	select {
 	case res := <-r.done:
-		*r = recordReq{done: r.done}
+		// The call is over: the line's buffer is free for the next outcome,
+		// unless it grew past what is worth keeping.
+		line := r.line[:0]
+		if cap(line) > maxPooledLine {
+			line = nil
+		}
+		*r = recordReq{done: r.done, line: line}
 		b.reqPool.Put(r)
 		return res.fresh, res.err
 	case <-ctx.Done():
@@ -189,18 +200,40 @@ func (b *batcher) flusher() {
 		case <-b.quit:
 			return
 		}
-	fill:
-		for len(group) < b.max {
+		group = b.gather(group)
+		// A short group waits for the token, gathering what arrives
+		// meanwhile; a full one goes at once.
+		token := false
+		for len(group) < b.max && !token {
 			select {
+			case <-b.short:
+				token = true
 			case r := <-b.reqs:
 				group = append(group, r)
-			default:
-				break fill
 			}
 		}
+		if token {
+			group = b.gather(group) // what came while the token was away
+		}
 		b.flush(group)
+		if token {
+			b.short <- struct{}{}
+		}
 		clear(group)
 	}
+}
+
+// gather adds the outcomes already waiting to group, up to max.
+func (b *batcher) gather(group []*recordReq) []*recordReq {
+	for len(group) < b.max {
+		select {
+		case r := <-b.reqs:
+			group = append(group, r)
+		default:
+			return group
+		}
+	}
+	return group
 }
 
 // flush records a group: one script call per queue (a queue's keys share a
@@ -234,6 +267,9 @@ func (b *batcher) flush(group []*recordReq) {
 		b.answer(c.reqs, fresh, cerr)
 	}
 }
+
+// maxPooledLine is the largest outcome buffer kept for reuse.
+const maxPooledLine = 64 << 10
 
 // flushTimeout bounds one batch call (go-redis' own timeouts normally end
 // it first); its callers then try again.

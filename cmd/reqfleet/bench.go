@@ -37,7 +37,9 @@ func (a *app) runBench(ctx context.Context, args []string) error {
 	round := durationFlag(0)
 	fs.Var(&round, "round-timeout", use("round-timeout", " (default: the rest of --max-time)"))
 	workerProcs := fs.Int("worker-gomaxprocs", 0, use("worker-gomaxprocs", " (default: Go's, the number of CPUs)"))
+	fs.StringVar(&cfg.CPUProfileDir, "cpuprofile-dir", "", use("cpuprofile-dir"))
 	inProcess := fs.Bool("in-process", false, use("in-process"))
+	ceilingOf := fs.String("ceiling-of", "", use("ceiling-of"))
 	asJSON := fs.Bool("json", false, use("json", ": the result, instead of a table"))
 	quiet := quietFlag(fs)
 	pos, err := a.parse(fs, args)
@@ -51,10 +53,20 @@ func (a *app) runBench(ctx context.Context, args []string) error {
 		return usageErr(fs, "-n, --workers, -c and --rounds must be at least 1; --shards and --fetch-batch must not be negative")
 	}
 	cfg.Concurrency = perWorker * cfg.Workers // bench.Config's is in all
+	if *ceilingOf != "" {
+		rate, err := bench.Ceiling(ctx, *ceilingOf, cfg.Jobs, cfg.Concurrency)
+		if err != nil {
+			return err
+		}
+		return json.NewEncoder(a.stdout).Encode(map[string]float64{"ceiling_jobs_per_s": rate})
+	}
 	cfg.ForceAsynqLayout = *forceLayout
 	cfg.CheckEvery, cfg.MaxTime, cfg.RoundTimeout = time.Duration(check), time.Duration(maxTime), time.Duration(round)
 	if *workerProcs > 0 {
 		cfg.WorkerEnv = append(cfg.WorkerEnv, "GOMAXPROCS="+strconv.Itoa(*workerProcs))
+	}
+	if cfg.CPUProfileDir != "" && *inProcess {
+		return usageErr(fs, "--cpuprofile-dir needs worker processes, not --in-process")
 	}
 	if !*inProcess {
 		if cfg.Exe, err = os.Executable(); err != nil {

@@ -127,6 +127,7 @@ var flagMeanings = map[string]meaning{
 	"recover-every":       {kind: "duration", text: "how often (jittered) the worker requeues the jobs of its queues whose lease ended"},
 	"max-crashes":         {kind: "int", text: "times a job's workers may be lost (crashed, killed) while holding it"},
 	"max-retry-after":     {kind: "duration", text: "cap on a Retry-After honoured"},
+	"cpuprofile":          {kind: "string", text: "write a CPU profile of the worker process to this file, from start to shutdown (pprof format)"},
 	"inbox":               {kind: "bool", text: "forward JSON jobs LPUSHed onto reqfleet:{QUEUE}:inbox into each queue"},
 	"metrics-addr":        {kind: "string", text: "serve Prometheus /metrics and /healthz on this address"},
 
@@ -150,6 +151,8 @@ var flagMeanings = map[string]meaning{
 	"round-timeout":     {kind: "duration", text: "bound on one round"},
 	"worker-gomaxprocs": {kind: "int", text: "GOMAXPROCS of the worker processes"},
 	"in-process":        {kind: "bool", text: "run the workers and the enqueuer in the bench process, not as reqfleet processes"},
+	"cpuprofile-dir":    {kind: "string", text: "directory where each worker process writes its CPU profile, worker-N.pprof (go tool pprof)"},
+	"ceiling-of":        {kind: "string", text: "run only the ceiling's client against this URL (-n requests, -c clients) and print its rate as JSON: the bench runs its ceiling so, as a process of its own, to measure its CPU"},
 }
 
 // use is the help of flag name: its meaning in flagMeanings, then more.

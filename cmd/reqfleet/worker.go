@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -36,6 +37,7 @@ func (a *app) runWorker(ctx context.Context, args []string) error {
 	fs.Var(&lease, "lease", use("lease", "; a killed worker's jobs run again on another worker about this long after the kill (with --asynq-processor asynq's own 30s)"))
 	fs.Var(&leaseRenew, "lease-renew", use("lease-renew", " (at most a third of --lease)"))
 	fs.Var(&recoverEvery, "recover-every", use("recover-every"))
+	cpuProfile := fs.String("cpuprofile", "", use("cpuprofile"))
 	maxCrashes := fs.Int("max-crashes", worker.DefaultMaxCrashes, use("max-crashes", " before it is recorded as a WorkerCrashed exception instead of run again"))
 	maxRetryAfter := durationFlag(worker.DefaultMaxRetryAfter)
 	fs.Var(&maxRetryAfter, "max-retry-after", use("max-retry-after", ": the longest a job's retry policy waits for a server's Retry-After"))
@@ -104,7 +106,24 @@ func (a *app) runWorker(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	gcPercent(a.getenv)
+	stopProfile, err := startCPUProfile(*cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	return ops.run(ctx, rdb, cfg.Queues, c.retryFor(), cfg.Logger, w.Run)
+}
+
+// workerGCPercent is the worker process's GOGC unless $GOGC is set: its
+// live heap is small (tens of MiB at most for the default caps) and turns
+// over with every job, so collecting at 100% spends CPU for little memory.
+const workerGCPercent = 200
+
+func gcPercent(getenv func(string) string) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(workerGCPercent)
+	}
 }
 
 func (c *common) redisURLOrDefault() string {
