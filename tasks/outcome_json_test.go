@@ -63,6 +63,7 @@ func TestAppendOutcomeMatchesMarshal(t *testing.T) {
 			{ElapsedMS: math.Inf(1)},
 			{ElapsedMS: 12345678.9, FinishedAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
 			{ElapsedMS: 3, FinishedAt: at.In(time.FixedZone("far", 24*3600))},
+			{StatusCode: 200, Retries: []Try{{StatusCode: 503, At: TryTime{at}}, {Exception: "ReadTimeout", Message: odd, Kind: KindRead, At: TryTime{at}}, {StatusCode: 200, At: TryTime{at}}}},
 		} {
 			r.Request = j
 			checkAppendOutcome(t, &r)
