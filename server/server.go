@@ -205,7 +205,7 @@ func (s *Server) routes() http.Handler {
 	handle("GET /v1/exceptions", "exceptions", true, s.getExceptions)
 	handle("GET /v1/jobs/{id}", "job", true, s.getJob)
 	handle("GET /v1/openapi.json", "openapi", true, s.getOpenAPI)
-	mux.Handle(v1Prefix, s.observe("unrouted", s.requireToken(s.unrouted(mux), false)))
+	mux.Handle(v1Prefix, s.observe("unrouted", s.requireToken(s.unrouted(mux, v1Prefix), false)))
 	mux.Handle("GET /metrics", s.observe("metrics", s.requireToken(metrics.Handler(s.reg, s.log), false)))
 	if s.ui != nil {
 		ui := s.requireToken(s.ui, true)
