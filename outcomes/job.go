@@ -144,10 +144,14 @@ func (r *Reader) Job(ctx context.Context, id string, opts JobOptions) (JobStatus
 
 // findOutcome fills in the job's outcome, of batch and attempt when set
 // ("" and 0: any), looking at the newest opts.MaxScan entries of each list,
-// opts.MaxScanBytes of each at most.
+// opts.MaxScanBytes of each at most. Without an attempt it takes the
+// newest entry of each list and keeps the latest attempt of the two: a
+// job retried has its exception of attempt 1 in one list, its response
+// of attempt 2 in the other.
 func (r *Reader) findOutcome(ctx context.Context, st *JobStatus, batch string, attempt int, opts JobOptions) error {
 	b, _ := json.Marshal(st.ID)
 	quoted := string(b)
+	found := false
 	for _, k := range []struct {
 		kind Kind
 		name string
@@ -158,6 +162,7 @@ func (r *Reader) findOutcome(ctx context.Context, st *JobStatus, batch string, a
 			return fmt.Errorf("read %s: %w", key, err)
 		}
 		var c chunker
+	scan:
 		for hi := n - 1; hi >= 0 && hi >= n-opts.MaxScan && c.read < opts.MaxScanBytes; {
 			lo := max(hi-c.next()+1, n-opts.MaxScan, 0)
 			lines, err := r.rdb.LRange(ctx, key, lo, hi).Result()
@@ -180,8 +185,14 @@ func (r *Reader) findOutcome(ctx context.Context, st *JobStatus, batch string, a
 					(batch != "" && v.Batch != batch) || (attempt != 0 && v.Attempt != attempt) {
 					continue
 				}
-				st.Batch, st.Attempt, st.Kind, st.Outcome = v.Batch, v.Attempt, k.name, line
-				return nil
+				if !found || v.Attempt > st.Attempt {
+					st.Batch, st.Attempt, st.Kind, st.Outcome = v.Batch, v.Attempt, k.name, line
+				}
+				found = true
+				if attempt != 0 {
+					return nil // that attempt's one outcome
+				}
+				break scan // this list's newest; the other list may hold a later attempt
 			}
 		}
 	}

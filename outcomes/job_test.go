@@ -58,6 +58,11 @@ func TestJob(t *testing.T) {
 		oldLine := `{"id":"old","batch":"b0","request":{"url":"http://x/"},"status_code":404,"attempt":1}`
 		line(Results, oldLine)
 		line(Results, `{"id":"other","batch":"b0","request":{"url":"http://x/","id":"old"},"meta":"old","attempt":1}`)
+		// no batch left, retried: its exception at attempt 1, its response
+		// at attempt 2; the latest attempt is it, whichever list holds it
+		line(Exceptions, `{"id":"re","batch":"b0","exception":{"type":"ConnectionError"},"attempt":1}`)
+		reLine := `{"id":"re","batch":"b0","request":{"url":"http://x/"},"status_code":200,"attempt":2}`
+		line(Results, reLine)
 
 		for _, tc := range []struct {
 			name, id string
@@ -74,6 +79,8 @@ func TestJob(t *testing.T) {
 			{name: "newest batch first", id: "both", want: JobStatus{Batch: "b2", Attempt: 1, State: StateRetry}},
 			{name: "one batch asked", id: "both", opts: JobOptions{Batch: "b1"}, want: JobStatus{Batch: "b1", Attempt: 1, State: StateDone}},
 			{name: "outcome only", id: "old", want: JobStatus{Batch: "b0", Attempt: 1, State: StateDone, Kind: "response"}, outcome: oldLine},
+			{name: "outcome only, retried: the latest attempt", id: "re", want: JobStatus{Batch: "b0", Attempt: 2, State: StateDone, Kind: "response"}, outcome: reLine},
+			{name: "outcome only, retried, its attempt asked", id: "re", opts: JobOptions{Batch: "b0"}, want: JobStatus{Batch: "b0", Attempt: 2, State: StateDone, Kind: "response"}, outcome: reLine},
 			{name: "outcome past the scan", id: "old", opts: JobOptions{MaxScan: 1}, err: ErrNoJob},
 			{name: "past the batches looked at", id: "p", opts: JobOptions{MaxBatches: 1}, err: ErrNoJob},
 			{name: "attempts past MaxAttempts", id: "r", opts: JobOptions{MaxAttempts: 1}, want: JobStatus{Batch: "b1", Attempt: 1, State: StateDone}},

@@ -37,6 +37,10 @@ const (
 	defaultOutcomePage = 50
 )
 
+// dashboardPrefix is the path prefix of the dashboard's data routes and
+// static files.
+const dashboardPrefix = "/dashboard/"
+
 // dashboardRoutes registers the dashboard's pages and data routes.
 func (s *Server) dashboardRoutes(handle func(pattern, route string, auth bool, h http.HandlerFunc), mux *http.ServeMux) {
 	handle("GET /v1/stats", "stats", true, s.getStats)
@@ -50,6 +54,10 @@ func (s *Server) dashboardRoutes(handle func(pattern, route string, auth bool, h
 	static, _ := fs.Sub(dashboardFS, "dashboard")
 	files := http.StripPrefix("/dashboard/static/", http.FileServerFS(static))
 	mux.Handle("GET /dashboard/static/", s.observe("dashboard", s.requireToken(files, true)))
+	// Every path under /dashboard/ but the static files is JSON, read by
+	// the page's script: one that no route takes answers /v1's JSON 404
+	// (or 405), after the token as its data routes ask it.
+	mux.Handle(dashboardPrefix, s.observe("unrouted", s.requireToken(s.unrouted(mux, dashboardPrefix), false)))
 	mux.Handle("GET /{$}", s.observe("dashboard", s.requireToken(http.HandlerFunc(s.dashboard), true)))
 }
 

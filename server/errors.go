@@ -27,6 +27,7 @@ var errorCodes = map[int]string{
 	http.StatusForbidden:             "forbidden",
 	http.StatusNotFound:              "not_found",
 	http.StatusMethodNotAllowed:      "method_not_allowed",
+	http.StatusConflict:              "conflict",
 	http.StatusRequestEntityTooLarge: "too_large",
 	http.StatusUnsupportedMediaType:  "unsupported_media_type",
 	http.StatusInternalServerError:   "internal",
@@ -45,10 +46,10 @@ func writeError(w http.ResponseWriter, code int, e apiError) {
 	writeJSON(w, code, e)
 }
 
-// unrouted answers a /v1 request that no route takes: 405 with Allow when
-// the path is served with other methods, else 404, both as apiError (the
-// ServeMux's own answers are plain text).
-func (s *Server) unrouted(mux *http.ServeMux) http.HandlerFunc {
+// unrouted answers a request under prefix (/v1/, /dashboard/) that no
+// route takes: 405 with Allow when the path is served with other methods,
+// else 404, both as apiError (the ServeMux's own answers are plain text).
+func (s *Server) unrouted(mux *http.ServeMux, prefix string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var allow []string
 		for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
@@ -57,7 +58,7 @@ func (s *Server) unrouted(mux *http.ServeMux) http.HandlerFunc {
 			}
 			probe := r.Clone(r.Context())
 			probe.Method = m
-			if _, pattern := mux.Handler(probe); pattern != "" && pattern != v1Prefix {
+			if _, pattern := mux.Handler(probe); pattern != "" && pattern != prefix {
 				allow = append(allow, m)
 			}
 		}
@@ -70,8 +71,11 @@ func (s *Server) unrouted(mux *http.ServeMux) http.HandlerFunc {
 				Error: r.Method + " is not served at " + r.URL.Path + ": use " + strings.Join(allow, ", ")})
 			return
 		}
-		writeError(w, http.StatusNotFound, apiError{
-			Error: "no such route: " + r.URL.Path + " (GET /v1/openapi.json lists them)"})
+		msg := "no such route: " + r.URL.Path + " (GET /v1/openapi.json lists them)"
+		if prefix != v1Prefix {
+			msg = "no such route: " + r.URL.Path + " (the dashboard is at /)"
+		}
+		writeError(w, http.StatusNotFound, apiError{Error: msg})
 	}
 }
 

@@ -38,6 +38,21 @@ func TestErrorShape(t *testing.T) {
 		{name: "bad results kind", method: "GET", path: "/v1/results?kind=nope", code: 400, wantCode: "bad_request"},
 		{name: "bad job", method: "POST", path: "/v1/jobs", ctype: "application/json", body: `{"url": 3}`, code: 400, wantCode: "bad_request", field: "url"},
 		{name: "bad content type", method: "POST", path: "/v1/jobs", ctype: "text/plain", body: `{}`, code: 415, wantCode: "unsupported_media_type"},
+		// The ui's routes answer the same shape.
+		{name: "stats, no token", method: "GET", path: "/v1/stats", noToken: true, code: 401, wantCode: "unauthorized"},
+		{name: "bad batches limit", method: "GET", path: "/v1/batches?limit=0", code: 400, wantCode: "bad_request"},
+		{name: "bad batches cursor", method: "GET", path: "/v1/batches?cursor=nope", code: 400, wantCode: "bad_request"},
+		{name: "hosts of an unknown queue", method: "GET", path: "/v1/hosts?queue=nope", code: 400, wantCode: "bad_request"},
+		{name: "retry of nothing", method: "POST", path: "/v1/retry", ctype: "application/json", body: `{}`, code: 400, wantCode: "bad_request"},
+		{name: "GET retry", method: "GET", path: "/v1/retry", code: 405, wantCode: "method_not_allowed", allow: "POST"},
+		{name: "POST workers", method: "POST", path: "/v1/workers", code: 405, wantCode: "method_not_allowed", allow: "GET, HEAD"},
+		// The dashboard's data routes too, and a /dashboard/ path none takes.
+		{name: "dashboard lookup without id", method: "GET", path: "/dashboard/lookup", code: 400, wantCode: "bad_request", field: "id"},
+		{name: "dashboard lookup of nothing", method: "GET", path: "/dashboard/lookup?id=nope", code: 404, wantCode: "not_found"},
+		{name: "dashboard bad kind", method: "GET", path: "/dashboard/outcomes?kind=nope", code: 400, wantCode: "bad_request"},
+		{name: "dashboard unknown route", method: "GET", path: "/dashboard/nope", code: 404, wantCode: "not_found"},
+		{name: "dashboard unknown route, no token", method: "GET", path: "/dashboard/nope", noToken: true, code: 401, wantCode: "unauthorized"},
+		{name: "POST dashboard lookup", method: "POST", path: "/dashboard/lookup", code: 405, wantCode: "method_not_allowed", allow: "GET, HEAD"},
 		{name: "cross-site write", method: "POST", path: "/v1/jobs", ctype: "application/json", body: `{}`, hdr: []string{"Sec-Fetch-Site", "cross-site"}, code: 403, wantCode: "forbidden"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -73,6 +73,16 @@ func TestOpenAPIAnswersValidate(t *testing.T) {
 		{"POST", "/v1/jobs", "/v1/jobs", "application/json", `{"url": "https://example.com/", "id": "order-99"}`, 202},
 		{"POST", "/v1/jobs", "/v1/jobs", "application/x-ndjson", `{"url": 3}`, 400},
 		{"POST", "/v1/jobs", "/v1/jobs", "text/plain", `{}`, 415},
+		{"GET", "/v1/stats", "/v1/stats", "", "", 200},
+		{"GET", "/v1/batches?limit=1", "/v1/batches", "", "", 200},
+		{"GET", "/v1/batches?limit=0", "/v1/batches", "", "", 400},
+		{"GET", "/v1/batches?cursor=nope", "/v1/batches", "", "", 400},
+		{"GET", "/v1/hosts", "/v1/hosts", "", "", 200},
+		{"GET", "/v1/hosts?queue=nope", "/v1/hosts", "", "", 400},
+		{"GET", "/v1/workers", "/v1/workers", "", "", 200},
+		{"POST", "/v1/retry", "/v1/retry", "application/json", `{"batch": "` + batch + `", "dry_run": true}`, 200},
+		{"POST", "/v1/retry", "/v1/retry", "application/json", `{}`, 400},
+		{"POST", "/v1/retry", "/v1/retry", "application/json", `{"all": true, "nope": 1}`, 400},
 	} {
 		t.Run(fmt.Sprint(tc.method, " ", tc.path, " ", tc.code), func(t *testing.T) {
 			a := e.do(t, tc.method, tc.path, tc.ctype, tc.body)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -59,6 +60,16 @@ func TestRetryRequests(t *testing.T) {
 		rec := do(s.Handler(), "POST", "/v1/retry", `{"all": true}`)
 		if rec.Code != http.StatusConflict {
 			t.Fatalf("%d %s", rec.Code, rec.Body)
+		}
+		// As documented: an Error, validated against the spec's 409.
+		doc := kinSpec(t)
+		var v any
+		if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
+			t.Fatal(err)
+		}
+		mt := doc.Paths.Find("/v1/retry").GetOperation("POST").Responses.Status(http.StatusConflict).Value.Content.Get("application/json")
+		if err := doc.ValidateSchemaJSON(mt.Schema.Value, v); err != nil || v.(map[string]any)["code"] != "conflict" {
+			t.Fatalf("409 %s: %v", rec.Body, err)
 		}
 	})
 }

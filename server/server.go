@@ -1,8 +1,28 @@
-// Package server is `reqfleet serve`: one HTTP server with the enqueue API
-// for other applications (POST /v1/jobs, GET /v1/batches/{id}, GET
-// /v1/results), Prometheus metrics (/metrics), health checks (/healthz,
-// /readyz), reqfleet's dashboard (/, dashboard.go) and the asynqmon web UI
-// (/ui/).
+// Package server is `reqfleet serve`: one HTTP server with the API for
+// other applications and its dashboard. Its routes (routes, dashboardRoutes;
+// the /v1 ones are documented in openapi.json, which a test holds to the
+// route table):
+//
+//   - POST /v1/jobs: enqueue one job or a JSONL batch (api.go)
+//   - GET /v1/batches/{id}: a batch's progress (api.go)
+//   - GET /v1/results: a list as JSONL, streamed (api.go)
+//   - GET /v1/exceptions: a page of the exceptions list (exceptions.go)
+//   - GET /v1/jobs/{id}: a job's state and outcome by its id (jobs.go)
+//   - GET /v1/openapi.json: the API's OpenAPI 3.1 document (openapi.go)
+//   - GET /v1/stats: the queues' sizes and the fleet's totals (stats.go)
+//   - GET /v1/batches: the batches, newest first, paged (batches.go)
+//   - POST /v1/retry: send exceptions again, as `reqfleet retry` (retry.go)
+//   - GET /v1/hosts: outcomes by host, fleet-wide (hosts.go)
+//   - GET /v1/workers: the worker processes alive (workers.go)
+//   - any other /v1/ path: a JSON 404 or 405 (errors.go)
+//   - GET /: reqfleet's dashboard, with under /dashboard/ its static files
+//     and the JSON routes its script reads: outcomes, outcomes.jsonl and
+//     lookup (dashboard.go, lookup.go)
+//   - GET /metrics: Prometheus metrics
+//   - GET /healthz, GET /readyz: health checks (no token)
+//   - /ui/: the asynqmon web UI (ui.go), unless turned off
+//
+// Every /v1 and /dashboard/ error is one JSON shape (errors.go, writeError).
 //
 // With a token set (REQFLEET_API_TOKEN), everything but the health checks
 // needs it: "Authorization: Bearer TOKEN", or HTTP Basic auth with the token
@@ -205,7 +225,7 @@ func (s *Server) routes() http.Handler {
 	handle("GET /v1/exceptions", "exceptions", true, s.getExceptions)
 	handle("GET /v1/jobs/{id}", "job", true, s.getJob)
 	handle("GET /v1/openapi.json", "openapi", true, s.getOpenAPI)
-	mux.Handle(v1Prefix, s.observe("unrouted", s.requireToken(s.unrouted(mux), false)))
+	mux.Handle(v1Prefix, s.observe("unrouted", s.requireToken(s.unrouted(mux, v1Prefix), false)))
 	mux.Handle("GET /metrics", s.observe("metrics", s.requireToken(metrics.Handler(s.reg, s.log), false)))
 	if s.ui != nil {
 		ui := s.requireToken(s.ui, true)

@@ -60,6 +60,7 @@ const (
 // TriesKey is the tries history of a task its job's retry policy tried
 // again (JSON each, oldest first), until its outcome is recorded.
 func TriesKey(queue, taskID string) string { return "reqfleet:{" + queue + "}:tries:" + taskID }
+
 // HostsKey is the queue's hash of outcomes by host, for the dashboard:
 // field HostField(host, detail), value the outcomes recorded (retried
 // ones included). At most MaxHostFields fields; past them an outcome of a

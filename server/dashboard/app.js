@@ -186,10 +186,10 @@
     $("lookup-section").hidden = false;
     $("lookup-title").textContent = id;
     try {
+      // GET /v1/jobs/{id}'s lookup, its outcome redacted: the job's state,
+      // batch, latest attempt and, once done, its outcome; else /v1's error.
       const r = await get("/dashboard/lookup?" + q() + "&id=" + encodeURIComponent(id));
-      $("lookup-result").textContent = (r.outcomes && r.outcomes.length)
-        ? JSON.stringify(r.outcomes, null, 2)
-        : "no outcome of job " + id + " in queue " + state.queue + (r.partial ? " among the newest entries read" : "") + " (it may be pending or running)";
+      $("lookup-result").textContent = r.state ? JSON.stringify(r, null, 2) : (r.error || "no job " + id + " in queue " + state.queue);
     } catch (e) {
       $("lookup-result").textContent = "lookup failed: " + e.message;
     }

@@ -67,7 +67,7 @@ class Client:
 
     def enqueue(self, jobs, max_body=DEFAULT_MAX_BODY):
         """POST the jobs (dicts with an id each) as batches of max_body bytes
-        at most (serve's --max-body is 32 MiB); the receipts, in order."""
+        at most (serve's --max-request-body is 32 MiB); the receipts, in order."""
         receipts, body = [], []
         size = 0
         for j in jobs:

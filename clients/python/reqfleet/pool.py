@@ -37,7 +37,7 @@ class Pool:
     :param token: serve's token; default REQFLEET_API_TOKEN.
     :param queue: the fleet's queue; default serve's first.
     :param max_body: the largest POST to serve, in bytes (16 MiB; serve's
-        --max-body is 32 MiB): more jobs go as several batches.
+        --max-request-body is 32 MiB): more jobs go as several batches.
     :param num_processes: accepted for the toolbelt's sake (at least 1);
         the fleet's concurrency is its workers'.
     :param initializer, auth_generator, session: the toolbelt's session
