@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -649,20 +650,25 @@ func parseRetryAfter(v string, now time.Time) (float64, bool) {
 // DecodeRetry reads a retry policy as a job's "retries" takes it.
 func DecodeRetry(raw []byte) (*Retry, error) { return decodeRetries(raw) }
 
+// ErrNeedsRetries: a retry_on or retry_backoff given without retries (an
+// ErrValue).
+var ErrNeedsRetries = fmt.Errorf("%w: no retries to apply it to", ErrValue)
+
 // RetryFlags is the policy of the CLI's --retries N --retry-on LIST
 // --retry-backoff F (and the API's retries, retry_on, retry_backoff) for
 // the jobs that carry none: nil for total 0 (no automatic retry, as
 // requests). With on empty it is urllib3's Retry(total) (and the
 // backoff factor); on lists status codes (status_forcelist) and exception
 // types (exceptions: only those are retried, none when on names none).
-// Errors are *FieldErrors naming "retries", "retry_on" or "retry_backoff".
+// Errors are *FieldErrors naming "retries", "retry_on" or "retry_backoff";
+// retry_on or retry_backoff without retries is ErrNeedsRetries.
 func RetryFlags(total int, on string, backoff float64) (*Retry, error) {
 	if total == 0 {
 		switch {
 		case on != "":
-			return nil, fieldErr("retry_on", ErrValue, "needs retries")
+			return nil, fieldErr("retry_on", ErrNeedsRetries, "needs retries")
 		case backoff != 0:
-			return nil, fieldErr("retry_backoff", ErrValue, "needs retries")
+			return nil, fieldErr("retry_backoff", ErrNeedsRetries, "needs retries")
 		}
 		return nil, nil
 	}

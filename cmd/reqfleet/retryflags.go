@@ -28,7 +28,7 @@ func (f *retryFlags) policy(fs *flag.FlagSet) (*tasks.Retry, error) {
 	var fe *tasks.FieldError
 	if errors.As(err, &fe) {
 		flagName := map[string]string{"retries": "--retries", "retry_on": "--retry-on", "retry_backoff": "--retry-backoff"}[fe.Field]
-		if fe.Detail == "needs retries" {
+		if errors.Is(fe.Err, tasks.ErrNeedsRetries) {
 			return nil, usageErr(fs, "%s needs --retries", flagName)
 		}
 		return nil, usageErr(fs, "%s: %s", flagName, fe.Detail)
