@@ -215,7 +215,30 @@ func NewTable(entries map[string]Limit, def Limit) *Table {
 func (t *Table) Version() int64 { return t.version }
 
 // Empty: no host is limited.
-func (t *Table) Empty() bool { return t == nil || len(t.exact) == 0 && len(t.wild) == 0 && t.def.IsZero() }
+func (t *Table) Empty() bool {
+	return t == nil || len(t.exact) == 0 && len(t.wild) == 0 && t.def.IsZero()
+}
+
+// AnyAuto: some limit (or the default) asks for adaptive throttling.
+func (t *Table) AnyAuto() bool {
+	if t == nil {
+		return false
+	}
+	if t.def.Auto {
+		return true
+	}
+	for _, l := range t.exact {
+		if l.Auto {
+			return true
+		}
+	}
+	for _, w := range t.wild {
+		if w.limit.Auto {
+			return true
+		}
+	}
+	return false
+}
 
 // Lookup is host's limit and its key; ok false when host is not limited.
 func (t *Table) Lookup(host string) (key string, l Limit, ok bool) {

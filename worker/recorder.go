@@ -28,6 +28,8 @@ type recorder struct {
 type ack struct {
 	id        string // asynq's task id
 	uniqueKey string // asynq's uniqueness lock, if the task holds one
+
+	throttled time.Duration // how long it waited parked for its host's limits (admit.go)
 }
 
 // record stores the outcome of task t run from queue. It reports whether the

@@ -31,6 +31,7 @@ import (
 
 	"github.com/reqfleet/reqfleet/httpexec"
 	"github.com/reqfleet/reqfleet/internal/rdb"
+	"github.com/reqfleet/reqfleet/limits"
 	"github.com/reqfleet/reqfleet/tasks"
 )
 
@@ -120,6 +121,29 @@ type Config struct {
 	// RecoverDisabled: no lease recoverer in this worker (asynq's
 	// recoverer still runs).
 	RecoverDisabled bool
+
+	Limits LimitsConfig // per-host limits, fleet-wide (admit.go, release.go)
+}
+
+// LimitsConfig is a worker's side of the per-host limits (package
+// limits: the table lives in Redis, for the whole fleet).
+type LimitsConfig struct {
+	// Default applies to each host without a limit of its own (or a
+	// pattern's); zero: none (--default-rate, --default-concurrency).
+	Default limits.Limit
+	// MaxRetryAfter caps the fleet-wide pause a 429 or 503 with
+	// Retry-After sets; default DefaultMaxRetryAfter; negative: such
+	// responses pause nothing.
+	MaxRetryAfter time.Duration
+	// Refresh is how often the limits table's version (and the paused
+	// hosts) is read; default a second.
+	Refresh time.Duration
+	// AutoThrottle: adaptive throttling for every limited host (as a
+	// limit's Auto does for its own): see autothrottle.go.
+	AutoThrottle bool
+	// OnThrottled, if set, is called for each job that waited for its
+	// host's limits, when it starts, with how long it waited (metrics).
+	OnThrottled func(queue, host string, waited time.Duration)
 }
 
 // Defaults of the leases and their recovery.
@@ -198,6 +222,9 @@ func (c *Config) validate() error {
 	if err := c.validateLeases(); err != nil {
 		return err
 	}
+	if err := c.Limits.validate(); err != nil {
+		return err
+	}
 	return c.Sweep.validate()
 }
 
@@ -243,6 +270,10 @@ type Worker struct {
 	batch   *batcher        // records outcomes in groups while started; nil: one by one
 	fetch   *fetcher        // runs the jobs, unless AsynqProcessor
 	recov   *leaseRecoverer // recovers expired leases (recover.go), unless RecoverDisabled
+	admit   *admitter       // per-host limits (admit.go)
+	release *releaser       // hands parked jobs back (release.go), with the fetcher
+	limDone chan struct{}   // closed: the admitter's refresh loop stops
+	limWG   sync.WaitGroup  // the refresh loop
 	sweep   *sweeper        // started with the server (archive.go)
 }
 
@@ -319,6 +350,7 @@ func (w *Worker) Start() error {
 		return fmt.Errorf("start worker: %w", err)
 	}
 	w.servers = servers
+	w.startLimits()
 	if !w.cfg.AsynqProcessor {
 		w.fetch = newFetcher(fetcherConfig{
 			queues: w.cfg.Queues, strict: w.cfg.StrictPriority, concurrency: w.cfg.Concurrency,
@@ -326,6 +358,7 @@ func (w *Worker) Start() error {
 			now: time.Now, log: w.log, identity: w.identity(),
 			lease: w.cfg.Lease, extendEvery: w.cfg.LeaseRenew,
 		}, w.cfg.Redis, w.run)
+		w.fetch.admit = w.admit
 		_ = w.fetch.Start(context.Background()) // a new fetcher: cannot fail
 	}
 	w.startSweeper()
@@ -367,6 +400,7 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 	recov := w.recov
 	w.mu.Unlock()
 	_ = recov.Stop(ctx)
+	w.stopLimits(ctx)
 	done := make(chan struct{})
 	go func() {
 		var wg sync.WaitGroup
@@ -459,10 +493,15 @@ func (w *Worker) run(ctx context.Context, queue string, t tasks.Task, start time
 	if err != nil {
 		return err
 	}
+	sent := time.Now()
 	out, err := w.exec.Do(ctx, s, t)
 	w.pool.put(s)
 	if err != nil {
 		return err // shutting down: the job goes back to the queue
+	}
+	w.admit.observe(ctx, t, out, time.Since(sent)) // Retry-After pauses, adaptive throttling (admit.go)
+	if a != nil {
+		withThrottled(out, a.throttled)
 	}
 	return w.record(ctx, queue, t, out, start, a)
 }

@@ -234,15 +234,46 @@ func (c *Client) InFlight(ctx context.Context, key string, now time.Time) (int64
 	return c.r.ZCount(ctx, HostSlotsKey(key), "("+strconv.FormatInt(now.UnixMilli(), 10), "+inf").Result()
 }
 
+// PausedHostsKey is the fleet's paused hosts, each scored by its pause's
+// end (Unix ms): the workers read it with the limits table, so that a
+// host without a limit is paused too (within a refresh).
+const PausedHostsKey = "reqfleet:{limits}:paused"
+
+// MaxPausedHosts is the most hosts PausedHostsKey holds (the soonest to
+// end go first).
+const MaxPausedHosts = 10000
+
 // PauseHost pauses host key until until (unless paused until later),
-// fleet-wide: HostAdmit refuses every job meanwhile. It returns the
-// pause's end. [pause_host.lua]
+// fleet-wide: HostAdmit refuses every job meanwhile, and the host joins
+// the paused hosts. It returns the pause's end. [pause_host.lua]
 func (c *Client) PauseHost(ctx context.Context, key string, until, now time.Time) (time.Time, error) {
 	ms, err := pauseHostScript.Run(ctx, c.r, []string{HostPauseKey(key)}, until.UnixMilli(), now.UnixMilli()).Int64()
 	if err != nil {
 		return time.Time{}, err
 	}
-	return time.UnixMilli(ms), nil
+	_, err = c.r.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZAddArgs(ctx, PausedHostsKey, redis.ZAddArgs{GT: true, Members: []redis.Z{{Score: float64(ms), Member: key}}})
+		p.ZRemRangeByScore(ctx, PausedHostsKey, "-inf", strconv.FormatInt(now.UnixMilli(), 10))
+		p.ZRemRangeByRank(ctx, PausedHostsKey, 0, -MaxPausedHosts-1)
+		return nil
+	})
+	return time.UnixMilli(ms), err
+}
+
+// PausedHosts is the hosts paused past now, with their pause's end.
+func (c *Client) PausedHosts(ctx context.Context, now time.Time) (map[string]time.Time, error) {
+	zs, err := c.r.ZRangeByScoreWithScores(ctx, PausedHostsKey, &redis.ZRangeBy{
+		Min: "(" + strconv.FormatInt(now.UnixMilli(), 10), Max: "+inf"}).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]time.Time, len(zs))
+	for _, z := range zs {
+		if m, ok := z.Member.(string); ok {
+			out[m] = time.UnixMilli(int64(z.Score))
+		}
+	}
+	return out, nil
 }
 
 // HostPausedUntil is when the pause of host key ends; zero when it is

@@ -95,6 +95,14 @@ func TestPauseHost(t *testing.T) {
 				t.Errorf("%s: paused until %v (read %v), want %v", tt.name, got, u, tt.want)
 			}
 		}
+		ph, err := c.PausedHosts(ctx, now)
+		must(t, err)
+		if len(ph) != 1 || !ph["h"].Equal(now.Add(5*time.Second)) {
+			t.Errorf("paused hosts %v, want h until +5s", ph)
+		}
+		if ph, _ := c.PausedHosts(ctx, now.Add(6*time.Second)); len(ph) != 0 {
+			t.Errorf("paused hosts past the pause: %v", ph)
+		}
 		if u, _ := c.HostPausedUntil(ctx, "h", now.Add(6*time.Second)); !u.IsZero() {
 			t.Errorf("pause past its end: %v", u)
 		}
