@@ -305,12 +305,39 @@ func (c *Client) Rate() *Rate { return &Rate{l: redis_rate.NewLimiter(c.r)} }
 
 // AllowAtMost takes up to n of host key's tokens: how many it took, and,
 // when fewer than n, how long until the next one is due.
+//
+// The first token is taken with redis_rate's AllowN, the others with its
+// AllowAtMost: AllowAtMost alone tests "remaining < 1" on a float computed
+// from Redis' clock (about 3e8 seconds), which at a whole token comes out
+// a hair under it: with a burst of 1 it never allows anything (and says
+// to retry in nanoseconds), and a releaser waking at its RetryAfter would
+// find none. AllowN's test ("remaining < 0") has no such edge.
 func (r *Rate) AllowAtMost(ctx context.Context, key string, limit RateLimit, n int) (allowed int, retryAfter time.Duration, err error) {
-	res, err := r.l.AllowAtMost(ctx, HostRateKey(key), limit, n)
+	res, err := r.l.AllowN(ctx, HostRateKey(key), limit, 1)
 	if err != nil {
 		return 0, 0, err
 	}
-	return res.Allowed, res.RetryAfter, nil
+	if res.Allowed == 0 {
+		return 0, max(res.RetryAfter, 0), nil
+	}
+	interval := limit.Period / time.Duration(max(limit.Rate, 1))
+	if n <= 1 {
+		return 1, 0, nil
+	}
+	if limit.Burst <= 1 {
+		return 1, interval, nil
+	}
+	more, err := r.l.AllowAtMost(ctx, HostRateKey(key), limit, n-1)
+	if err != nil {
+		return 1, interval, nil // the one taken stands
+	}
+	if more.Allowed >= n-1 {
+		return n, 0, nil
+	}
+	if more.RetryAfter <= 0 {
+		return 1 + more.Allowed, interval, nil
+	}
+	return 1 + more.Allowed, more.RetryAfter, nil
 }
 
 // ValidHostKey reports whether key may name a host's keys: 1 to 255

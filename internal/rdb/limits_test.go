@@ -131,6 +131,20 @@ func TestRateAllowAtMost(t *testing.T) {
 		if n, _, _ := rate.AllowAtMost(ctx, "other", lim, 1); n != 1 {
 			t.Errorf("another host's tokens: allowed %d, want 1", n)
 		}
+		// A burst of 1 (redis_rate's AllowAtMost alone never allows it).
+		one := RateLimit{Rate: 100, Period: time.Second, Burst: 1}
+		got := 0
+		for range 3 {
+			n, retry, err := rate.AllowAtMost(ctx, "one", one, 3)
+			must(t, err)
+			got += n
+			if retry <= 0 || retry > 10*time.Millisecond {
+				t.Errorf("burst 1: retry after %v, want up to the 10ms interval", retry)
+			}
+		}
+		if got == 0 || got > 2 {
+			t.Errorf("burst 1 at 100/s: %d allowed in three quick calls, want 1 or 2", got)
+		}
 		if ex, _ := r.Exists(ctx, "rate:"+HostRateKey("h")).Result(); ex != 1 {
 			t.Errorf("the GCRA state is not at rate:%s", HostRateKey("h"))
 		}
