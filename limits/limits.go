@@ -384,3 +384,32 @@ func (s *Store) state(ctx context.Context, key string, l Limit, now time.Time) (
 	}
 	return st, nil
 }
+
+// Parked is a host with jobs of a queue waiting for its limits.
+type Parked struct {
+	Host   string    `json:"host"`   // the host or pattern
+	Parked int64     `json:"parked"` // jobs waiting
+	Due    time.Time `json:"due"`    // when a releaser looks at it next
+}
+
+// MaxParkedListed is the most hosts Parked lists.
+const MaxParkedListed = 100
+
+// Parked lists the hosts with jobs of queue waiting for their limits
+// (throttled), the soonest due first, at most MaxParkedListed.
+func (s *Store) Parked(ctx context.Context, queue string) ([]Parked, error) {
+	hs, err := s.c.ParkedHosts(ctx, queue, MaxParkedListed)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Parked, len(hs))
+	for i, h := range hs {
+		out[i] = Parked{Host: h.Key, Parked: h.Parked, Due: h.Due}
+	}
+	return out, nil
+}
+
+// Paused lists the hosts paused by a Retry-After, with their pause's end.
+func (s *Store) Paused(ctx context.Context) (map[string]time.Time, error) {
+	return s.c.PausedHosts(ctx, time.Now())
+}

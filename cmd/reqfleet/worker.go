@@ -37,6 +37,8 @@ func (a *app) runWorker(ctx context.Context, args []string) error {
 	fs.Var(&leaseRenew, "lease-renew", "how often the leases of the jobs held are renewed (at most a third of --lease)")
 	fs.Var(&recoverEvery, "recover-every", "how often (jittered) the worker requeues the jobs of its queues whose lease ended")
 	maxCrashes := fs.Int("max-crashes", worker.DefaultMaxCrashes, "times a job's workers may be lost (crashed, killed) while holding it before it is recorded as a WorkerCrashed exception instead of run again")
+	var lf limitFlags
+	lf.register(fs)
 	var ops workerOps
 	ops.register(fs)
 	pos, err := parse(fs, args)
@@ -86,6 +88,9 @@ func (a *app) runWorker(ctx context.Context, args []string) error {
 	if err := h.apply(fs, a.getenv, &cfg); err != nil {
 		return err
 	}
+	if cfg.Limits, err = lf.config(fs); err != nil {
+		return err
+	}
 	rdb, err := c.open(ctx, max(h.concurrency, 64)+16, cfg.Logger)
 	if err != nil {
 		return err
@@ -93,6 +98,7 @@ func (a *app) runWorker(ctx context.Context, args []string) error {
 	defer rdb.Close()
 	cfg.Redis = rdb
 	cfg.OnOutcome = ops.jobs.Observe
+	cfg.Limits.OnThrottled = ops.throttled.Observe
 	ops.forceLayout = *forceLayout
 	w, err := worker.New(cfg)
 	if err != nil {
