@@ -44,7 +44,8 @@ import (
 // pauses its host fleet-wide for that long, capped by MaxRetryAfter
 // (rdb.PauseHost): admission parks the host's jobs until the pause ends;
 // workers learn of pauses of hosts without a limit with the limits table,
-// within LimitsRefresh.
+// at once (rdb.LimitsChannel), or within LimitsRefresh should the message
+// be lost.
 
 // parkModeFor is how long a host stays in park mode after it was last
 // seen with parked jobs.
@@ -83,7 +84,7 @@ type admitter struct {
 	held     map[string]map[string]struct{} // host key -> slot members held
 	parkMode map[string]time.Time           // queue+" "+host key -> until
 	paused   map[string]time.Time           // host key -> pause end, as last read or set
-	warned   bool                           // fetcherOnly's warning given
+	warned   atomic.Bool                    // fetcherOnly's warning given
 }
 
 func newAdmitter(cfg admitConfig, store *rdb.Client) *admitter {
@@ -104,6 +105,43 @@ func (a *admitter) refreshLoop(done <-chan struct{}) {
 	every(a.cfg.refresh, done, a.refresh)
 }
 
+// listen applies the changes published on rdb.LimitsChannel at once (a
+// pause, or a table to read again), until done.
+func (a *admitter) listen(done <-chan struct{}) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sub := a.store.SubscribeLimits(ctx)
+	defer sub.Close()
+	ch := sub.Channel()
+	for {
+		select {
+		case <-done:
+			return
+		case m, ok := <-ch:
+			if !ok {
+				return
+			}
+			if key, until, ok := rdb.ParsePauseMsg(m.Payload); ok {
+				a.notePause(key, until)
+				continue
+			}
+			a.refresh()
+		}
+	}
+}
+
+// notePause records a host's pause locally.
+func (a *admitter) notePause(key string, until time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.paused) > maxLocalHosts {
+		clear(a.paused)
+	}
+	if until.After(a.paused[key]) {
+		a.paused[key] = until
+	}
+}
+
 func (a *admitter) refresh() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -114,8 +152,7 @@ func (a *admitter) refresh() {
 		if t, err = a.lim.Table(ctx, a.cfg.defaults); err == nil {
 			a.table.Store(t)
 			a.auto.any.Store(t.AnyAuto())
-			if !t.Empty() && a.cfg.fetcherOnly && !a.warned {
-				a.warned = true
+			if !t.Empty() && a.cfg.fetcherOnly && a.warned.CompareAndSwap(false, true) {
 				a.cfg.log.Warn("per-host limits are set, but --asynq-processor runs the jobs: limits and pauses are applied by the fetcher only, not here")
 			}
 		}
@@ -386,12 +423,7 @@ func (a *admitter) observe(ctx context.Context, t tasks.Task, o tasks.Outcome, e
 		a.cfg.log.Warn("pausing a host for its Retry-After failed", "host", key, "err", err)
 		return
 	}
-	a.mu.Lock()
-	if len(a.paused) > maxLocalHosts {
-		clear(a.paused)
-	}
-	a.paused[key] = until
-	a.mu.Unlock()
+	a.notePause(key, until)
 	a.cfg.log.Info("host paused fleet-wide for its Retry-After", "host", key, "status", r.StatusCode, "until", until)
 }
 
@@ -496,6 +528,7 @@ func (w *Worker) startLimits() {
 	w.limDone = make(chan struct{})
 	done := w.limDone
 	w.limWG.Go(func() { w.admit.refreshLoop(done) })
+	w.limWG.Go(func() { w.admit.listen(done) })
 	if !w.cfg.AsynqProcessor {
 		w.release = newReleaser(w.admit, w.store, w.cfg.Queues, w.cfg.Lease, time.Now, w.log)
 		_ = w.release.Start(context.Background()) // a new releaser: cannot fail

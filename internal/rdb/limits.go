@@ -93,6 +93,9 @@ func (c *Client) SetLimit(ctx context.Context, pattern string, l HostLimit) erro
 	if err == nil && n < 0 {
 		err = fmt.Errorf("%w: at most %d hosts and patterns", ErrLimitsFull, MaxLimits)
 	}
+	if err == nil {
+		_ = c.PublishLimits(ctx, LimitsMsgTable) // the workers poll too
+	}
 	return err
 }
 
@@ -100,6 +103,9 @@ func (c *Client) SetLimit(ctx context.Context, pattern string, l HostLimit) erro
 // none. [set_limit.lua]
 func (c *Client) DeleteLimit(ctx context.Context, pattern string) (bool, error) {
 	n, err := setLimitScript.Run(ctx, c.r, []string{LimitsTableKey, LimitsVersionKey}, pattern, "", MaxLimits).Int()
+	if err == nil && n == 1 {
+		_ = c.PublishLimits(ctx, LimitsMsgTable)
+	}
 	return n == 1, err
 }
 
@@ -234,6 +240,43 @@ func (c *Client) InFlight(ctx context.Context, key string, now time.Time) (int64
 	return c.r.ZCount(ctx, HostSlotsKey(key), "("+strconv.FormatInt(now.UnixMilli(), 10), "+inf").Result()
 }
 
+// LimitsChannel is where changes to the limits are published: "table"
+// (the table changed: read it again) or "pause <until ms> <host key>", so
+// that every worker applies them at once; the workers also poll the
+// version every second, should a message be lost.
+const LimitsChannel = "reqfleet:{limits}:changed"
+
+// Messages on LimitsChannel.
+const (
+	LimitsMsgTable = "table"
+	LimitsMsgPause = "pause"
+)
+
+// PublishLimits tells the workers the limits changed (msg: LimitsMsgTable
+// or a pause, see LimitsChannel); best effort.
+func (c *Client) PublishLimits(ctx context.Context, msg string) error {
+	return c.r.Publish(ctx, LimitsChannel, msg).Err()
+}
+
+// SubscribeLimits subscribes to LimitsChannel; the caller closes it.
+func (c *Client) SubscribeLimits(ctx context.Context) *redis.PubSub {
+	return c.r.Subscribe(ctx, LimitsChannel)
+}
+
+// ParsePauseMsg reads a pause message of LimitsChannel.
+func ParsePauseMsg(msg string) (key string, until time.Time, ok bool) {
+	rest, ok := strings.CutPrefix(msg, LimitsMsgPause+" ")
+	if !ok {
+		return "", time.Time{}, false
+	}
+	ms, key, ok := strings.Cut(rest, " ")
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if !ok || err != nil || !ValidHostKey(key) {
+		return "", time.Time{}, false
+	}
+	return key, time.UnixMilli(n), true
+}
+
 // PausedHostsKey is the fleet's paused hosts, each scored by its pause's
 // end (Unix ms): the workers read it with the limits table, so that a
 // host without a limit is paused too (within a refresh).
@@ -257,6 +300,9 @@ func (c *Client) PauseHost(ctx context.Context, key string, until, now time.Time
 		p.ZRemRangeByRank(ctx, PausedHostsKey, 0, -MaxPausedHosts-1)
 		return nil
 	})
+	if err == nil {
+		_ = c.PublishLimits(ctx, LimitsMsgPause+" "+strconv.FormatInt(ms, 10)+" "+key) // the workers poll too
+	}
 	return time.UnixMilli(ms), err
 }
 
