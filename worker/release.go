@@ -132,18 +132,22 @@ func (r *releaser) release(ctx context.Context, queue, key string) (int, time.Ti
 	ctx, cancel := context.WithTimeout(ctx, releaseLock)
 	defer cancel()
 	now := r.now()
-	retryLater := now.Add(releaseLock) // another releaser holds it, or a call failed
-	ids, ok, err := r.store.ParkClaim(ctx, queue, key, r.token, releaseLock, releaseBatch)
+	retryLater := now.Add(releaseLock)      // another releaser holds it, or a call failed
+	_, l, _ := r.a.table.Load().Lookup(key) // a key looks itself up; gone: no limit, only a pause
+	if r.a.auto.applies(l) {
+		l = r.a.auto.effective(ctx, key, l)
+	}
+	n := releaseBatch
+	if rl := l.RateLimit(); rl.Rate > 0 {
+		n = min(n, rl.Burst) // GCRA lets a burst through at once, at most
+	}
+	ids, ok, err := r.store.ParkClaim(ctx, queue, key, r.token, releaseLock, n)
 	if err != nil {
 		r.log.Warn("claiming parked jobs failed", "queue", queue, "host", key, "err", err)
 		return 0, retryLater
 	}
 	if !ok {
 		return 0, retryLater
-	}
-	_, l, _ := r.a.table.Load().Lookup(key) // a key looks itself up; gone: no limit, only a pause
-	if r.a.auto.applies(l) {
-		l = r.a.auto.effective(ctx, key, l)
 	}
 	members := make([]string, len(ids))
 	for i, id := range ids {
@@ -181,14 +185,14 @@ func (r *releaser) release(ctx context.Context, queue, key string) (int, time.Ti
 		}
 	}
 	out := make([]string, 0, len(ids))
-	n := 0
+	k := 0
 	for i, c := range adm.Codes {
 		switch {
 		case c == rdb.AdmitHeld:
 			out = append(out, ids[i])
-		case c == rdb.AdmitTaken && n < allowed:
+		case c == rdb.AdmitTaken && k < allowed:
 			out = append(out, ids[i])
-			n++
+			k++
 		}
 	}
 	switch {
@@ -196,6 +200,10 @@ func (r *releaser) release(ctx context.Context, queue, key string) (int, time.Ti
 		next = adm.PausedUntil
 	case !adm.FirstSlotEnd.IsZero():
 		next = latest(next, earliest(adm.FirstSlotEnd, now.Add(r.lease)))
+	case len(ids) == n && next.Equal(now) && n < releaseBatch:
+		// All admitted, at most a burst: the next are due once the rate
+		// allows another.
+		next = now.Add(l.RateLimit().Period / time.Duration(max(l.RateLimit().Rate, 1)))
 	}
 	moved, err := r.store.ParkRelease(ctx, queue, key, r.token, out, next, r.now())
 	if err != nil {
