@@ -22,7 +22,7 @@ func TestAutoObserve(t *testing.T) {
 			want    time.Duration
 		}{
 			{"first: halfway from the start towards latency/target", 400 * time.Millisecond, AutoOK, 600 * time.Millisecond}, // (1 + 0.2)/2
-			{"again", 400 * time.Millisecond, AutoOK, 400 * time.Millisecond},                                              // (0.6+0.2)/2
+			{"again", 400 * time.Millisecond, AutoOK, 400 * time.Millisecond},                                                // (0.6+0.2)/2
 			{"a quick error page does not lower it", 10 * time.Millisecond, AutoOther, 400 * time.Millisecond},
 			{"slower: never below latency/target", 2 * time.Second, AutoOK, time.Second},
 			{"429: doubled", 100 * time.Millisecond, AutoBackoff, 2 * time.Second},
