@@ -52,7 +52,7 @@ func newRecorder(t *testing.T) *recorder {
 		switch parts[0] {
 		case "delay":
 			var ms int
-			fmt.Sscan(parts[1], &ms)
+			_, _ = fmt.Sscan(parts[1], &ms) // a bad number: no delay
 			select {
 			case <-time.After(time.Duration(ms) * time.Millisecond):
 			case <-r.Context().Done():

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -50,5 +51,41 @@ func TestLimitsCommand(t *testing.T) {
 		{"worker", "--default-concurrency", "-1"},
 	} {
 		run(exitUsage, bad...)
+	}
+}
+
+// Per-host limits on a real 3-node Redis Cluster: the host's keys and the
+// queue's live in different slots, each call touching one (a call across
+// them would fail with CROSSSLOT), and the throttled jobs all land.
+func TestLimitsOnRedisCluster(t *testing.T) {
+	srv := newTarget(t, nil)
+	cluster := testredis.StartCluster(t)
+	env := map[string]string{"REQFLEET_REDIS_CLUSTER": strings.Join(cluster.Addrs(), ",")}
+	ctx := context.Background()
+	must := func(args ...string) string {
+		t.Helper()
+		c := &cli{env: env}
+		if err := c.run(ctx, args...); err != nil {
+			t.Fatalf("reqfleet %s: %v\n%s", strings.Join(args, " "), err, c.stderr.String())
+		}
+		return strings.TrimSpace(c.stdout.String())
+	}
+	must("limits", "set", "127.0.0.1", "--rate", "20/s", "--concurrency", "1")
+	var urls strings.Builder
+	for i := range 20 {
+		fmt.Fprintf(&urls, "%s/l%d\n", srv.URL, i)
+	}
+	batch := must("enqueue", "--urls", writeFile(t, "urls.txt", urls.String()))
+	startClusterWorker(t, env, "-c", "4")
+	startClusterWorker(t, env, "-c", "4")
+	out := must("wait", batch, "--timeout", "60s", "--quiet")
+	if !strings.Contains(out, `"responses":20`) {
+		t.Fatalf("wait printed %s", out)
+	}
+	if !strings.Contains(must("results", "--batch", batch), `"throttled_ms"`) {
+		t.Error("no result says it was throttled")
+	}
+	if list := must("limits"); !strings.Contains(list, "127.0.0.1") {
+		t.Errorf("limits:\n%s", list)
 	}
 }
