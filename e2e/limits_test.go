@@ -164,7 +164,7 @@ func TestLimitsHoldAtServer(t *testing.T) {
 		t.Errorf("%d of the 50 rate-limited jobs say they were throttled", n)
 	}
 	st := mustCLI(t, time.Minute, nil, "limits", "--redis", srv.URL())
-	t.Logf("50 jobs at 10/s (burst 2) took %v; reqfleet limits:\n%s", took, st.stdout)
+	t.Logf("50 jobs at 10/s (burst 2) took %v, at most %d in a second at the server; reqfleet limits:\n%s", took, maxInWindow(rate, time.Second), st.stdout)
 }
 
 // TestUnlimitedHostNotSlowed: 1,000 jobs for 127.0.0.1 (no limit) take

@@ -31,8 +31,8 @@ import (
 //     its lease, onto the host's park list in the queue), its session free
 //     for other hosts' jobs, and the releaser (release.go) hands it back
 //     admitted;
-//   - a job the releaser admitted holds its slot already (AdmitHeld): it
-//     runs without another token, with the time it waited (throttled_ms).
+//   - a job the releaser handed back holds its slot already (AdmitHeld):
+//     it takes its token and runs, with the time it waited (throttled_ms).
 //
 // While a host has parked jobs in a queue (this worker parked one, or its
 // releaser saw the host in the queue's parked set within parkModeFor), its
@@ -295,6 +295,19 @@ func (a *admitter) admit(ctx context.Context, queue, id string, t tasks.Task) (*
 	due := now
 	switch adm.Codes[0] {
 	case rdb.AdmitHeld:
+		// Released from the park (its slot held): its token now, as it
+		// starts; none left (another job took it): parked again.
+		if rl := l.RateLimit(); rl.Rate > 0 {
+			n, retry, err := a.rate.AllowAtMost(ctx, key, rl, 1)
+			if err != nil || n == 0 {
+				_ = a.store.ReleaseSlots(ctx, key, member) // else its lease ends it
+				if err != nil {
+					return nil, admitFailed, err
+				}
+				due = now.Add(max(retry, time.Millisecond))
+				break
+			}
+		}
 		ms, err := a.store.ThrottledMS(ctx, queue, id)
 		if err != nil {
 			a.cfg.log.Warn("reading a job's throttled time failed", "queue", queue, "task", id, "err", err)

@@ -94,7 +94,8 @@ type fetcher struct {
 	rdb   redis.UniversalClient
 	store *rdb.Client // rdb, for reqfleet's scripts
 	exec  func(ctx context.Context, queue string, t tasks.Task, start time.Time, a *ack) error
-	admit *admitter // per-host limits (admit.go)
+	admit *admitter     // per-host limits (admit.go)
+	nudge chan struct{} // the releaser moved jobs to pending: poll now (release.go); nil: none
 
 	credits chan struct{}
 	jobs    chan fetchedTask
@@ -220,6 +221,8 @@ func (f *fetcher) loop() {
 			t := time.NewTimer(wait)
 			select {
 			case <-t.C:
+			case <-f.nudge:
+				t.Stop()
 			case <-f.quit:
 				t.Stop()
 				return

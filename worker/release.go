@@ -22,8 +22,9 @@ import (
 //     lists the oldest parked ids), so that one releaser at a time works
 //     on a host's park in a queue; the others' claims fail, one call each;
 //  2. asks the host for a slot for each (rdb.HostAdmit, leased for
-//     2*Lease: a job admitted but not taken by then frees it), then for
-//     that many rate tokens (redis_rate's AllowAtMost);
+//     2*Lease: a job admitted but not taken by then frees it), and keeps
+//     as many as the rate has tokens now (a peek: each job takes its
+//     token when it starts, admit.go);
 //  3. moves the ids admitted back to the head of the pending list (any
 //     worker takes them next, its admission finding their slot held),
 //     gives the extra slots up, sets when the host is due next (the
@@ -31,9 +32,8 @@ import (
 //     now when more wait), and gives the lock up (ParkRelease, one script).
 //
 // A releaser that dies holding the lock loses it within releaseLock; the
-// jobs stay parked, in Redis, for the next. Tokens taken for jobs it did
-// not move are lost (the rate is then a little under its limit), and the
-// slots it took expire with their leases.
+// jobs stay parked, in Redis, for the next; the slots it took expire with
+// their leases.
 
 // Timings of the releaser.
 const (
@@ -52,6 +52,8 @@ type releaser struct {
 	now    func() time.Time
 	log    *slog.Logger
 
+	nudge chan struct{} // the fetcher's: jobs were released, take them now
+
 	life   startstop.Base
 	rounds testkit.Signal[int] // tests: a round is done, with how many jobs it released
 }
@@ -63,7 +65,7 @@ func newReleaser(a *admitter, store *rdb.Client, queues map[string]int, lease ti
 	}
 	slices.Sort(qs)
 	return &releaser{a: a, store: store, queues: qs, token: uuid.NewString(), lease: lease, now: now,
-		log: log.With("component", "releaser")}
+		log: log.With("component", "releaser"), nudge: make(chan struct{}, 1)}
 }
 
 // Start releases until Stop or ctx ends.
@@ -159,40 +161,36 @@ func (r *releaser) release(ctx context.Context, queue, key string) (int, time.Ti
 		return 0, retryLater // the lock expires
 	}
 	next := now
-	var taken []string
+	// The ids with a slot (taken now, or held from a round cut short), in
+	// order; as many go as the rate has tokens now. The tokens themselves
+	// are taken when each job starts (admit.go), so that the limit holds
+	// when requests start, not when jobs are released.
+	var got []string
 	for i, c := range adm.Codes {
-		if c == rdb.AdmitTaken {
-			taken = append(taken, ids[i])
+		if c != rdb.AdmitRefused {
+			got = append(got, ids[i])
 		}
 	}
-	allowed := len(taken)
-	if rl := l.RateLimit(); rl.Rate > 0 && len(taken) > 0 {
-		var retry time.Duration
-		allowed, retry, err = r.a.rate.AllowAtMost(ctx, key, rl, len(taken))
+	out := got
+	if rl := l.RateLimit(); rl.Rate > 0 && len(got) > 0 {
+		avail, err := r.a.rate.Peek(ctx, key, rl)
 		if err != nil {
-			r.log.Warn("taking rate tokens failed", "queue", queue, "host", key, "err", err)
-			allowed = 0
+			r.log.Warn("reading the rate's tokens failed", "queue", queue, "host", key, "err", err)
 		}
-		if allowed < len(taken) {
-			next = now.Add(max(retry, time.Millisecond))
-			extra := make([]string, 0, len(taken)-allowed)
-			for _, id := range taken[allowed:] {
+		if avail < len(got) {
+			interval := rl.Period / time.Duration(rl.Rate)
+			next = now.Add(interval)
+			if avail == 0 {
+				next = now.Add(max(interval/10, time.Millisecond)) // a token is due within the interval
+			}
+			out = got[:avail]
+			extra := make([]string, 0, len(got)-avail)
+			for _, id := range got[avail:] {
 				extra = append(extra, rdb.SlotMember(queue, id))
 			}
 			if err := r.store.ReleaseSlots(ctx, key, extra...); err != nil {
 				r.log.Warn("giving extra slots up failed; their leases end them", "host", key, "err", err)
 			}
-		}
-	}
-	out := make([]string, 0, len(ids))
-	k := 0
-	for i, c := range adm.Codes {
-		switch {
-		case c == rdb.AdmitHeld:
-			out = append(out, ids[i])
-		case c == rdb.AdmitTaken && k < allowed:
-			out = append(out, ids[i])
-			k++
 		}
 	}
 	switch {
@@ -209,6 +207,14 @@ func (r *releaser) release(ctx context.Context, queue, key string) (int, time.Ti
 	if err != nil {
 		r.log.Warn("releasing parked jobs failed; they stay parked", "queue", queue, "host", key, "err", err)
 		return 0, retryLater
+	}
+	if moved > 0 {
+		// This worker takes them at once (another may first): a released
+		// job starts within a fetch of its token.
+		select {
+		case r.nudge <- struct{}{}:
+		default:
+		}
 	}
 	return moved, next
 }

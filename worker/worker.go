@@ -358,7 +358,7 @@ func (w *Worker) Start() error {
 			now: time.Now, log: w.log, identity: w.identity(),
 			lease: w.cfg.Lease, extendEvery: w.cfg.LeaseRenew,
 		}, w.cfg.Redis, w.run)
-		w.fetch.admit = w.admit
+		w.fetch.admit, w.fetch.nudge = w.admit, w.release.nudge
 		_ = w.fetch.Start(context.Background()) // a new fetcher: cannot fail
 	}
 	w.startSweeper()

@@ -2,6 +2,7 @@ package rdb
 
 import (
 	"context"
+	"math"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -384,6 +385,21 @@ func (r *Rate) AllowAtMost(ctx context.Context, key string, limit RateLimit, n i
 		return 1 + more.Allowed, interval, nil
 	}
 	return 1 + more.Allowed, more.RetryAfter, nil
+}
+
+// Peek is how many of host key's tokens are there now, none taken
+// (redis_rate's AllowN of 0). It counts them from the GCRA state's
+// ResetAfter (burst - ResetAfter/interval) rather than from Remaining,
+// which at a whole token comes out one short (the float edge of
+// AllowAtMost, below): a fresh key would show none for ever.
+func (r *Rate) Peek(ctx context.Context, key string, limit RateLimit) (int, error) {
+	res, err := r.l.AllowN(ctx, HostRateKey(key), limit, 0)
+	if err != nil {
+		return 0, err
+	}
+	interval := limit.Period.Seconds() / float64(max(limit.Rate, 1))
+	n := int(math.Floor(float64(limit.Burst) - max(res.ResetAfter.Seconds(), 0)/interval + 1e-6))
+	return min(max(n, 0), limit.Burst), nil
 }
 
 // ValidHostKey reports whether key may name a host's keys: 1 to 255
