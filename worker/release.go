@@ -173,15 +173,15 @@ func (r *releaser) release(ctx context.Context, queue, key string) (int, time.Ti
 	}
 	out := got
 	if rl := l.RateLimit(); rl.Rate > 0 && len(got) > 0 {
-		avail, err := r.a.rate.Peek(ctx, key, rl)
+		avail, wait, err := r.a.rate.Peek(ctx, key, rl)
 		if err != nil {
 			r.log.Warn("reading the rate's tokens failed", "queue", queue, "host", key, "err", err)
+			wait = rl.Period / time.Duration(rl.Rate)
 		}
 		if avail < len(got) {
-			interval := rl.Period / time.Duration(rl.Rate)
-			next = now.Add(interval)
+			next = now.Add(rl.Period / time.Duration(rl.Rate))
 			if avail == 0 {
-				next = now.Add(max(interval/10, time.Millisecond)) // a token is due within the interval
+				next = now.Add(max(wait, time.Millisecond))
 			}
 			out = got[:avail]
 			extra := make([]string, 0, len(got)-avail)

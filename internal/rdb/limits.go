@@ -387,19 +387,24 @@ func (r *Rate) AllowAtMost(ctx context.Context, key string, limit RateLimit, n i
 	return 1 + more.Allowed, more.RetryAfter, nil
 }
 
-// Peek is how many of host key's tokens are there now, none taken
+// Peek is how many of host key's tokens are there now, none taken, and
+// when none, how long until one is
 // (redis_rate's AllowN of 0). It counts them from the GCRA state's
 // ResetAfter (burst - ResetAfter/interval) rather than from Remaining,
 // which at a whole token comes out one short (the float edge of
 // AllowAtMost, below): a fresh key would show none for ever.
-func (r *Rate) Peek(ctx context.Context, key string, limit RateLimit) (int, error) {
+func (r *Rate) Peek(ctx context.Context, key string, limit RateLimit) (n int, wait time.Duration, err error) {
 	res, err := r.l.AllowN(ctx, HostRateKey(key), limit, 0)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	interval := limit.Period.Seconds() / float64(max(limit.Rate, 1))
-	n := int(math.Floor(float64(limit.Burst) - max(res.ResetAfter.Seconds(), 0)/interval + 1e-6))
-	return min(max(n, 0), limit.Burst), nil
+	reset := max(res.ResetAfter.Seconds(), 0)
+	n = min(max(int(math.Floor(float64(limit.Burst)-reset/interval+1e-6)), 0), limit.Burst)
+	if n == 0 {
+		wait = time.Duration((reset - float64(limit.Burst-1)*interval) * float64(time.Second))
+	}
+	return n, max(wait, 0), nil
 }
 
 // ValidHostKey reports whether key may name a host's keys: 1 to 255

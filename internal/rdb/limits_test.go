@@ -148,26 +148,26 @@ func TestRateAllowAtMost(t *testing.T) {
 		// A peek takes nothing.
 		three := RateLimit{Rate: 1, Period: time.Hour, Burst: 3}
 		for range 2 {
-			n, err := rate.Peek(ctx, "peek", three)
+			n, _, err := rate.Peek(ctx, "peek", three)
 			must(t, err)
 			if n != 3 {
 				t.Fatalf("peek of a fresh burst of 3: %d", n)
 			}
 		}
-		if n, _ := rate.Peek(ctx, "fresh1", one); n != 1 {
+		if n, _, _ := rate.Peek(ctx, "fresh1", one); n != 1 {
 			t.Errorf("peek of a fresh burst of 1: %d", n)
 		}
 		if n, _, _ := rate.AllowAtMost(ctx, "peek", three, 3); n < 2 {
 			t.Errorf("after two peeks, %d of the burst of 3 allowed", n)
 		}
-		if n, _ := rate.Peek(ctx, "peek", three); n > 1 {
+		if n, _, _ := rate.Peek(ctx, "peek", three); n > 1 {
 			t.Errorf("peek after the burst was taken: %d", n)
 		}
 		if n, _, _ := rate.AllowAtMost(ctx, "one-more", one, 1); n != 1 {
 			t.Fatal("a fresh burst of 1 refused")
 		}
-		if n, _ := rate.Peek(ctx, "one-more", one); n != 0 {
-			t.Errorf("peek right after a burst of 1 was taken: %d", n)
+		if n, wait, _ := rate.Peek(ctx, "one-more", one); n != 0 || wait <= 0 || wait > 10*time.Millisecond {
+			t.Errorf("peek right after a burst of 1 was taken: %d, next in %v (want 0, within the 10ms interval)", n, wait)
 		}
 		if ex, _ := r.Exists(ctx, "rate:"+HostRateKey("h")).Result(); ex != 1 {
 			t.Errorf("the GCRA state is not at rate:%s", HostRateKey("h"))
