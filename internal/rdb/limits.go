@@ -2,11 +2,11 @@ package rdb
 
 import (
 	"context"
-	"math"
 	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
