@@ -61,6 +61,9 @@ type Config struct {
 	BodySize       int           // bytes of the target's body [64]
 	AsynqClient    bool          // enqueue through asynq's Client instead of the fast path
 	CheckEvery     time.Duration // the workers' task check interval [the worker's default]
+	// CPUProfileDir, when set, has each worker process write its CPU
+	// profile, from its start to its stop, to worker-N.pprof there.
+	CPUProfileDir string
 	// ForceAsynqLayout keeps the fetcher and the enqueue fast path whatever
 	// asynq is linked (--force-asynq-layout).
 	ForceAsynqLayout bool
@@ -152,7 +155,18 @@ type Round struct {
 	WorkerCPUPerJob  float64 `json:"worker_cpu_us_per_job,omitempty"` // all worker processes
 	RedisCPUPerJob   float64 `json:"redis_cpu_us_per_job"`
 	BenchCPUPerJob   float64 `json:"bench_cpu_us_per_job"` // the target's share (and the enqueuer's in-process)
-	Errors           int64   `json:"exceptions,omitempty"`
+	// CeilingCPUPerReq is the ceiling's client process's CPU per request
+	// (not measured in-process: 0).
+	CeilingCPUPerReq float64 `json:"ceiling_client_cpu_us_per_req,omitempty"`
+	// CeilingTargetCPUPerReq is the target's CPU per request of the
+	// ceiling (this process's, with the client in its own).
+	CeilingTargetCPUPerReq float64 `json:"ceiling_target_cpu_us_per_req,omitempty"`
+	// CPURatio is the ratio the CPU per job gives: the ceiling's client and
+	// target against reqfleet's workers, Redis and target. It is what the
+	// ratio comes to on a machine whose cores are all the bench's, and it
+	// holds when other work shares them (the rates do not).
+	CPURatio float64 `json:"cpu_ratio,omitempty"`
+	Errors   int64   `json:"exceptions,omitempty"`
 }
 
 // run is one invocation's state.
@@ -358,6 +372,9 @@ func (r *run) startWorkers(ctx context.Context) error {
 		if r.cfg.AsynqProcessor {
 			args = append(args, "--asynq-processor")
 		}
+		if r.cfg.CPUProfileDir != "" {
+			args = append(args, "--cpuprofile", filepath.Join(r.cfg.CPUProfileDir, fmt.Sprintf("worker-%d.pprof", i+1)))
+		}
 		ch, err := startChild(fmt.Sprintf("worker %d", i+1), r.cfg.Exe, args, r.cfg.WorkerEnv)
 		if err != nil {
 			return err
@@ -514,11 +531,16 @@ func (r *run) round(ctx context.Context, n int) (Round, error) {
 		ctx, cancel = context.WithTimeout(ctx, r.cfg.RoundTimeout)
 		defer cancel()
 	}
-	c, err := r.ceiling(ctx)
+	t0cpu := selfCPU()
+	c, ccpu, err := r.ceiling(ctx)
 	if err != nil {
 		return rd, err
 	}
 	rd.Ceiling = c
+	if ccpu > 0 { // the client in its own process: this one's CPU is the target's
+		perReq := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(r.cfg.Jobs) }
+		rd.CeilingCPUPerReq, rd.CeilingTargetCPUPerReq = perReq(ccpu), perReq(selfCPU()-t0cpu)
+	}
 	r.log("round %d: ceiling %.0f jobs/s", n, c)
 
 	// Pause the queue, enqueue, measure Redis, let the workers go.
@@ -559,6 +581,9 @@ func (r *run) round(ctx context.Context, n int) (Round, error) {
 	rd.EndToEnd = float64(r.cfg.Jobs) / el.Seconds()
 	rd.Ratio = rd.EndToEnd / rd.Ceiling
 	rd.WorkerCPUPerJob, rd.RedisCPUPerJob, rd.BenchCPUPerJob = perJob(w1-w0), perJob(r1-r0), perJob(b1-b0)
+	if all := rd.WorkerCPUPerJob + rd.RedisCPUPerJob + rd.BenchCPUPerJob; rd.CeilingCPUPerReq > 0 && all > 0 {
+		rd.CPURatio = (rd.CeilingCPUPerReq + rd.CeilingTargetCPUPerReq) / all
+	}
 	rd.Errors, _ = r.rdb.HGet(ctx, rdb.BatchKey(r.queue, batch), rdb.BatchExceptions).Int64()
 	if rd.Errors > 0 {
 		line, _ := r.rdb.LIndex(ctx, rdb.ExceptionsKey(r.queue), 0).Result()
@@ -646,19 +671,53 @@ func splitLines(s string) func(func(string) bool) {
 
 // ceiling is the raw rate: Concurrency goroutines, each with its own
 // http.Client (and Transport, as each reqfleet session), GET the target
-// Jobs times in all, reading each body.
-func (r *run) ceiling(ctx context.Context) (float64, error) {
+// Jobs times in all, reading each body. With the binary it runs as its own
+// process (`reqfleet bench --ceiling-of URL`), whose CPU time is then the
+// plain client's alone (cpu > 0); in-process its CPU is not told apart
+// from the target's (cpu 0).
+func (r *run) ceiling(ctx context.Context) (rate float64, cpu time.Duration, err error) {
+	if r.cfg.Exe == "" {
+		rate, err := Ceiling(ctx, r.tgt.url, r.cfg.Jobs, r.cfg.Concurrency)
+		return rate, 0, err
+	}
+	args := []string{"bench", "--ceiling-of", r.tgt.url, "-n", strconv.Itoa(r.cfg.Jobs), "-c", strconv.Itoa(r.cfg.Concurrency)}
+	c, err := startChild("ceiling client", r.cfg.Exe, args, r.cfg.WorkerEnv)
+	if err != nil {
+		return 0, 0, err
+	}
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		c.stop(time.Second)
+		return 0, 0, ctx.Err()
+	}
+	if c.err != nil {
+		return 0, 0, fmt.Errorf("ceiling client: %v\n%s", c.err, c.output())
+	}
+	var out struct {
+		Rate float64 `json:"ceiling_jobs_per_s"`
+	}
+	if err := json.Unmarshal([]byte(c.output()), &out); err != nil || out.Rate <= 0 {
+		return 0, 0, fmt.Errorf("ceiling client: no rate in %q", c.output())
+	}
+	return out.Rate, c.cpu(), nil
+}
+
+// Ceiling is the ceiling's client: conc goroutines, each with its own
+// http.Client and Transport, GET url n times in all, reading each body; it
+// returns the rate in requests per second.
+func Ceiling(ctx context.Context, url string, n, conc int) (float64, error) {
 	var next, failed atomic.Int64
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
 	t0 := time.Now()
-	for range r.cfg.Concurrency {
+	for range conc {
 		wg.Go(func() {
 			tr := &http.Transport{MaxIdleConnsPerHost: 1, DisableCompression: true}
 			c := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 			defer tr.CloseIdleConnections()
-			for next.Add(1) <= int64(r.cfg.Jobs) && ctx.Err() == nil {
-				resp, err := c.Get(r.tgt.url)
+			for next.Add(1) <= int64(n) && ctx.Err() == nil {
+				resp, err := c.Get(url)
 				if err != nil {
 					failed.Add(1)
 					firstErr.CompareAndSwap(nil, err)
@@ -673,10 +732,10 @@ func (r *run) ceiling(ctx context.Context) (float64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	if n := failed.Load(); n > 0 {
-		return 0, fmt.Errorf("ceiling: %d requests failed: %v", n, firstErr.Load())
+	if k := failed.Load(); k > 0 {
+		return 0, fmt.Errorf("ceiling: %d requests failed: %v", k, firstErr.Load())
 	}
-	return float64(r.cfg.Jobs) / time.Since(t0).Seconds(), nil
+	return float64(n) / time.Since(t0).Seconds(), nil
 }
 
 // latency enqueues jobs at a steady rate, each carrying its enqueue time,

@@ -100,6 +100,14 @@ func (c *child) maxRSS() int64 {
 	return c.peak.Load()
 }
 
+// cpu is the user+system CPU time of a child that has exited.
+func (c *child) cpu() time.Duration {
+	if ru, ok := c.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	return 0
+}
+
 // output is what the child printed, for error messages.
 func (c *child) output() string {
 	s := c.out.String()

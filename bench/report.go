@@ -16,12 +16,19 @@ func (r *Result) WriteTable(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "reqfleet bench: %d jobs a round, %d %s, %d sessions in all, %d CPUs, enqueue path %s, worker path %s\n\n",
 		r.Jobs, r.Workers, mode, r.Concurrency, r.CPUs, r.EnqueuePath, r.WorkerPath)
-	fmt.Fprintln(tw, "round\tceiling jobs/s\treqfleet jobs/s\tratio\tenqueue jobs/s\tredis B/pending job\tworker CPU µs/job\tredis CPU µs/job\ttarget CPU µs/job\t")
+	fmt.Fprintln(tw, "round\tceiling jobs/s\treqfleet jobs/s\tratio\tenqueue jobs/s\tredis B/pending job\tworker CPU µs/job\tredis CPU µs/job\ttarget CPU µs/job\tceiling client CPU µs/req\tworker/client CPU\tCPU ratio\t")
 	for i, rd := range r.Rounds {
-		fmt.Fprintf(tw, "%d\t%.0f\t%.0f\t%.2f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t\n", i+1, rd.Ceiling, rd.EndToEnd, rd.Ratio,
-			rd.Enqueue, rd.RedisBytesPerJob, rd.WorkerCPUPerJob, rd.RedisCPUPerJob, rd.BenchCPUPerJob)
+		times := ""
+		if rd.CeilingCPUPerReq > 0 && rd.WorkerCPUPerJob > 0 {
+			times = fmt.Sprintf("%.1fx", rd.WorkerCPUPerJob/rd.CeilingCPUPerReq)
+		}
+		fmt.Fprintf(tw, "%d\t%.0f\t%.0f\t%.2f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%s\t%.2f\t\n", i+1, rd.Ceiling, rd.EndToEnd, rd.Ratio,
+			rd.Enqueue, rd.RedisBytesPerJob, rd.WorkerCPUPerJob, rd.RedisCPUPerJob, rd.BenchCPUPerJob, rd.CeilingCPUPerReq, times, rd.CPURatio)
 	}
-	fmt.Fprintf(tw, "median\t%.0f\t%.0f\t%.2f\t%.0f\t%.0f\t\t\t\t\n", r.CeilingRate, r.EndToEndRate, r.Ratio, r.EnqueueRate, r.RedisBytesPerJob)
+	fmt.Fprintf(tw, "median\t%.0f\t%.0f\t%.2f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t\t%.2f\t\n", r.CeilingRate, r.EndToEndRate, r.Ratio, r.EnqueueRate, r.RedisBytesPerJob,
+		r.median(func(x Round) float64 { return x.WorkerCPUPerJob }), r.median(func(x Round) float64 { return x.RedisCPUPerJob }),
+		r.median(func(x Round) float64 { return x.BenchCPUPerJob }), r.median(func(x Round) float64 { return x.CeilingCPUPerReq }),
+		r.median(func(x Round) float64 { return x.CPURatio }))
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -36,6 +43,15 @@ func (r *Result) WriteTable(w io.Writer) error {
 	}
 	fmt.Fprintf(tw, "bench process peak RSS\t%.1f MiB\n", mib(r.BenchPeakRSS))
 	return tw.Flush()
+}
+
+// median is the median over the rounds of one figure.
+func (r *Result) median(f func(Round) float64) float64 {
+	v := make([]float64, 0, len(r.Rounds))
+	for _, rd := range r.Rounds {
+		v = append(v, f(rd))
+	}
+	return quantile(v, 0.5)
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }

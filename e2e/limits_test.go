@@ -17,13 +17,13 @@ import (
 	"github.com/reqfleet/reqfleet/outcomes"
 )
 
-// recorder is a target that records every request's arrival by the host
+// hostRecorder is a target that records every request's arrival by the host
 // name it was sent to (one server, two names: 127.0.0.1 and localhost),
 // and the most in flight at once per name.
 //
 //	/delay/MS/...  answers after MS milliseconds
 //	/busy/...      the first answers 429 with Retry-After: 2
-type recorder struct {
+type hostRecorder struct {
 	*httptest.Server
 
 	mu       sync.Mutex
@@ -33,9 +33,9 @@ type recorder struct {
 	busyAt   atomic.Int64 // when the 429 was sent, Unix ns
 }
 
-func newRecorder(t *testing.T) *recorder {
+func newHostRecorder(t *testing.T) *hostRecorder {
 	t.Helper()
-	rc := &recorder{arrivals: map[string][]time.Time{}, inFlight: map[string]int{}, maxIn: map[string]int{}}
+	rc := &hostRecorder{arrivals: map[string][]time.Time{}, inFlight: map[string]int{}, maxIn: map[string]int{}}
 	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host, _, _ := strings.Cut(r.Host, ":")
 		rc.mu.Lock()
@@ -71,19 +71,19 @@ func newRecorder(t *testing.T) *recorder {
 	return rc
 }
 
-// url is the recorder's URL under the host name.
-func (rc *recorder) url(host, path string) string {
+// url is the hostRecorder's URL under the host name.
+func (rc *hostRecorder) url(host, path string) string {
 	u, _ := url.Parse(rc.URL)
 	return "http://" + host + ":" + u.Port() + path
 }
 
-func (rc *recorder) seen(host string) []time.Time {
+func (rc *hostRecorder) seen(host string) []time.Time {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	return slices.Clone(rc.arrivals[host])
 }
 
-func (rc *recorder) most(host string) int {
+func (rc *hostRecorder) most(host string) int {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	return rc.maxIn[host]
@@ -132,7 +132,7 @@ func TestLimitsHoldAtServer(t *testing.T) {
 	t.Parallel()
 	srv := testredis.Start(t)
 	rdb := srv.Client(t)
-	rc := newRecorder(t)
+	rc := newHostRecorder(t)
 	mustCLI(t, time.Minute, nil, "limits", "set", "localhost", "--rate", "10/s", "--burst", "2", "--redis", srv.URL())
 	mustCLI(t, time.Minute, nil, "limits", "set", "127.0.0.1", "--concurrency", "3", "--redis", srv.URL())
 	for i := range 3 {
@@ -177,7 +177,7 @@ func TestUnlimitedHostNotSlowed(t *testing.T) {
 	t.Parallel()
 	srv := testredis.Start(t)
 	rdb := srv.Client(t)
-	rc := newRecorder(t)
+	rc := newHostRecorder(t)
 	mustCLI(t, time.Minute, nil, "limits", "set", "localhost", "--rate", "10/s", "--redis", srv.URL())
 	for i := range 3 {
 		startWorker(t, fmt.Sprint("w", i), srv.URL(), "-c", "8")
@@ -212,7 +212,7 @@ func TestRetryAfterPausesHost(t *testing.T) {
 	t.Parallel()
 	srv := testredis.Start(t)
 	rdb := srv.Client(t)
-	rc := newRecorder(t)
+	rc := newHostRecorder(t)
 	for i := range 3 {
 		startWorker(t, fmt.Sprint("w", i), srv.URL(), "-c", "4")
 	}

@@ -49,7 +49,7 @@ func TestEnqueueKilledIsSealed(t *testing.T) {
 	t.Logf("killed: %v", h)
 
 	startWorker(t, "w1", srv.URL(), "-c", "64")
-	res := mustCLI(t, 3*time.Minute, nil, "wait", "--redis", srv.URL(), "--quiet", batch)
+	res := mustCLI(t, 3*time.Minute, nil, "wait", "--redis", srv.URL(), "--quiet", "--json", batch)
 	var st outcomes.BatchStatus
 	if err := json.Unmarshal([]byte(res.stdout), &st); err != nil {
 		t.Fatalf("wait printed %q: %v", res.stdout, err)

@@ -145,6 +145,7 @@ func cloneJob(j tasks.Job) tasks.Job {
 	c.Timeout = clonePtr(j.Timeout)
 	c.AllowRedirects = clonePtr(j.AllowRedirects)
 	c.Meta = bytes.Clone(j.Meta)
+	c.Retries = j.Retries.Clone()
 	return c
 }
 

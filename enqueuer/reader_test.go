@@ -205,7 +205,8 @@ func TestCloneJob(t *testing.T) {
 		Data: &tasks.Pairs{Text: &text},
 		JSON: []byte(`[1]`), Cookies: map[string]string{"c": "v"},
 		Auth:    &tasks.Auth{User: "u", Password: "p"},
-		Timeout: &tasks.Timeout{Read: time.Second}, AllowRedirects: &yes, Meta: []byte(`{}`)}
+		Timeout: &tasks.Timeout{Read: time.Second}, AllowRedirects: &yes, Meta: []byte(`{}`),
+		Retries: &tasks.Retry{Total: tasks.Count{N: 3, Set: true}, StatusForcelist: []int{503}}}
 	rt := reflect.TypeOf(j)
 	for i := range rt.NumField() {
 		if !rt.Field(i).IsExported() { // the kept form: never changed, shared
@@ -229,6 +230,10 @@ func TestCloneJob(t *testing.T) {
 	c.Timeout.Read = 0
 	*c.AllowRedirects = false
 	c.Meta[0] = '['
+	c.Retries.StatusForcelist[0] = 500
+	if j.Retries.StatusForcelist[0] != 503 {
+		t.Fatalf("clone shares the retry policy: %+v", j.Retries)
+	}
 	if j.Params.List[0].Value != "v" || j.Headers["H"] != "v" || j.RemoveHeaders[0] != "R" || *j.Data.Text != "a=1" || string(j.JSON) != "[1]" ||
 		j.Cookies["c"] != "v" || j.Auth.User != "u" || j.Timeout.Read != time.Second || !*j.AllowRedirects || string(j.Meta) != "{}" {
 		t.Fatalf("clone shares memory with the original: %+v", j)

@@ -207,7 +207,7 @@ func (r *retryRun) retry(ctx context.Context, en retryEntry) error {
 	q := e.cfg.Queue
 	var moved rdb.Moved
 	err := e.withRetry(ctx, "move exception", func() (err error) {
-		moved, err = e.store.MoveToRetrying(ctx, q, en.exc.Batch, en.raw, e.cfg.Now(), e.cfg.BatchTTL)
+		moved, err = e.store.MoveToRetrying(ctx, q, en.exc.Batch, en.raw, rdb.ExcField(en.exc.Exception.Type), e.cfg.Now(), e.cfg.BatchTTL)
 		return err
 	})
 	if err != nil {

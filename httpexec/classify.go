@@ -266,3 +266,36 @@ func pyRepr(s string) string {
 	b.WriteRune(q)
 	return b.String()
 }
+
+// retryKind is how urllib3's Retry counts the failure err of type typ (a
+// job's retry policy, tasks.Retry): a connect error when the request was
+// not sent (the name did not resolve, the dial failed or timed out, the
+// proxy could not be reached: urllib3's NewConnectionError and
+// ConnectTimeoutError), a read error when it was sent and no answer came
+// (urllib3's ReadTimeoutError and ProtocolError), other for TLS and proxy
+// failures, none for what requests raises outside urllib3's retries.
+func retryKind(err error, typ string) string {
+	var (
+		op  *net.OpError
+		dns *net.DNSError
+	)
+	switch typ {
+	case tasks.ConnectTimeout:
+		return tasks.KindConnect
+	case tasks.ReadTimeout:
+		return tasks.KindRead
+	case tasks.SSLError:
+		return tasks.KindOther
+	case tasks.ProxyError:
+		if errors.As(err, &op) && op.Op == "proxyconnect" {
+			return tasks.KindConnect
+		}
+		return tasks.KindOther
+	case tasks.ConnectionError:
+		if errors.As(err, &dns) || errors.As(err, &op) && (op.Op == "dial" || op.Op == "proxyconnect") {
+			return tasks.KindConnect
+		}
+		return tasks.KindRead
+	}
+	return tasks.KindNone
+}

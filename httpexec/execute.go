@@ -191,6 +191,7 @@ func (e *Executor) Do(ctx context.Context, s *Session, t tasks.Task) (tasks.Outc
 		}
 		x := e.exception(t, classify(err), describe(job.Method, job.URL, err))
 		x.ConnectionRetries = a.connRetries
+		x.SetRetryKind(retryKind(err, x.Exception.Type))
 		return x, nil
 	}
 	defer resp.Body.Close()
@@ -208,6 +209,7 @@ func (e *Executor) Do(ctx context.Context, s *Session, t tasks.Task) (tasks.Outc
 		}
 		x := e.exception(t, classifyBody(err), describe(job.Method, resp.Request.URL.Redacted(), bodyErr(err)))
 		x.ConnectionRetries = a.connRetries
+		x.SetRetryKind(tasks.KindNone) // requests reads the body outside urllib3's retries
 		return x, nil
 	}
 	if rest := resp.ContentLength - wire.n; truncated && resp.ContentLength >= 0 && rest <= drainLimit {

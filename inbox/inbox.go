@@ -32,8 +32,10 @@
 // it. A job whose id is taken in the current batch goes to the next one. A
 // forwarder killed mid-batch leaves that batch unsealed: its jobs still run
 // and their outcomes land, but waiting for it never ends; it expires after
-// the enqueuer's BatchTTL. InvalidJob exceptions name the batch their entry
-// was stamped with and are not counted in it.
+// the enqueuer's BatchTTL. An InvalidJob exception is counted in the batch
+// it names, the one the forwarder fills, as a job done with an exception
+// (rdb.BatchRejected, in the total once sealed), in the same step as its
+// entry leaves the processing list.
 package inbox
 
 import (
@@ -597,9 +599,15 @@ func (f *Forwarder) reject(ctx context.Context, e entry, why error) error {
 	if json.Unmarshal([]byte(e.raw), &v) == nil && v.ID != "" && len(v.ID) <= tasks.MaxIDLen {
 		id = v.ID
 	}
+	// It is counted in the batch the forwarder fills (its own, open): the
+	// entry may be stamped with a dead forwarder's batch, sealed since.
+	batch := e.batch
+	if f.batch != nil {
+		batch = f.batch.ID()
+	}
 	exc := tasks.Exception{
 		ID:    id,
-		Batch: e.batch,
+		Batch: batch,
 		Exception: tasks.ExceptionInfo{
 			Type:    tasks.InvalidJob,
 			Message: fmt.Sprintf("inbox entry is not a job: %v; entry: %s", why, text),
@@ -612,12 +620,12 @@ func (f *Forwarder) reject(ctx context.Context, e entry, why error) error {
 	if err != nil {
 		return fmt.Errorf("encode InvalidJob exception: %w", err)
 	}
-	if _, err := f.store.InboxReject(ctx, f.queue, e.stamped, line); err != nil {
+	if _, err := f.store.InboxReject(ctx, f.queue, e.stamped, exc.Batch, line); err != nil {
 		return fmt.Errorf("record InvalidJob exception: %w", err)
 	}
 	// The entry itself is not logged: it may hold credentials.
 	f.log.LogAttrs(ctx, slog.LevelWarn, "inbox entry is not a job: recorded as an InvalidJob exception",
-		slog.String("id", id), slog.String("batch", e.batch), slog.Any("err", why))
+		slog.String("id", id), slog.String("batch", batch), slog.Any("err", why))
 	return nil
 }
 

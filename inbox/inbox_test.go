@@ -233,10 +233,17 @@ func TestLPUSHedJobsRun(t *testing.T) {
 		if gen.Request.Method != "POST" || gen.Body != "ok /b" {
 			t.Errorf("job without id: %+v", byID)
 		}
+		// Before the seal the batch adds up: the entries that are not jobs
+		// are done in it, and what it holds is known (not 4/0).
+		r, _ := outcomes.NewReader(rdb, queue)
+		open, err := r.Batch(context.Background(), byID["job-1"].Batch)
+		if err != nil || open.Sealed || open.Done != 4 || open.Expected() != 4 || open.Rejected != 2 || open.Exceptions != 2 {
+			t.Errorf("open batch %+v (expected %d), %v; want 4/4 done, 2 rejected", open, open.Expected(), err)
+		}
 		excs := map[string]tasks.Exception{}
 		for _, e := range exceptions(t, rdb) {
-			if e.Exception.Type != tasks.InvalidJob || e.Batch == "" || e.Attempt != 1 {
-				t.Errorf("exception %+v", e)
+			if e.Exception.Type != tasks.InvalidJob || e.Batch != byID["job-1"].Batch || e.Attempt != 1 {
+				t.Errorf("exception %+v, want an InvalidJob of batch %s", e, byID["job-1"].Batch)
 			}
 			excs[e.ID] = e
 		}
@@ -252,10 +259,10 @@ func TestLPUSHedJobsRun(t *testing.T) {
 		if err := run.stop(t); err != nil {
 			t.Fatal(err)
 		}
-		// Stopping sealed the batch: it is complete.
-		r, _ := outcomes.NewReader(rdb, queue)
+		// Stopping sealed the batch: it is complete, its InvalidJob
+		// exceptions counted.
 		st, err := r.Batch(context.Background(), byID["job-1"].Batch)
-		if err != nil || !st.Complete() || st.Total != 2 || st.Responses != 2 {
+		if err != nil || !st.Complete() || st.Total != 4 || st.Done != 4 || st.Responses != 2 || st.Exceptions != 2 {
 			t.Fatalf("batch %+v, %v", st, err)
 		}
 		if n := llen(t, rdb, reqrdb.InboxProcessingKey(queue)) + llen(t, rdb, reqrdb.InboxKey(queue)); n != 0 {
@@ -263,6 +270,35 @@ func TestLPUSHedJobsRun(t *testing.T) {
 		}
 		if n, _ := rdb.Exists(context.Background(), reqrdb.InboxLeaseKey(queue)).Result(); n != 0 {
 			t.Fatal("lease not released")
+		}
+	})
+}
+
+// An entry that is not a job, left in the processing list by a dead
+// forwarder under its batch, is counted once, in the batch of the
+// forwarder that finishes it, which then adds up.
+func TestRejectedLeftByDeadForwarder(t *testing.T) {
+	testredis.Each(t, func(t *testing.T, rdb redis.UniversalClient) {
+		ctx := context.Background()
+		if err := rdb.LPush(ctx, reqrdb.InboxProcessingKey(queue), "DEAD\n7\nnot a job").Err(); err != nil {
+			t.Fatal(err)
+		}
+		run := start(t, newForwarder(t, rdb, nil))
+		testkit.WaitUntil(t, wait, func() bool { return len(exceptions(t, rdb)) == 1 }, "the InvalidJob exception")
+		if err := run.stop(t); err != nil {
+			t.Fatal(err)
+		}
+		excs := exceptions(t, rdb)
+		if len(excs) != 1 || excs[0].Batch == "DEAD" || excs[0].ID != "inbox-7" {
+			t.Fatalf("exceptions %+v", excs)
+		}
+		r, _ := outcomes.NewReader(rdb, queue)
+		st, err := r.Batch(ctx, excs[0].Batch)
+		if err != nil || !st.Complete() || st.Total != 1 || st.Done != 1 || st.Exceptions != 1 || st.Rejected != 1 {
+			t.Fatalf("batch %+v, %v", st, err)
+		}
+		if n := llen(t, rdb, reqrdb.InboxProcessingKey(queue)); n != 0 {
+			t.Fatalf("%d entries left", n)
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/reqfleet/reqfleet/internal/rdb"
@@ -23,17 +24,29 @@ type BatchStatus struct {
 	// Orphaned: sealed by a worker's sweep, its enqueuer gone (killed),
 	// with Total the jobs it had queued.
 	Orphaned bool `json:"orphaned,omitempty"`
+	// Queued is the jobs queued so far as Redis counted them (the enqueue
+	// fast path), ahead of Accepted, which the enqueuer writes now and then.
+	Queued int64 `json:"queued,omitempty"`
+	// Rejected: inbox entries that were not jobs, done as InvalidJob
+	// exceptions; counted in Done and Exceptions, and in Total once sealed.
+	Rejected int64 `json:"rejected,omitempty"`
+	// ByStatus counts the responses by status code ("200"), ByType the
+	// exceptions by type ("ConnectionError"); retried ones taken back.
+	ByStatus map[string]int64 `json:"by_status,omitempty"`
+	ByType   map[string]int64 `json:"by_type,omitempty"`
 }
 
 // Complete reports whether every job of the batch has its outcome.
 func (b BatchStatus) Complete() bool { return b.Sealed && b.Done >= b.Total }
 
-// Expected is the number of jobs the batch holds as far as is known.
+// Expected is the number of jobs the batch holds as far as is known: its
+// total once sealed; before, the jobs queued or accepted (whichever count
+// is ahead) and the inbox entries rejected.
 func (b BatchStatus) Expected() int64 {
 	if b.Sealed {
 		return b.Total
 	}
-	return b.Accepted
+	return max(b.Accepted, b.Queued) + b.Rejected
 }
 
 // Batch reads a batch's status; ErrNoBatch if Redis has no such batch.
@@ -46,7 +59,27 @@ func (r *Reader) Batch(ctx context.Context, id string) (BatchStatus, error) {
 		return BatchStatus{}, fmt.Errorf("%w %q in queue %q", ErrNoBatch, id, r.queue)
 	}
 	num := func(k string) int64 { n, _ := strconv.ParseInt(m[k], 10, 64); return n }
+	var byStatus, byType map[string]int64
+	for k, v := range m {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		if n <= 0 {
+			continue
+		}
+		if c, ok := strings.CutPrefix(k, rdb.CodeFieldPrefix); ok {
+			if byStatus == nil {
+				byStatus = map[string]int64{}
+			}
+			byStatus[c] = n
+		} else if e, ok := strings.CutPrefix(k, rdb.ExcFieldPrefix); ok {
+			if byType == nil {
+				byType = map[string]int64{}
+			}
+			byType[e] = n
+		}
+	}
 	return BatchStatus{
+		ByStatus:   byStatus,
+		ByType:     byType,
 		ID:         id,
 		Accepted:   num(rdb.BatchAccepted),
 		Total:      num(rdb.BatchTotal),
@@ -56,6 +89,8 @@ func (r *Reader) Batch(ctx context.Context, id string) (BatchStatus, error) {
 		Exceptions: num(rdb.BatchExceptions),
 		Created:    time.UnixMilli(num(rdb.BatchCreated)).UTC(),
 		Orphaned:   m[rdb.BatchOrphaned] == "1",
+		Queued:     num(rdb.BatchQueued),
+		Rejected:   num(rdb.BatchRejected),
 	}, nil
 }
 

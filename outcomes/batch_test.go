@@ -119,3 +119,21 @@ func TestWaitRedisOutage(t *testing.T) {
 		}
 	})
 }
+
+func TestExpected(t *testing.T) {
+	tests := []struct {
+		name string
+		st   BatchStatus
+		want int64
+	}{
+		{"sealed: the total", BatchStatus{Sealed: true, Total: 5, Accepted: 9, Queued: 9, Rejected: 1}, 5},
+		{"open, accepted written", BatchStatus{Accepted: 3}, 3},
+		{"open, queued ahead of accepted (an inbox batch)", BatchStatus{Accepted: 0, Queued: 1}, 1},
+		{"open, with entries rejected", BatchStatus{Accepted: 2, Queued: 2, Rejected: 2, Done: 4}, 4},
+	}
+	for _, tc := range tests {
+		if got := tc.st.Expected(); got != tc.want {
+			t.Errorf("%s: Expected() = %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}

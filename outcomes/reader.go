@@ -235,3 +235,15 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	}
 }
+
+// Retrying is the number of exceptions a retry has taken and not yet
+// re-enqueued.
+func (r *Reader) Retrying(ctx context.Context) (int64, error) {
+	return r.rdb.LLen(ctx, rdb.RetryingKey(r.queue)).Result()
+}
+
+// Range is the raw entries start to stop (inclusive; negative from the
+// end, as LRANGE) of a list, oldest first.
+func (r *Reader) Range(ctx context.Context, kind Kind, start, stop int64) ([]string, error) {
+	return r.rdb.LRange(ctx, kind.key(r.queue), start, stop).Result()
+}

@@ -24,16 +24,6 @@ import (
 	"github.com/reqfleet/reqfleet/tasks"
 )
 
-// apiError is every error answer: what went wrong and, for a job, where.
-type apiError struct {
-	Error string `json:"error"`
-	Line  int    `json:"line,omitempty"`  // 1-based line of a JSONL body
-	Field string `json:"field,omitempty"` // the job's key at fault
-	// A Redis failure after some jobs were enqueued: the batch holds them.
-	Batch    string `json:"batch,omitempty"`
-	Accepted *int   `json:"accepted,omitempty"`
-}
-
 // Receipt is the answer to POST /v1/jobs.
 type Receipt struct {
 	Batch    string   `json:"batch"`
@@ -58,8 +48,6 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(v)
 }
-
-func writeError(w http.ResponseWriter, code int, e apiError) { writeJSON(w, code, e) }
 
 // queue is the request's ?queue=, one of the configured queues.
 func (s *Server) queue(r *http.Request) (string, error) {
@@ -88,6 +76,11 @@ func (s *Server) postJobs(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, apiError{Error: err.Error()})
 		return
 	}
+	retries, bad := retriesParam(r.URL.Query()) // retries.go
+	if bad != nil {
+		writeError(w, http.StatusBadRequest, *bad)
+		return
+	}
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || (mt != "application/json" && !jsonlTypes[mt]) {
 		writeError(w, http.StatusUnsupportedMediaType, apiError{
@@ -99,7 +92,7 @@ func (s *Server) postJobs(w http.ResponseWriter, r *http.Request) {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			writeError(w, http.StatusRequestEntityTooLarge, apiError{
-				Error: fmt.Sprintf("body larger than %d bytes (serve --max-body): split it into several requests", s.cfg.MaxBody)})
+				Error: fmt.Sprintf("body larger than %d bytes (serve --max-request-body): split it into several requests", s.cfg.MaxBody)})
 			return
 		}
 		writeError(w, http.StatusBadRequest, apiError{Error: "reading the body: " + err.Error()})
@@ -134,6 +127,7 @@ func (s *Server) postJobs(w http.ResponseWriter, r *http.Request) {
 			if it.job.ID == "" {
 				it.job.ID = uuid.NewString()
 			}
+			_ = it.job.DefaultRetries(retries) // a decoded job: cannot fail
 			if len(rec.IDs) < s.cfg.MaxIDs {
 				rec.IDs = append(rec.IDs, it.job.ID)
 			} else {

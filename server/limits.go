@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/reqfleet/reqfleet/limits"
 )
@@ -24,8 +25,35 @@ import (
 // maxLimitBody caps a PUT's body.
 const maxLimitBody = 4096
 
+// Limit is a host's limit and its state as the API answers it (the
+// OpenAPI document's Limit).
+type Limit struct {
+	Host        string    `json:"host"`
+	Rate        string    `json:"rate,omitempty"` // as --rate
+	Burst       int       `json:"burst,omitempty"`
+	Concurrency int       `json:"concurrency,omitempty"`
+	Auto        bool      `json:"auto,omitempty"`
+	CurrentRate float64   `json:"current_rate,omitempty"` // requests a second now: adaptive throttling's, else the limit's
+	InFlight    int64     `json:"in_flight"`
+	PausedUntil time.Time `json:"paused_until,omitzero"`
+}
+
+func apiLimit(st limits.Status) Limit {
+	n := st.Limit.Normalized()
+	out := Limit{Host: st.Host, Burst: n.Burst, Concurrency: n.Concurrency, Auto: n.Auto, InFlight: st.InFlight, PausedUntil: st.PausedUntil}
+	if n.Rate > 0 {
+		out.Rate = limits.FormatRate(n.Rate, n.Per)
+		out.CurrentRate = float64(n.Rate) / n.Per.Seconds()
+	}
+	if st.AutoRate > 0 {
+		out.CurrentRate = st.AutoRate
+	}
+	return out
+}
+
 // LimitBody is PUT /v1/limits/{host}'s body.
 type LimitBody struct {
+	Host        string `json:"host,omitempty"` // if given, the path's host (the Limit's shape)
 	Rate        string `json:"rate,omitempty"` // as --rate: 20/s, 300/m, 1000/h, N/<duration>
 	Burst       int    `json:"burst,omitempty"`
 	Concurrency int    `json:"concurrency,omitempty"`
@@ -47,7 +75,11 @@ func (s *Server) listLimits(w http.ResponseWriter, r *http.Request) {
 		s.redisFailed(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"limits": st})
+	out := make([]Limit, len(st))
+	for i, x := range st {
+		out[i] = apiLimit(x)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"limits": out})
 }
 
 func (s *Server) getLimit(w http.ResponseWriter, r *http.Request) {
@@ -60,7 +92,7 @@ func (s *Server) getLimit(w http.ResponseWriter, r *http.Request) {
 	case !ok:
 		writeError(w, http.StatusNotFound, apiError{Error: "no limit for this host"})
 	default:
-		writeJSON(w, http.StatusOK, st)
+		writeJSON(w, http.StatusOK, apiLimit(st))
 	}
 }
 
@@ -76,6 +108,14 @@ func (s *Server) putLimit(w http.ResponseWriter, r *http.Request) {
 	if err := dec.Decode(&b); err != nil {
 		writeError(w, http.StatusBadRequest, apiError{Error: `body: want {"rate": "20/s", "burst": N, "concurrency": N, "auto": false}: ` + err.Error()})
 		return
+	}
+	if b.Host != "" {
+		k1, err1 := limits.NormalizeHost(b.Host)
+		k2, err2 := limits.NormalizeHost(r.PathValue("host"))
+		if err1 != nil || err2 != nil || k1 != k2 {
+			writeError(w, http.StatusBadRequest, apiError{Error: "the body's host is not the path's", Field: "host"})
+			return
+		}
 	}
 	var l limits.Limit
 	if b.Rate != "" {
@@ -104,7 +144,7 @@ func (s *Server) putLimit(w http.ResponseWriter, r *http.Request) {
 		s.redisFailed(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, st)
+	writeJSON(w, http.StatusOK, apiLimit(st))
 }
 
 func (s *Server) deleteLimit(w http.ResponseWriter, r *http.Request) {

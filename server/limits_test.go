@@ -4,9 +4,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/reqfleet/reqfleet/limits"
 )
 
 func TestLimitsAPI(t *testing.T) {
@@ -16,8 +13,8 @@ func TestLimitsAPI(t *testing.T) {
 	if put.code != 200 {
 		t.Fatalf("PUT: %d %s", put.code, put.body)
 	}
-	st := decode[limits.Status](t, put)
-	if st.Host != "example.com" || st.Limit != (limits.Limit{Rate: 20, Per: time.Second, Burst: 5, Concurrency: 3}) {
+	st := decode[Limit](t, put)
+	if st != (Limit{Host: "example.com", Rate: "20/s", Burst: 5, Concurrency: 3, CurrentRate: 20}) {
 		t.Fatalf("PUT answered %+v", st)
 	}
 	if a := e.do(t, "PUT", "/v1/limits/*.example.org", js, `{"concurrency": 2}`); a.code != 200 {
@@ -51,7 +48,7 @@ func TestLimitsAPI(t *testing.T) {
 			}
 		})
 	}
-	list := decode[struct{ Limits []limits.Status }](t, e.do(t, "GET", "/v1/limits", "", ""))
+	list := decode[struct{ Limits []Limit }](t, e.do(t, "GET", "/v1/limits", "", ""))
 	if len(list.Limits) != 2 || list.Limits[0].Host != "*.example.org" || list.Limits[1].Host != "example.com" {
 		t.Fatalf("list %+v", list)
 	}

@@ -1,7 +1,28 @@
-// Package server is `reqfleet serve`: one HTTP server with the enqueue API
-// for other applications (POST /v1/jobs, GET /v1/batches/{id}, GET
-// /v1/results), Prometheus metrics (/metrics), health checks (/healthz,
-// /readyz) and the asynqmon web UI (/ui/).
+// Package server is `reqfleet serve`: one HTTP server with the API for
+// other applications and its dashboard. Its routes (routes, dashboardRoutes;
+// the /v1 ones are documented in openapi.json, which a test holds to the
+// route table):
+//
+//   - POST /v1/jobs: enqueue one job or a JSONL batch (api.go)
+//   - GET /v1/batches/{id}: a batch's progress (api.go)
+//   - GET /v1/results: a list as JSONL, streamed (api.go)
+//   - GET /v1/exceptions: a page of the exceptions list (exceptions.go)
+//   - GET /v1/jobs/{id}: a job's state and outcome by its id (jobs.go)
+//   - GET /v1/openapi.json: the API's OpenAPI 3.1 document (openapi.go)
+//   - GET /v1/stats: the queues' sizes and the fleet's totals (stats.go)
+//   - GET /v1/batches: the batches, newest first, paged (batches.go)
+//   - POST /v1/retry: send exceptions again, as `reqfleet retry` (retry.go)
+//   - GET /v1/hosts: outcomes by host, fleet-wide (hosts.go)
+//   - GET /v1/workers: the worker processes alive (workers.go)
+//   - any other /v1/ path: a JSON 404 or 405 (errors.go)
+//   - GET /: reqfleet's dashboard, with under /dashboard/ its static files
+//     and the JSON routes its script reads: outcomes, outcomes.jsonl and
+//     lookup (dashboard.go, lookup.go)
+//   - GET /metrics: Prometheus metrics
+//   - GET /healthz, GET /readyz: health checks (no token)
+//   - /ui/: the asynqmon web UI (ui.go), unless turned off
+//
+// Every /v1 and /dashboard/ error is one JSON shape (errors.go, writeError).
 //
 // With a token set (REQFLEET_API_TOKEN), everything but the health checks
 // needs it: "Authorization: Bearer TOKEN", or HTTP Basic auth with the token
@@ -102,9 +123,11 @@ type Server struct {
 	ui      *asynqmon.HTTPHandler
 	handler http.Handler
 	reg     *prometheus.Registry
+	table   []route // every route registered by routes' handle, in order
 
 	accepted *prometheus.CounterVec
 	requests *prometheus.CounterVec
+	retries  retryLocks // POST /v1/retry: one run a queue at a time
 }
 
 // New builds the server: its enqueuers, the UI and the metrics registry.
@@ -192,24 +215,31 @@ func (s *Server) routes() http.Handler {
 			hh = s.requireToken(hh, false)
 		}
 		mux.Handle(pattern, s.observe(route, hh))
+		s.table = append(s.table, newRoute(pattern, route, auth))
 	}
 	handle("GET /healthz", "healthz", false, s.healthz)
 	handle("GET /readyz", "readyz", false, s.readyz)
 	handle("POST /v1/jobs", "jobs", true, s.postJobs)
 	handle("GET /v1/batches/{id}", "batch", true, s.getBatch)
 	handle("GET /v1/results", "results", true, s.getResults)
+	s.dashboardRoutes(handle, mux) // dashboard.go: / and the JSON routes it reads
+	handle("GET /v1/exceptions", "exceptions", true, s.getExceptions)
+	handle("GET /v1/jobs/{id}", "job", true, s.getJob)
+	handle("GET /v1/openapi.json", "openapi", true, s.getOpenAPI)
+	mux.Handle(v1Prefix, s.observe("unrouted", s.requireToken(s.unrouted(mux, v1Prefix), false)))
 	s.limitRoutes(handle) // GET/PUT/DELETE /v1/limits/{host} (limits.go)
 	mux.Handle("GET /metrics", s.observe("metrics", s.requireToken(metrics.Handler(s.reg, s.log), false)))
 	if s.ui != nil {
 		ui := s.requireToken(s.ui, true)
 		mux.Handle(DefaultUIPath+"/", s.observe("ui", ui))
 		mux.Handle("GET "+DefaultUIPath, http.RedirectHandler(DefaultUIPath+"/", http.StatusMovedPermanently))
-		mux.Handle("GET /{$}", http.RedirectHandler(DefaultUIPath+"/", http.StatusFound))
 	}
 	// Browsers' cross-site POSTs (a form on another site, with the UI's
 	// Basic credentials cached) are refused; other clients send no
 	// Sec-Fetch-Site or Origin and pass.
-	return http.NewCrossOriginProtection().Handler(mux)
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(crossOriginDenied))
+	return cop.Handler(mux)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {

@@ -254,6 +254,11 @@ func TestEnqueueErrors(t *testing.T) {
 		{"localhost", "application/json", `{"url": "http://LocalHost./"}`, "", 400, apiError{Field: "url"}},
 		{"too big", "application/json", `{"url": "https://example.com/` + strings.Repeat("a", 2000) + `"}`, "", 413, apiError{}},
 		{"unknown queue", "application/json", good, "?queue=nope", 400, apiError{}},
+		{"retry_on without retries", "application/json", good, "?retry_on=503", 400, apiError{Field: "retry_on"}},
+		{"retry_on not a status or type", "application/json", good, "?retries=2&retry_on=Timeout", 400, apiError{Field: "retry_on"}},
+		{"retries not a number", "application/json", good, "?retries=x", 400, apiError{Field: "retries"}},
+		{"retry_backoff negative", "application/json", good, "?retries=2&retry_backoff=-1", 400, apiError{Field: "retry_backoff"}},
+		{"retries in the job invalid", "application/json", `{"url": "https://example.com/", "retries": {"total": -1}}`, "", 400, apiError{Field: "retries.total"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := e.do(t, "POST", "/v1/jobs"+tc.query, tc.ctype, tc.body)

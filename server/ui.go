@@ -32,6 +32,23 @@ func redactPayload(typ string, payload []byte) string {
 	if dec.Decode(&job) != nil || job == nil {
 		return "(not a reqfleet task)"
 	}
+	redactJob(job)
+	b, err := json.Marshal(job)
+	if err != nil {
+		return "(not a reqfleet task)"
+	}
+	task["job"] = b
+	out, err := json.Marshal(task)
+	if err != nil {
+		return "(not a reqfleet task)"
+	}
+	return string(out)
+}
+
+// redactJob hides a job's secrets in place, as decoded with UseNumber: the
+// password of auth, the values of the Authorization, Proxy-Authorization
+// and Cookie headers and of the cookies, and a password in the URL.
+func redactJob(job map[string]any) {
 	if auth, ok := job["auth"].([]any); ok && len(auth) == 2 {
 		auth[1] = redacted
 	} else if _, ok := job["auth"]; ok {
@@ -53,14 +70,4 @@ func redactPayload(typ string, payload []byte) string {
 		// As a string: a URL that url.Parse refuses may hold a password too.
 		job["url"] = httpexec.RedactRawURL(raw)
 	}
-	b, err := json.Marshal(job)
-	if err != nil {
-		return "(not a reqfleet task)"
-	}
-	task["job"] = b
-	out, err := json.Marshal(task)
-	if err != nil {
-		return "(not a reqfleet task)"
-	}
-	return string(out)
 }

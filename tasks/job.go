@@ -42,6 +42,9 @@ type Job struct {
 	Timeout        *Timeout          `json:"timeout,omitempty"`
 	AllowRedirects *bool             `json:"allow_redirects,omitempty"`
 	Meta           json.RawMessage   `json:"meta,omitempty"`
+	// Retries is the job's automatic retry policy (retry.go); nil: none,
+	// as requests.
+	Retries *Retry `json:"retries,omitempty"`
 
 	// kept is the job as DecodeJob was given it, which MarshalJSON writes
 	// back while the fields still hold what was decoded from it.
@@ -98,6 +101,7 @@ var decoders = map[string]fieldDecoder{
 	"timeout":         func(j *Job, raw json.RawMessage) (err error) { j.Timeout, err = decodeTimeout(raw); return },
 	"allow_redirects": decodeAllowRedirects,
 	"meta":            func(j *Job, raw json.RawMessage) error { j.Meta = compact(raw); return nil },
+	"retries":         func(j *Job, raw json.RawMessage) (err error) { j.Retries, err = decodeRetries(raw); return },
 }
 
 // compact returns a compacted copy of a valid JSON value, as json.Marshal
@@ -116,8 +120,22 @@ func compact(raw json.RawMessage) json.RawMessage {
 // requests. The URL itself is not checked here: a URL that requests would
 // refuse when sending becomes an exception when the job runs.
 func DecodeJob(data []byte) (Job, error) {
+	// A job as the worker reads it back is compact; a job from a file
+	// mostly is not, and is told apart at its first space.
+	return decodeJob(data, firstByte(data) == '{' && isCompact(data) && json.Valid(data))
+}
+
+// decodeJob is DecodeJob; validCompact says data is known to be valid,
+// compact JSON starting with '{' (as a job read back from the queue), whose
+// members are then taken without encoding/json.
+func decodeJob(data []byte, validCompact bool) (Job, error) {
 	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(data, &fields); err != nil {
+	if validCompact {
+		fields = make(map[string]json.RawMessage, 4)
+		for key, val := range objectMembers(data) {
+			fields[key] = val
+		}
+	} else if err := json.Unmarshal(data, &fields); err != nil {
 		var syn *json.SyntaxError
 		if errors.As(err, &syn) || !json.Valid(data) {
 			return Job{}, syntaxError(err)
@@ -162,41 +180,48 @@ func DecodeJob(data []byte) (Job, error) {
 }
 
 // keep returns data, a valid JSON object, compacted and HTML-escaped, with
-// its id members cut out and the place of the last one noted.
+// its id members cut out and the place of the last one noted. A job read
+// back from the queue is in that form already (json.Marshal wrote it), and
+// is then only walked, not rewritten.
 func keep(data []byte) (*keptForm, error) {
-	var c bytes.Buffer
-	if err := json.Compact(&c, data); err != nil {
-		return nil, syntaxError(err)
+	in := data
+	if compact, escaped := jsonForm(data); !compact || !escaped {
+		var c bytes.Buffer
+		if err := json.Compact(&c, data); err != nil {
+			return nil, syntaxError(err)
+		}
+		var esc bytes.Buffer
+		json.HTMLEscape(&esc, c.Bytes())
+		in = esc.Bytes()
 	}
-	var esc bytes.Buffer
-	json.HTMLEscape(&esc, c.Bytes())
-	in := esc.Bytes()
+	if len(in) < 2 || in[0] != '{' {
+		return nil, &SyntaxError{Msg: "not an object"}
+	}
 	out := make([]byte, 0, len(in))
 	out = append(out, '{')
 	k := &keptForm{at: 1}
-	dec := json.NewDecoder(bytes.NewReader(in))
-	if _, err := dec.Token(); err != nil { // {
-		return nil, syntaxError(err)
-	}
-	for dec.More() {
-		start := dec.InputOffset()
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, syntaxError(err)
+	for i := 1; i < len(in) && in[i] != '}'; {
+		if in[i] == ',' {
+			i++
 		}
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, syntaxError(err)
+		start := i
+		keyEnd := skipString(in, i)
+		if keyEnd < 0 || keyEnd >= len(in) || in[keyEnd] != ':' {
+			return nil, &SyntaxError{Offset: int64(i), Msg: "bad object member"}
 		}
-		member := bytes.TrimPrefix(in[start:dec.InputOffset()], []byte(","))
-		if key, _ := tok.(string); key == "id" {
+		end := skipValue(in, keyEnd+1)
+		if end < 0 {
+			return nil, &SyntaxError{Offset: int64(keyEnd + 1), Msg: "bad object member"}
+		}
+		i = end
+		if isIDKey(in[start:keyEnd]) {
 			k.at = len(out)
 			continue
 		}
 		if len(out) > 1 {
 			out = append(out, ',')
 		}
-		out = append(out, member...)
+		out = append(out, in[start:end]...)
 	}
 	k.raw = append(out, '}')
 	return k, nil
@@ -232,6 +257,9 @@ func (e *SyntaxError) Unwrap() error { return ErrSyntax }
 func fieldList() string { return strings.Join(sortedKeys(decoders), ", ") }
 
 func decodeString(field string, raw json.RawMessage) (string, error) {
+	if s, ok := plainString(raw); ok {
+		return s, nil
+	}
 	var s string
 	if firstByte(raw) != '"' || json.Unmarshal(raw, &s) != nil {
 		return "", fieldErr(field, ErrType, "must be a string")
@@ -531,4 +559,35 @@ func redactMap(m map[string]string, secret func(string) bool) slog.Value {
 		attrs = append(attrs, slog.String(k, v))
 	}
 	return slog.GroupValue(attrs...)
+}
+
+// DefaultRetries gives the job the retry policy p (a worker's or the
+// CLI's default) when it has none of its own. A decoded job keeps the form
+// it was given, with "retries" added last.
+func (j *Job) DefaultRetries(p *Retry) error {
+	if j.Retries != nil || p == nil {
+		return nil
+	}
+	j.Retries = p
+	k := j.kept
+	if k == nil {
+		return nil
+	}
+	v, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	raw := make([]byte, 0, len(k.raw)+len(v)+12)
+	raw = append(raw, k.raw[:len(k.raw)-1]...)
+	if len(k.raw) > 2 {
+		raw = append(raw, ',')
+	}
+	raw = append(raw, `"retries":`...)
+	raw = append(append(raw, v...), '}')
+	nk := &keptForm{raw: raw, at: k.at}
+	if nk.sum, err = j.normalSum(); err != nil {
+		return err
+	}
+	j.kept = nk
+	return nil
 }

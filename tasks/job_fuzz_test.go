@@ -36,6 +36,11 @@ func FuzzDecodeJob(f *testing.F) {
 			"json": null, "cookies": null, "auth": null, "timeout": null, "allow_redirects": null, "meta": null}`,
 		"{\"url\": \"http://x/\xff\", \"id\": \"\xfe\"}",
 		`{"url": "\u00a0http://x", "params": {"é": "ü", "": ""}}`,
+		`{"url": "http://x", "retries": 3}`, `{"url": "http://x", "retries": 3.0}`,
+		`{"url": "http://x", "retries": {"total": null, "read": false, "status_forcelist": [503, 503], "allowed_methods": null,
+			"backoff_factor": 0.1, "backoff_jitter": 1e-3, "retry_after_max": 60, "exceptions": []}}`,
+		`{"url": "http://x", "retries": {"allowed_methods": ["GET", "POST"], "respect_retry_after_header": null}}`,
+		`{"url": "http://x", "retries": {"bogus": 1}}`, `{"url": "http://x", "retries": -1}`, `{"url": "http://x", "retries": {"total": 1e400}}`,
 		// invalid
 		``, `{`, `{}`, `null`, `[]`, `"http://x"`, `1`, `true`,
 		`{"url": null}`, `{"url": ""}`, `{"url": 5}`, `{"url": "   "}`,

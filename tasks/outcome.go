@@ -84,6 +84,9 @@ type Response struct {
 	// ThrottledMS is how long the job waited for its host's limits (a
 	// rate, a concurrency, a Retry-After pause), in all, before it ran.
 	ThrottledMS int64 `json:"throttled_ms,omitempty"`
+	// Retries is the history of a job tried more than once by its retry
+	// policy: every try, this one last.
+	Retries []Try `json:"retries,omitempty"`
 }
 
 // ExceptionInfo names what went wrong, as requests' exception class and message.
@@ -105,6 +108,34 @@ type Exception struct {
 	ConnectionRetries int `json:"connection_retries,omitempty"`
 	// ThrottledMS: as Response's.
 	ThrottledMS int64 `json:"throttled_ms,omitempty"`
+	// Retries: as Response's.
+	Retries []Try `json:"retries,omitempty"`
+
+	retryKind string // how urllib3 would count it, when the executor knows (SetRetryKind)
+}
+
+// RetryKind is how urllib3's Retry counts the exception: KindConnect,
+// KindRead, KindOther or KindNone (never retried), as the executor set it,
+// else as ExceptionKind says of its type.
+func (e *Exception) RetryKind() string {
+	switch e.retryKind {
+	case "":
+	case "none":
+		return KindNone
+	default:
+		return e.retryKind
+	}
+	return ExceptionKind(e.Exception.Type)
+}
+
+// SetRetryKind records how urllib3 would count the exception (the
+// executor knows whether a ConnectionError came before the request was
+// sent); "none" for KindNone.
+func (e *Exception) SetRetryKind(kind string) {
+	if kind == KindNone {
+		kind = "none"
+	}
+	e.retryKind = kind
 }
 
 func (r *Response) Kind() string                          { return "response" }

@@ -35,13 +35,11 @@ func (t Task) OutcomeKey() string { return strconv.Itoa(t.Attempt) + ":" + t.Job
 // attempt below 1, a missing job or a job without an id wrap ErrRequired in
 // a *FieldError naming "batch", "attempt", "job" or "id".
 func DecodeTask(payload []byte) (Task, error) {
-	var env struct {
-		Batch   string          `json:"batch"`
-		Attempt int             `json:"attempt"`
-		Job     json.RawMessage `json:"job"`
-	}
-	if err := decodeObject(payload, &env); err != nil {
-		return Task{}, fmt.Errorf("task payload: %w", err)
+	env, fast := taskEnvelope(payload)
+	if !fast {
+		if err := decodeObject(payload, &env); err != nil {
+			return Task{}, fmt.Errorf("task payload: %w", err)
+		}
 	}
 	if env.Batch == "" {
 		return Task{}, fmt.Errorf("task payload: %w", fieldErr("batch", ErrRequired, "a task needs a batch"))
@@ -52,7 +50,13 @@ func DecodeTask(payload []byte) (Task, error) {
 	if len(env.Job) == 0 || firstByte(env.Job) == 'n' {
 		return Task{}, fmt.Errorf("task payload: %w", fieldErr("job", ErrRequired, "a task needs a job"))
 	}
-	j, err := DecodeJob(env.Job)
+	var j Job
+	var err error
+	if fast {
+		j, err = decodeJob(env.Job, firstByte(env.Job) == '{')
+	} else {
+		j, err = DecodeJob(env.Job)
+	}
 	if err != nil {
 		return Task{}, fmt.Errorf("task payload: %w", err)
 	}
@@ -60,6 +64,48 @@ func DecodeTask(payload []byte) (Task, error) {
 		return Task{}, fmt.Errorf("task payload: %w", fieldErr("id", ErrRequired, "a queued job needs an id"))
 	}
 	return Task{Batch: env.Batch, Attempt: env.Attempt, Job: j}, nil
+}
+
+// envelope is a task payload with its job not yet decoded.
+type envelope struct {
+	Batch   string          `json:"batch"`
+	Attempt int             `json:"attempt"`
+	Job     json.RawMessage `json:"job"`
+}
+
+// taskEnvelope reads a payload as Marshal writes it (valid, compact, its
+// keys exactly batch, attempt and job, the batch a string and the attempt a
+// whole number) without encoding/json's decoder; ok false: anything else,
+// which decodeObject then reads, with its errors.
+func taskEnvelope(payload []byte) (env envelope, ok bool) {
+	if firstByte(payload) != '{' || !isCompact(payload) || !json.Valid(payload) {
+		return env, false
+	}
+	ok = true
+	for key, val := range objectMembers(payload) {
+		switch key {
+		case "batch":
+			if firstByte(val) != '"' {
+				ok = false
+			} else if s, plain := plainString(val); plain {
+				env.Batch = s
+			} else {
+				ok = json.Unmarshal(val, &env.Batch) == nil
+			}
+		case "attempt":
+			n, err := strconv.Atoi(string(val))
+			ok = err == nil && n >= 0
+			env.Attempt = n
+		case "job":
+			env.Job = val
+		default:
+			ok = false // encoding/json matches keys in any case
+		}
+		if !ok {
+			return envelope{}, false
+		}
+	}
+	return env, true
 }
 
 // LogValue logs the task with its job's LogValue, which leaves out the

@@ -41,7 +41,7 @@ import (
 // first. A job for a host without any limit costs nothing: no Redis call.
 //
 // After a response, a 429 or 503 with Retry-After (seconds or an HTTP date)
-// pauses its host fleet-wide for that long, capped by MaxRetryAfter
+// pauses its host fleet-wide for that long, capped by Config.MaxRetryAfter
 // (rdb.PauseHost): admission parks the host's jobs until the pause ends;
 // workers learn of pauses of hosts without a limit with the limits table,
 // at once (rdb.LimitsChannel), or within LimitsRefresh should the message
@@ -54,9 +54,6 @@ const parkModeFor = 1500 * time.Millisecond
 // maxLocalHosts bounds the admitter's per-host maps; past it they are
 // cleared (they are caches).
 const maxLocalHosts = 10000
-
-// DefaultMaxRetryAfter is Config.MaxRetryAfter's default.
-const DefaultMaxRetryAfter = 5 * time.Minute
 
 // admitConfig is what the admitter takes from the worker's Config.
 type admitConfig struct {
@@ -521,7 +518,6 @@ func (c *LimitsConfig) validate() error {
 		return fmt.Errorf("%w: limits refresh must not be negative", ErrConfig)
 	}
 	c.Refresh = cmp.Or(c.Refresh, time.Second)
-	c.MaxRetryAfter = cmp.Or(c.MaxRetryAfter, DefaultMaxRetryAfter)
 	return nil
 }
 
@@ -530,7 +526,7 @@ func (c *LimitsConfig) validate() error {
 func (w *Worker) startLimits() {
 	cfg := w.cfg.Limits
 	w.admit = newAdmitter(admitConfig{
-		defaults: cfg.Default, maxRetryAfter: cfg.MaxRetryAfter, lease: w.cfg.Lease, refresh: cfg.Refresh,
+		defaults: cfg.Default, maxRetryAfter: w.cfg.MaxRetryAfter, lease: w.cfg.Lease, refresh: cfg.Refresh,
 		fetcherOnly: w.cfg.AsynqProcessor, now: time.Now, log: w.log.With("component", "limits"), onThrottled: cfg.OnThrottled,
 	}, w.store)
 	w.admit.auto = newAutoThrottle(w.store, cfg.AutoThrottle)

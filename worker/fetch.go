@@ -450,7 +450,7 @@ func (f *fetcher) run(j fetchedTask) {
 		defer cancel()
 	}
 	f.running(j.queue, j.msg.ID, start, dl)
-	err = f.exec(ctx, j.queue, t, start, &ack{id: j.msg.ID, uniqueKey: j.msg.UniqueKey, throttled: ad.waited()})
+	err = f.exec(ctx, j.queue, t, start, &ack{id: j.msg.ID, uniqueKey: j.msg.UniqueKey, msg: &j.msg, throttled: ad.waited()})
 	switch {
 	case err == nil:
 		f.release(j.queue, j.msg.ID)

@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -29,13 +28,21 @@ type ack struct {
 	id        string // asynq's task id
 	uniqueKey string // asynq's uniqueness lock, if the task holds one
 
+	msg *rdb.TaskMessage // the message fetched, for a retry (retry.go)
+	// archived: no task to finish (id ""), asynq archived it and counted it
+	// failed; else an exception without id counts as failed when recorded.
+	archived bool
+
 	throttled time.Duration // how long it waited parked for its host's limits (admit.go)
 }
+
+// archivedAck is the ack of an outcome recorded for a task asynq archived.
+var archivedAck = &ack{archived: true}
 
 // record stores the outcome of task t run from queue. It reports whether the
 // outcome was new; false means a duplicate run whose outcome was dropped.
 func (r *recorder) record(ctx context.Context, queue string, t tasks.Task, o tasks.Outcome) (bool, error) {
-	return r.finish(ctx, queue, t, o, nil)
+	return r.finish(ctx, queue, t, o, archivedAck)
 }
 
 // finish is record, and for a fetched task (a != nil) asynq's Done.
@@ -52,14 +59,16 @@ func (r *recorder) finish(ctx context.Context, queue string, t tasks.Task, o tas
 }
 
 // fill makes req the script entry of the outcome: every field but done,
-// so that a request taken from a pool keeps nothing of its last use.
+// so that a request taken from a pool keeps nothing of its last use but
+// the line's buffer, which the outcome is encoded into.
 func fill(req *recordReq, queue string, t tasks.Task, o tasks.Outcome, a *ack) error {
-	line, err := json.Marshal(o)
+	line, err := tasks.AppendOutcome(req.line[:0], o)
 	if err != nil {
 		return fmt.Errorf("encode outcome: %w", err)
 	}
 	req.queue, req.line, req.member = queue, line, t.OutcomeKey()
 	req.batch, req.exception = t.Batch, o.Kind() == "exception"
+	req.detail, req.host = detail(o)
 	req.ack = ack{}
 	if a != nil {
 		req.ack = *a
@@ -74,6 +83,8 @@ type recordReq struct {
 	member    string // "attempt:id"
 	line      []byte
 	exception bool           // else a response
+	detail    string         // rdb.CodeField or rdb.ExcField
+	host      string         // the request's host[:port]
 	ack       ack            // id "": asynq's processor finishes the task
 	done      chan recordRes // buffered: the flusher never blocks on it
 }
@@ -83,7 +94,8 @@ type recordReq struct {
 // done in the same script call.
 func (r *recordReq) record() rdb.Record {
 	return rdb.Record{Queue: r.queue, Batch: r.batch, Member: r.member, Line: r.line, Exception: r.exception,
-		TaskID: r.ack.id, UniqueKey: r.ack.uniqueKey}
+		TaskID: r.ack.id, UniqueKey: r.ack.uniqueKey, Detail: r.detail, Host: r.host,
+		Failed: r.exception && r.ack.id == "" && !r.ack.archived}
 }
 
 type recordRes struct {
@@ -96,7 +108,10 @@ type recordRes struct {
 // them all in one script call. There is no timer: under light load a group
 // is one outcome and costs one round trip, as recorder.record; under heavy
 // load the outcomes that arrive during a call make the next group. Several
-// flushers keep that many calls in flight. Each caller gets its own
+// flushers keep that many calls in flight, but only one with a group short
+// of max (it holds the lone token): the others go on gathering meanwhile,
+// so that under load groups grow as large as the arrivals of one call
+// instead of being split among the flushers. Each caller gets its own
 // outcome's result; a call that failed fails every outcome of its group,
 // and the caller's retry goes through the dedupe, so an outcome recorded by
 // a call whose reply was lost is not recorded again.
@@ -105,6 +120,7 @@ type batcher struct {
 	max      int
 	flushers int
 	reqs     chan *recordReq
+	short    chan struct{} // the token of the one call in flight with a group short of max
 	quit     chan struct{} // closed at Stop
 	life     startstop.Base
 	wg       sync.WaitGroup
@@ -115,7 +131,8 @@ type batcher struct {
 // newBatcher makes a batcher of flushers goroutines recording up to max
 // outcomes a call; Start starts them.
 func newBatcher(rec *recorder, flushers, max int) *batcher {
-	b := &batcher{rec: rec, max: max, flushers: flushers, reqs: make(chan *recordReq), quit: make(chan struct{})}
+	b := &batcher{rec: rec, max: max, flushers: flushers, reqs: make(chan *recordReq), short: make(chan struct{}, 1), quit: make(chan struct{})}
+	b.short <- struct{}{}
 	b.reqPool.New = func() any { return &recordReq{done: make(chan recordRes, 1)} }
 	return b
 }
@@ -139,7 +156,7 @@ func (b *batcher) Stop(ctx context.Context) error { return b.life.Stop(ctx) }
 
 // record is recorder.record through the batcher.
 func (b *batcher) record(ctx context.Context, queue string, t tasks.Task, o tasks.Outcome) (bool, error) {
-	return b.finish(ctx, queue, t, o, nil)
+	return b.finish(ctx, queue, t, o, archivedAck)
 }
 
 // finish is recorder.finish through the batcher.
@@ -160,7 +177,13 @@ func (b *batcher) finish(ctx context.Context, queue string, t tasks.Task, o task
 	}
 	select {
 	case res := <-r.done:
-		*r = recordReq{done: r.done}
+		// The call is over: the line's buffer is free for the next outcome,
+		// unless it grew past what is worth keeping.
+		line := r.line[:0]
+		if cap(line) > maxPooledLine {
+			line = nil
+		}
+		*r = recordReq{done: r.done, line: line}
 		b.reqPool.Put(r)
 		return res.fresh, res.err
 	case <-ctx.Done():
@@ -179,18 +202,40 @@ func (b *batcher) flusher() {
 		case <-b.quit:
 			return
 		}
-	fill:
-		for len(group) < b.max {
+		group = b.gather(group)
+		// A short group waits for the token, gathering what arrives
+		// meanwhile; a full one goes at once.
+		token := false
+		for len(group) < b.max && !token {
 			select {
+			case <-b.short:
+				token = true
 			case r := <-b.reqs:
 				group = append(group, r)
-			default:
-				break fill
 			}
 		}
+		if token {
+			group = b.gather(group) // what came while the token was away
+		}
 		b.flush(group)
+		if token {
+			b.short <- struct{}{}
+		}
 		clear(group)
 	}
+}
+
+// gather adds the outcomes already waiting to group, up to max.
+func (b *batcher) gather(group []*recordReq) []*recordReq {
+	for len(group) < b.max {
+		select {
+		case r := <-b.reqs:
+			group = append(group, r)
+		default:
+			return group
+		}
+	}
+	return group
 }
 
 // flush records a group: one script call per queue (a queue's keys share a
@@ -224,6 +269,9 @@ func (b *batcher) flush(group []*recordReq) {
 		b.answer(c.reqs, fresh, cerr)
 	}
 }
+
+// maxPooledLine is the largest outcome buffer kept for reuse.
+const maxPooledLine = 64 << 10
 
 // flushTimeout bounds one batch call (go-redis' own timeouts normally end
 // it first); its callers then try again.

@@ -188,6 +188,7 @@ func (r *leaseRecoverer) decide(q string, e rdb.Expired, now time.Time) (rdb.Rec
 	if err != nil {
 		return rdb.Recovery{}, "", false
 	}
-	rec.Record = rdb.Record{Queue: q, Batch: t.Batch, Member: t.OutcomeKey(), Line: line, Exception: true, TaskID: e.ID, UniqueKey: m.UniqueKey}
+	rec.Record = rdb.Record{Queue: q, Batch: t.Batch, Member: t.OutcomeKey(), Line: line, Exception: true, TaskID: e.ID, UniqueKey: m.UniqueKey,
+		Detail: rdb.ExcField(typ), Host: hostOf(t.Job.URL)}
 	return rec, typ, true
 }

@@ -23,6 +23,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -122,6 +123,16 @@ type Config struct {
 	// recoverer still runs).
 	RecoverDisabled bool
 
+	// MaxRetryAfter caps the Retry-After a job's retry policy honours
+	// (retry.go), and the fleet-wide pause of its host a 429 or 503 with
+	// Retry-After sets (admit.go); default DefaultMaxRetryAfter.
+	MaxRetryAfter time.Duration
+	// ForwardEvery is how often the fetcher's forwarder moves the due
+	// tasks of the scheduled and retry sets to their queues (forward.go;
+	// asynq's servers do it under AsynqProcessor, every ForwardEvery too);
+	// default DefaultForwardEvery.
+	ForwardEvery time.Duration
+
 	Limits LimitsConfig // per-host limits, fleet-wide (admit.go, release.go)
 }
 
@@ -131,10 +142,6 @@ type LimitsConfig struct {
 	// Default applies to each host without a limit of its own (or a
 	// pattern's); zero: none (--default-rate, --default-concurrency).
 	Default limits.Limit
-	// MaxRetryAfter caps the fleet-wide pause a 429 or 503 with
-	// Retry-After sets; default DefaultMaxRetryAfter; negative: such
-	// responses pause nothing.
-	MaxRetryAfter time.Duration
 	// Refresh is how often the limits table's version (and the paused
 	// hosts) is read; default a second.
 	Refresh time.Duration
@@ -222,6 +229,11 @@ func (c *Config) validate() error {
 	if err := c.validateLeases(); err != nil {
 		return err
 	}
+	if c.MaxRetryAfter < 0 || c.ForwardEvery < 0 {
+		return fmt.Errorf("%w: MaxRetryAfter and ForwardEvery must not be negative", ErrConfig)
+	}
+	c.MaxRetryAfter = cmp.Or(c.MaxRetryAfter, DefaultMaxRetryAfter)
+	c.ForwardEvery = cmp.Or(c.ForwardEvery, DefaultForwardEvery)
 	if err := c.Limits.validate(); err != nil {
 		return err
 	}
@@ -269,12 +281,15 @@ type Worker struct {
 	servers []*asynq.Server // the shards, started together
 	batch   *batcher        // records outcomes in groups while started; nil: one by one
 	fetch   *fetcher        // runs the jobs, unless AsynqProcessor
+	forward *forwarder      // moves due scheduled and retry tasks to their queues, with the fetcher (forward.go)
 	recov   *leaseRecoverer // recovers expired leases (recover.go), unless RecoverDisabled
 	admit   *admitter       // per-host limits (admit.go)
 	release *releaser       // hands parked jobs back (release.go), with the fetcher
 	limDone chan struct{}   // closed: the admitter's refresh loop stops
 	limWG   sync.WaitGroup  // the refresh loop
 	sweep   *sweeper        // started with the server (archive.go)
+	beat    *fleetBeat      // the process's row in the fleet list (fleet.go)
+	done    atomic.Int64    // outcomes recorded
 }
 
 // New builds the worker and its sessions; Start begins taking jobs.
@@ -324,7 +339,10 @@ func (w *Worker) Start() error {
 			Logger:            asynqLogger{w.log},
 			LogLevel:          asynq.WarnLevel,
 			ErrorHandler:      asynq.ErrorHandlerFunc(w.handleError),
-			RetryDelayFunc:    retryDelay, // crash recovery: quick (archive.go)
+			RetryDelayFunc:    asynqRetryDelay, // crash recovery: quick (archive.go); a retry policy's delay (retry.go)
+			IsFailure:         isFailure,
+			// A retry policy's delay honoured within a second or so.
+			DelayedTaskCheckInterval: w.cfg.ForwardEvery,
 		})
 	}
 	mux := asynq.NewServeMux()
@@ -360,14 +378,30 @@ func (w *Worker) Start() error {
 		}, w.cfg.Redis, w.run)
 		w.fetch.admit, w.fetch.nudge = w.admit, w.release.nudge
 		_ = w.fetch.Start(context.Background()) // a new fetcher: cannot fail
+		w.forward = newForwarder(w.store, w.cfg.Queues, w.cfg.ForwardEvery, time.Now, w.log)
+		_ = w.forward.Start(context.Background()) // a new forwarder: cannot fail
 	}
 	w.startSweeper()
 	if !w.cfg.RecoverDisabled {
 		w.recov = newLeaseRecoverer(w.store, w.cfg.Queues, w.cfg.RecoverEvery, w.cfg.MaxCrashes, w.cfg.BatchTTL, w.cfg.Name, w.exec.Now, w.log)
 		_ = w.recov.Start(context.Background()) // a new recoverer: cannot fail
 	}
+	w.startBeat()
 	w.log.Info("worker started", "concurrency", w.cfg.Concurrency, "shards", len(servers), "queues", w.cfg.Queues)
 	return nil
+}
+
+// startBeat starts the process's row in the fleet list.
+func (w *Worker) startBeat() {
+	host, _ := os.Hostname()
+	st := rdb.FleetWorker{ID: uuid.NewString(), Name: w.cfg.Name, Host: host, PID: os.Getpid(), Queues: w.cfg.Queues,
+		Sessions: w.cfg.Concurrency, Mode: "fetcher", Started: time.Now()}
+	if w.cfg.AsynqProcessor {
+		st.Mode, st.Shards = "asynq-processor", len(w.servers)
+	}
+	w.beat = &fleetBeat{store: w.store, state: st, done: &w.done, now: time.Now, log: w.log,
+		busy: func() int { return w.cfg.Concurrency - len(w.pool.ch) }}
+	_ = w.beat.Start(context.Background()) // a new beat: cannot fail
 }
 
 // identity is the fetcher's entry in asynq's server list. It shows the
@@ -397,10 +431,11 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 	// the shutdown goes on all the same.
 	_ = w.stopSweeper(ctx)
 	w.mu.Lock()
-	recov := w.recov
+	recov, fwd, beat := w.recov, w.forward, w.beat
 	w.mu.Unlock()
 	_ = recov.Stop(ctx)
 	w.stopLimits(ctx)
+	_ = fwd.Stop(ctx)
 	done := make(chan struct{})
 	go func() {
 		var wg sync.WaitGroup
@@ -423,6 +458,9 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 			_ = w.batch.Stop(context.WithoutCancel(ctx))
 		}
 		w.pool.close()
+		// Last: the row shows the worker while it finishes its jobs. Its
+		// stop is bounded by the beat's own timeouts (4s at most).
+		_ = beat.Stop(context.WithoutCancel(ctx))
 		close(done)
 	}()
 	select {
@@ -503,7 +541,17 @@ func (w *Worker) run(ctx context.Context, queue string, t tasks.Task, start time
 	if a != nil {
 		withThrottled(out, a.throttled)
 	}
-	return w.record(ctx, queue, t, out, start, a)
+	if t.Job.Retries == nil {
+		return w.record(ctx, queue, t, out, start, a)
+	}
+	out, again, err := w.afterTry(ctx, queue, t, out, a) // retry.go
+	if again {
+		return err // tried again later: nothing to record
+	}
+	if err = w.record(ctx, queue, t, out, start, a); err == nil && retried(out) {
+		w.dropTries(ctx, queue, a)
+	}
+	return err
 }
 
 // record keeps trying while Redis is unreachable, for up to RecordTimeout,
@@ -519,8 +567,11 @@ func (w *Worker) record(ctx context.Context, queue string, t tasks.Task, out tas
 		if err == nil {
 			if !fresh {
 				w.log.Info("duplicate run, outcome already recorded", "batch", t.Batch, "id", t.Job.ID, "attempt", t.Attempt)
-			} else if w.cfg.OnOutcome != nil {
-				w.cfg.OnOutcome(queue, out, time.Since(start))
+			} else {
+				w.done.Add(1)
+				if w.cfg.OnOutcome != nil {
+					w.cfg.OnOutcome(queue, out, time.Since(start))
+				}
 			}
 			return nil
 		}
@@ -538,5 +589,9 @@ func (w *Worker) record(ctx context.Context, queue string, t tasks.Task, out tas
 
 func (w *Worker) handleError(ctx context.Context, at *asynq.Task, err error) {
 	id, _ := asynq.GetTaskID(ctx)
+	if !isFailure(err) {
+		w.log.Debug("job tried again later by its retry policy", "task", id, "why", err)
+		return
+	}
 	w.log.Error("job failed in the worker", "task", id, "err", err)
 }

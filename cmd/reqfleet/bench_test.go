@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 
 	"github.com/reqfleet/reqfleet/internal/testredis"
@@ -15,6 +18,7 @@ func TestBenchUsageErrors(t *testing.T) {
 		{"bench", "--shards", "-1"},
 		{"bench", "--fetch-batch", "-1"},
 		{"bench", "extra"},
+		{"bench", "--in-process", "--cpuprofile-dir", "/tmp"},
 	} {
 		var c cli
 		ctx := context.Background()
@@ -48,5 +52,29 @@ func TestBenchJSON(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(c.stdout.String()), &res); err != nil || res.Jobs != 200 || res.EndToEnd <= 0 || res.Ratio <= 0 {
 		t.Fatalf("%+v %v\n%s", res, err, c.stdout.String())
+	}
+}
+
+// --ceiling-of runs only the ceiling's client: -n requests in all, from -c
+// clients, and prints its rate.
+func TestBenchCeilingOf(t *testing.T) {
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		hits.Add(1)
+		_, _ = w.Write([]byte("ok"))
+	}))
+	t.Cleanup(srv.Close)
+	var c cli
+	if err := c.run(context.Background(), "bench", "--ceiling-of", srv.URL, "-n", "40", "-c", "3"); err != nil {
+		t.Fatalf("%v\n%s", err, c.stderr.String())
+	}
+	var res struct {
+		Rate float64 `json:"ceiling_jobs_per_s"`
+	}
+	if err := json.Unmarshal([]byte(c.stdout.String()), &res); err != nil || res.Rate <= 0 {
+		t.Fatalf("%+v %v\n%s", res, err, c.stdout.String())
+	}
+	if n := hits.Load(); n != 40 {
+		t.Fatalf("%d requests, want 40", n)
 	}
 }

@@ -48,12 +48,12 @@ func TestFleetOnRedisCluster(t *testing.T) {
 	// Two queues whose keys land on different nodes ("run" on a third).
 	for _, queue := range []string{"default", "other"} {
 		jobs := writeFile(t, "urls.txt", srv.URL+"/a\n"+srv.URL+"/missing\nhttp://127.0.0.1:1/refused\n")
-		batch := must("enqueue", "--queue", queue, "--urls", jobs)
+		batch := must("enqueue", "--queue", queue, "--urls", jobs, "--retries", "1") // the refused job tried twice: the retry set and its forwarder on the cluster
 		startClusterWorker(t, env, "--queue", queue, "-c", "2")
 		startClusterWorker(t, env, "--queue", queue, "-c", "2")
 
 		var bs outcomes.BatchStatus
-		out := must("wait", "--queue", queue, batch, "--timeout", "30s", "--quiet")
+		out := must("wait", "--queue", queue, batch, "--give-up-after", "30s", "--quiet", "--json")
 		if err := json.Unmarshal([]byte(out), &bs); err != nil || !bs.Complete() || bs.Responses != 2 || bs.Exceptions != 1 {
 			t.Fatalf("%s: wait printed %s (%v)", queue, out, err)
 		}
@@ -61,11 +61,11 @@ func TestFleetOnRedisCluster(t *testing.T) {
 			t.Fatalf("%s: results %q", queue, results)
 		}
 		e, err := tasks.DecodeException([]byte(must("exceptions", "--queue", queue, "--batch", batch)))
-		if err != nil || e.Exception.Type != tasks.ConnectionError {
+		if err != nil || e.Exception.Type != tasks.ConnectionError || len(e.Retries) != 2 {
 			t.Fatalf("%s: exception %+v, %v", queue, e, err)
 		}
 		must("retry", "--queue", queue)
-		must("wait", "--queue", queue, batch, "--timeout", "30s", "--quiet")
+		must("wait", "--queue", queue, batch, "--give-up-after", "30s", "--quiet", "--json")
 		e2, err := tasks.DecodeException([]byte(must("exceptions", "--queue", queue, "--pop")))
 		if err != nil || e2.ID != e.ID || e2.Attempt != 2 {
 			t.Fatalf("%s: retried exception %+v, %v", queue, e2, err)

@@ -12,14 +12,14 @@ import (
 func (a *app) runEnqueue(ctx context.Context, args []string) error {
 	fs := a.newFlags("enqueue", "[flags] FILE|-", inputNote)
 	var c common
-	a.commonFlags(fs, &c, "Redis URL (default $REQFLEET_REDIS, else "+defaultRedis+")")
+	a.commonFlags(fs, &c, " (default $REQFLEET_REDIS, else "+defaultRedis+")")
 	var in inputFlags
-	in.register(fs, "H")
-	wait := fs.Bool("wait", false, "wait until every job has its outcome, showing progress")
-	asJSON := fs.Bool("json", false, "print the receipt as JSON ({\"batch\":...,\"accepted\":...}) instead of the batch id")
+	in.register(fs, true)
+	wait := fs.Bool("wait", false, use("wait"))
+	asJSON := fs.Bool("json", false, use("json", ": the receipt ({\"batch\":...,\"accepted\":...}) instead of the batch id"))
 	forceLayout := forceLayoutFlag(fs)
-	maxRetry := fs.Int("max-retry", enqueuer.DefaultMaxRetry, "times asynq may run a job again after its worker was lost (crashed, killed) before it becomes a WorkerLost exception; 0 for none")
-	pos, err := parse(fs, args)
+	maxRetry := fs.Int("max-retry", enqueuer.DefaultMaxRetry, use("max-retry", " (crashed, killed) before it becomes a WorkerLost exception; 0 for none"))
+	pos, err := a.parse(fs, args)
 	if err != nil {
 		return err
 	}

@@ -56,7 +56,7 @@ func TestFleetCommands(t *testing.T) {
 	startWorker(t, redis.URL(), "-c", "2")
 	startWorker(t, redis.URL(), "-c", "2")
 
-	waitOut := must(&cli{}, "wait", batch, "--timeout", "30s", "--quiet")
+	waitOut := must(&cli{}, "wait", batch, "--give-up-after", "30s", "--quiet", "--json")
 	var bs outcomes.BatchStatus
 	if err := json.Unmarshal([]byte(waitOut), &bs); err != nil || !bs.Complete() || bs.Responses != 2 || bs.Exceptions != 1 {
 		t.Fatalf("wait printed %s (%v)", waitOut, err)
@@ -80,7 +80,7 @@ func TestFleetCommands(t *testing.T) {
 		t.Fatalf("dry run printed %q", dry)
 	}
 	must(&cli{}, "retry", "--type", "ConnectionError")
-	must(&cli{}, "wait", batch, "--timeout", "30s", "--quiet")
+	must(&cli{}, "wait", batch, "--give-up-after", "30s", "--quiet", "--json")
 	exc = must(&cli{}, "exceptions", "--pop")
 	lines := strings.Split(exc, "\n")
 	if len(lines) != 1 {

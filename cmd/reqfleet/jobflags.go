@@ -24,19 +24,21 @@ type inputFlags struct {
 	urls    bool
 	format  string
 	method  string
-	headers headerFlag // with --urls, set on every job
+	headers headerFlag // -H (enqueue), set on every job without that header
 	maxLine sizeFlag
+	retries retryFlags // the policy of jobs without one (retryflags.go)
 }
 
-func (f *inputFlags) register(fs *flag.FlagSet, headerFlagName string) {
+func (f *inputFlags) register(fs *flag.FlagSet, withHeaders bool) {
 	f.maxLine = 16 << 20
-	fs.StringVar(&f.format, "format", "auto", "input format: jsonl (one job a line), urls (one URL a line; blank lines and # comments skipped), or auto: by the file's extension (.jsonl, .json, .ndjson; .txt, .urls), else jsonl when the first line starts with {")
-	fs.BoolVar(&f.urls, "urls", false, "short for --format urls")
-	fs.StringVar(&f.method, "method", "GET", "with --urls: the method of every job")
-	if headerFlagName != "" {
-		fs.Var(&f.headers, headerFlagName, "with --urls: a header of every job, \"Name: value\" (repeatable)")
+	fs.StringVar(&f.format, "format", "auto", use("format", ": jsonl (one job a line), urls (one URL a line; blank lines and # comments skipped), or auto: by the file's extension (.jsonl, .json, .ndjson; .txt, .urls), else jsonl when the first line starts with {"))
+	fs.BoolVar(&f.urls, "urls", false, use("urls"))
+	fs.StringVar(&f.method, "method", "GET", use("method"))
+	if withHeaders {
+		fs.Var(&f.headers, "H", use("H", " (set on the jobs as they are enqueued)"))
 	}
-	fs.Var(&f.maxLine, "max-line", "longest input line accepted (e.g. 16MiB)")
+	fs.Var(&f.maxLine, "max-line", use("max-line"))
+	f.retries.register(fs)
 }
 
 // inputNote is the help of run's and enqueue's FILE|- argument.
@@ -90,6 +92,10 @@ func (f *inputFlags) read(fs *flag.FlagSet, r io.Reader, name string) (iter.Seq2
 	default:
 		return nil, usageErr(fs, "--format must be auto, jsonl or urls, not %q", f.format)
 	}
+	policy, err := f.retries.policy(fs)
+	if err != nil {
+		return nil, err
+	}
 	var seq iter.Seq2[tasks.Job, error]
 	if format == "urls" {
 		tmpl, err := tasks.DecodeJob(fmt.Appendf(nil, `{"url":"x","method":%q}`, f.method))
@@ -106,16 +112,64 @@ func (f *inputFlags) read(fs *flag.FlagSet, r io.Reader, name string) (iter.Seq2
 	} else {
 		seq = enqueuer.ReadJSONL(r, int(f.maxLine))
 	}
+	seq = withRetries(seq, policy)
 	return func(yield func(tasks.Job, error) bool) {
 		for j, err := range seq {
 			if err != nil {
 				err = fmt.Errorf("%s: %w", name, err)
+			} else {
+				j = withHeaders(j, f.headers.h)
 			}
 			if !yield(j, err) {
 				return
 			}
 		}
 	}, nil
+}
+
+// withHeaders adds to a job the headers of -H it does not set itself (as a
+// value, or null to remove it), as a session's default headers are added
+// to a request's: names compared as HTTP compares them.
+func withHeaders(j tasks.Job, h http.Header) tasks.Job {
+	if len(h) == 0 {
+		return j
+	}
+	own := map[string]bool{}
+	for k := range j.Headers {
+		own[http.CanonicalHeaderKey(k)] = true
+	}
+	for _, k := range j.RemoveHeaders {
+		own[http.CanonicalHeaderKey(k)] = true
+	}
+	merged := make(map[string]string, len(j.Headers)+len(h))
+	for k, v := range j.Headers {
+		merged[k] = v
+	}
+	added := false
+	for k, v := range h {
+		if !own[http.CanonicalHeaderKey(k)] {
+			merged[k] = strings.Join(v, ", ")
+			added = true
+		}
+	}
+	if added {
+		j.Headers = merged // a new map: the job's kept form is not written back for a changed job
+	}
+	return j
+}
+
+// concurrencyFlags registers --concurrency and its short -c, one value:
+// jobs at once in this process (in bench, in each worker process).
+func concurrencyFlags(fs *flag.FlagSet, p *int, def int, more string) {
+	fs.IntVar(p, "concurrency", def, use("concurrency", ": jobs at once in one process, one HTTP session each", more))
+	fs.IntVar(p, "c", def, "short for --concurrency")
+}
+
+// quietFlag registers --quiet and its short -q, one value.
+func quietFlag(fs *flag.FlagSet) *bool {
+	q := fs.Bool("quiet", false, use("quiet"))
+	fs.BoolVar(q, "q", false, "short for --quiet")
+	return q
 }
 
 // sniffFormat tells a URL list from JSONL: by the file's extension, else by
@@ -161,19 +215,18 @@ type httpFlags struct {
 
 func (h *httpFlags) register(fs *flag.FlagSet) {
 	h.maxBody = 1 << 20
-	fs.IntVar(&h.concurrency, "concurrency", 0, "jobs at once, one HTTP session each (default: number of CPUs)")
-	fs.IntVar(&h.concurrency, "c", 0, "short for --concurrency")
-	fs.Var(&h.headers, "H", "a default header of every session, \"Name: value\" (repeatable); a job's own headers win")
-	fs.StringVar(&h.basicAuthEnv, "basic-auth-env", "", "name of an environment variable holding user:password for every session's basic auth")
-	fs.StringVar(&h.bearerEnv, "bearer-env", "", "name of an environment variable holding a bearer token sent as Authorization by every session")
-	fs.Var(&h.timeout, "timeout", "default timeout of jobs without one: seconds, or connect,read seconds (default 30)")
-	fs.Var(&h.jobTimeout, "job-timeout", "total time one job may take, redirects and body included (default 5m)")
-	fs.Var(&h.maxBody, "max-body", "longest response body kept; longer ones are cut and marked truncated (e.g. 1MiB)")
+	concurrencyFlags(fs, &h.concurrency, 0, " (default: number of CPUs)")
+	fs.Var(&h.headers, "H", use("H", " (a default header of every session)"))
+	fs.StringVar(&h.basicAuthEnv, "basic-auth-env", "", use("basic-auth-env"))
+	fs.StringVar(&h.bearerEnv, "bearer-env", "", use("bearer-env"))
+	fs.Var(&h.timeout, "timeout", use("timeout", " (default 30)"))
+	fs.Var(&h.jobTimeout, "job-timeout", use("job-timeout", " (default 5m)"))
+	fs.Var(&h.maxBody, "max-body", use("max-body"))
 	h.caps.register(fs)
-	fs.StringVar(&h.proxy, "proxy", "", "proxy URL for every request (default: HTTP_PROXY/HTTPS_PROXY/NO_PROXY from the environment)")
-	fs.BoolVar(&h.insecure, "insecure", false, "do not verify TLS certificates (requests' verify=False)")
-	fs.StringVar(&h.userAgent, "user-agent", "", "User-Agent of requests without one (default reqfleet/1)")
-	fs.BoolVar(&h.denyPrivate, "deny-private", false, "refuse to connect to loopback, private, link-local (cloud metadata), shared, multicast and reserved addresses, checked on the address dialed; such jobs become DeniedAddress exceptions")
+	fs.StringVar(&h.proxy, "proxy", "", use("proxy", " (default: HTTP_PROXY/HTTPS_PROXY/NO_PROXY from the environment)"))
+	fs.BoolVar(&h.insecure, "insecure", false, use("insecure"))
+	fs.StringVar(&h.userAgent, "user-agent", "", use("user-agent", " (default reqfleet/1)"))
+	fs.BoolVar(&h.denyPrivate, "deny-private", false, use("deny-private", ", checked on the address dialed; such jobs become DeniedAddress exceptions"))
 }
 
 // capFlags bound what one response may hold in memory and in its outcome.
@@ -187,11 +240,11 @@ type capFlags struct {
 
 func (c *capFlags) register(fs *flag.FlagSet) {
 	c.headerBytes, c.responseHeader, c.history, c.historyHeaders = 64<<10, 256<<10, 30, 256<<10
-	fs.Var(&c.headerBytes, "max-header-bytes", "header bytes kept of one response or redirect; headers past it are left out and marked headers_truncated")
-	fs.Var(&c.responseHeader, "max-response-headers", "largest status line and headers read of one response; a larger one is a ConnectionError")
-	fs.IntVar(&c.history, "max-history", c.history, "redirects kept in an outcome's history; later ones are left out and marked history_truncated")
-	fs.Var(&c.historyHeaders, "max-history-headers", "header bytes kept over all of an outcome's history")
-	fs.Var(&c.outcome, "max-outcome", "largest outcome, as JSON without its request; past it the history, the headers then the body are cut and marked (default --max-body + 1MiB)")
+	fs.Var(&c.headerBytes, "max-header-bytes", use("max-header-bytes", "; headers past it are left out and marked headers_truncated"))
+	fs.Var(&c.responseHeader, "max-response-headers", use("max-response-headers", "; a larger one is a ConnectionError"))
+	fs.IntVar(&c.history, "max-history", c.history, use("max-history", "; later ones are left out and marked history_truncated"))
+	fs.Var(&c.historyHeaders, "max-history-headers", use("max-history-headers"))
+	fs.Var(&c.outcome, "max-outcome", use("max-outcome", "; past it the history, the headers then the body are cut and marked (default --max-body + 1MiB)"))
 }
 
 func (c *capFlags) apply(fs *flag.FlagSet, cfg *worker.Config) error {

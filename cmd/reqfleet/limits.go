@@ -19,12 +19,12 @@ func (a *app) runLimits(ctx context.Context, args []string) error {
 	fs := a.newFlags("limits", "[set HOST --rate N/s [--burst N] [--concurrency N] [--auto] | rm HOST] [flags]")
 	var c common
 	a.commonFlags(fs, &c, "Redis URL (default $REQFLEET_REDIS, else "+defaultRedis+")")
-	rate := fs.String("rate", "", "set: requests a period, fleet-wide: 20/s, 300/m, 1000/h or N/<duration> (default: no rate limit)")
-	burst := fs.Int("burst", 0, "set: requests at once beyond the rate (default 1)")
-	concurrency := fs.Int("concurrency", 0, "set: requests in flight at once, fleet-wide (default: no limit)")
-	auto := fs.Bool("auto", false, "set: adaptive throttling for this host: its rate follows its latency and its 429/503s (--rate is then the most)")
-	asJSON := fs.Bool("json", false, "list: print JSON")
-	pos, err := parse(fs, args)
+	rate := fs.String("rate", "", use("rate", " (set; default: no rate limit)"))
+	burst := fs.Int("burst", 0, use("burst", " (set; default 1)"))
+	concurrency := fs.Int("concurrency", 0, use("concurrency", " to the host, fleet-wide (set; default: no limit)"))
+	auto := fs.Bool("auto", false, use("auto", " (set)"))
+	asJSON := fs.Bool("json", false, use("json"))
+	pos, err := a.parse(fs, args)
 	if err != nil {
 		return err
 	}
@@ -69,7 +69,7 @@ func (a *app) runLimits(ctx context.Context, args []string) error {
 			return usageErr(fs, "%v", err)
 		}
 	}
-	rdb, err := c.connect(4)
+	rdb, err := c.open(ctx, 4, a.logger(&c))
 	if err != nil {
 		return err
 	}

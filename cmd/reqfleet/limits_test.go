@@ -78,8 +78,8 @@ func TestLimitsOnRedisCluster(t *testing.T) {
 	batch := must("enqueue", "--urls", writeFile(t, "urls.txt", urls.String()))
 	startClusterWorker(t, env, "-c", "4")
 	startClusterWorker(t, env, "-c", "4")
-	out := must("wait", batch, "--timeout", "60s", "--quiet")
-	if !strings.Contains(out, `"responses":20`) {
+	out := must("wait", batch, "--give-up-after", "60s", "--quiet")
+	if !strings.Contains(out, "20 responses") {
 		t.Fatalf("wait printed %s", out)
 	}
 	if !strings.Contains(must("results", "--batch", batch), `"throttled_ms"`) {

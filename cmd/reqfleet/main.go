@@ -78,6 +78,8 @@ type app struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+
+	helps []flagHelp // the flag sets newFlags made, with their help
 }
 
 type command struct {
@@ -98,10 +100,17 @@ func commands() []command {
 		{"limits", "[set HOST --rate N/s ... | rm HOST]", "per-host limits, fleet-wide: list (in flight, waiting, paused), set or remove", (*app).runLimits},
 		{"bench", "[flags]", "measure the fleet on this machine against the raw HTTP ceiling (starts its own Redis and target)", (*app).runBench},
 		{"serve", "[flags]", "HTTP: enqueue API, Prometheus /metrics, health checks and the web UI", (*app).runServe},
+		{"version", "", "print the version and the revision it was built from (also --version)", (*app).runVersion},
 	}
 }
 
 func (a *app) run(ctx context.Context, args []string) error {
+	if len(args) >= 2 && args[0] == "help" { // help CMD: CMD -h
+		args = []string{args[1], "-h"}
+	}
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
+		args = append([]string{"version"}, args[1:]...)
+	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		a.usage()
 		if len(args) == 0 {
@@ -109,17 +118,22 @@ func (a *app) run(ctx context.Context, args []string) error {
 		}
 		return nil
 	}
+	names := make([]string, 0, len(commands()))
 	for _, c := range commands() {
 		if c.name == args[0] {
 			return c.run(a, ctx, args[1:])
 		}
+		names = append(names, c.name)
 	}
-	a.usage()
-	return fmt.Errorf("%w: unknown subcommand %q", errUsage, args[0])
+	msg := fmt.Sprintf("unknown subcommand %q", args[0])
+	if s := nearest(args[0], names); s != "" {
+		msg += fmt.Sprintf("; did you mean %s?", s)
+	}
+	return fmt.Errorf("%w: %s (see reqfleet help)", errUsage, msg)
 }
 
 func (a *app) usage() {
-	fmt.Fprintln(a.stderr, "usage: reqfleet SUBCOMMAND [flags]   (reqfleet SUBCOMMAND -h for its flags)")
+	fmt.Fprintln(a.stderr, "usage: reqfleet SUBCOMMAND [flags]   (reqfleet help SUBCOMMAND, or SUBCOMMAND -h, for its flags)")
 	fmt.Fprintln(a.stderr)
 	for _, c := range commands() {
 		fmt.Fprintf(a.stderr, "  %-11s %s\n", c.name, c.summary)

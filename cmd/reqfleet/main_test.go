@@ -59,7 +59,11 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown subcommand", []string{"frobnicate"}, exitUsage},
 		{"unknown flag", []string{"stats", "--nope"}, exitUsage},
 		{"run without a file", []string{"run"}, exitUsage},
-		{"run with a missing file", []string{"run", "/does/not/exist.jsonl"}, exitUsage},
+		{"run with a missing file", []string{"run", "/does/not/exist.jsonl"}, exitFailure}, // the command line was right
+		{"help CMD", []string{"help", "stats"}, exitOK},
+		{"version", []string{"version"}, exitOK},
+		{"--version", []string{"--version"}, exitOK},
+		{"renamed flag", []string{"serve", "--max-body", "1MiB"}, exitUsage},
 		{"bad header flag", []string{"worker", "-H", "no colon"}, exitUsage},
 		{"bad header name", []string{"worker", "-H", "Bad Name: v"}, exitUsage},
 		{"bad timeout", []string{"worker", "--timeout", "-3"}, exitUsage},

@@ -19,11 +19,11 @@ func (a *app) runExceptions(ctx context.Context, args []string) error {
 func (a *app) printList(ctx context.Context, name string, kind outcomes.Kind, args []string) error {
 	fs := a.newFlags(name, "[flags]")
 	var c common
-	a.commonFlags(fs, &c, "Redis URL (default $REQFLEET_REDIS, else "+defaultRedis+")")
-	pop := fs.Bool("pop", false, "remove what is printed (atomically: two readers never print the same entry)")
-	follow := fs.Bool("follow", false, "keep printing new entries until interrupted")
-	batch := fs.String("batch", "", "only this batch's entries")
-	pos, err := parse(fs, args)
+	a.commonFlags(fs, &c, " (default $REQFLEET_REDIS, else "+defaultRedis+")")
+	pop := fs.Bool("pop", false, use("pop", " (atomically: two readers never print the same entry)"))
+	follow := fs.Bool("follow", false, use("follow"))
+	batch := fs.String("batch", "", use("batch"))
+	pos, err := a.parse(fs, args)
 	if err != nil {
 		return err
 	}
@@ -33,7 +33,7 @@ func (a *app) printList(ctx context.Context, name string, kind outcomes.Kind, ar
 	if err := c.check(fs); err != nil {
 		return err
 	}
-	rdb, err := c.connect(4)
+	rdb, err := c.open(ctx, 4, a.logger(&c))
 	if err != nil {
 		return err
 	}
@@ -42,6 +42,8 @@ func (a *app) printList(ctx context.Context, name string, kind outcomes.Kind, ar
 	if err != nil {
 		return err
 	}
+	reader.SetRedisRetryFor(c.retryFor())
+	a.warnUnseen(ctx, rdb, c.queue, *batch)
 	out := bufio.NewWriterSize(a.stdout, 64<<10)
 	defer out.Flush()
 	for line, err := range reader.Lines(ctx, kind, outcomes.ReadOptions{Batch: *batch, Pop: *pop, Follow: *follow}) {

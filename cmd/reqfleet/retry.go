@@ -13,11 +13,11 @@ import (
 func (a *app) runRetry(ctx context.Context, args []string) error {
 	fs := a.newFlags("retry", "[flags]")
 	var c common
-	a.commonFlags(fs, &c, "Redis URL (default $REQFLEET_REDIS, else "+defaultRedis+")")
-	dry := fs.Bool("dry-run", false, "print the exceptions that would be retried (JSONL), move nothing")
-	batch := fs.String("batch", "", "only this batch's exceptions")
-	typ := fs.String("type", "", "only exceptions of this type, e.g. ConnectionError")
-	pos, err := parse(fs, args)
+	a.commonFlags(fs, &c, " (default $REQFLEET_REDIS, else "+defaultRedis+")")
+	dry := fs.Bool("dry-run", false, use("dry-run"))
+	batch := fs.String("batch", "", use("batch"))
+	typ := fs.String("type", "", use("type", ", e.g. ConnectionError"))
+	pos, err := a.parse(fs, args)
 	if err != nil {
 		return err
 	}
@@ -33,6 +33,7 @@ func (a *app) runRetry(ctx context.Context, args []string) error {
 		return err
 	}
 	defer rdb.Close()
+	a.warnUnseen(ctx, rdb, c.queue, *batch)
 	enq, err := enqueuer.New(enqueuer.Config{Redis: rdb, Queue: c.queue, Logger: log, RedisRetryFor: c.retryFor()})
 	if err != nil {
 		return err

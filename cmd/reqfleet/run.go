@@ -3,14 +3,17 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/reqfleet/reqfleet"
 	"github.com/reqfleet/reqfleet/outcomes"
@@ -21,18 +24,19 @@ import (
 func (a *app) runRun(ctx context.Context, args []string) error {
 	fs := a.newFlags("run", "[flags] FILE|-", inputNote, interruptNote)
 	var c common
-	a.commonFlagsLevel(fs, &c, "Redis URL of a fleet to share the work with (default $REQFLEET_REDIS, else an embedded Redis in this process)", "warn")
+	a.commonFlagsLevel(fs, &c, " of a fleet to share the work with (default $REQFLEET_REDIS, else an embedded Redis in this process)", "warn")
 	var h httpFlags
 	h.register(fs)
 	var in inputFlags
-	in.register(fs, "")
-	outDir := fs.String("out", "reqfleet-out", "directory for results.jsonl and exceptions.jsonl (overwritten)")
-	noWorker := fs.Bool("no-worker", false, "with --redis: only enqueue and wait, leave the work to the fleet's workers")
-	quiet := fs.Bool("quiet", false, "no progress")
+	in.register(fs, false) // -H is the sessions'
+	outDir := fs.String("out", "reqfleet-out", use("out", " (overwritten)"))
+	noWorker := fs.Bool("no-worker", false, use("no-worker"))
+	quiet := quietFlag(fs)
+	asJSON := fs.Bool("json", false, use("json", ": the summary, as one object"))
 	forceLayout := forceLayoutFlag(fs)
 	grace := durationFlag(5 * time.Second)
-	fs.Var(&grace, "shutdown-timeout", "on SIGINT/SIGTERM, how long jobs in flight may take before the outcomes recorded are written")
-	pos, err := parse(fs, args)
+	fs.Var(&grace, "shutdown-timeout", use("shutdown-timeout", " before the outcomes recorded are written"))
+	pos, err := a.parse(fs, args)
 	if err != nil {
 		return err
 	}
@@ -115,11 +119,21 @@ func (a *app) runRun(ctx context.Context, args []string) error {
 		}
 		return err
 	}
-	sum.print(a.stdout, res)
+	if *asJSON {
+		if err := json.NewEncoder(a.stdout).Encode(sum.report(res)); err != nil {
+			return err
+		}
+	} else {
+		sum.print(a.stdout, res)
+	}
 	if !interrupted {
 		return runErr
 	}
-	notRun := sum.notRun(a.stdout, res, fileJobs, shared)
+	out := a.stdout
+	if *asJSON {
+		out = a.stderr // stdout holds one JSON object
+	}
+	notRun := sum.notRun(out, res, fileJobs, shared)
 	return fmt.Errorf("%w: %d outcomes written to %s, %s", errInterrupted, sum.responses+sum.exceptions, *outDir, notRun)
 }
 
@@ -159,14 +173,59 @@ func (s *summary) notRun(w io.Writer, res *reqfleet.Result, fileJobs int, shared
 type summary struct {
 	byStatus              map[int]int
 	byType                map[string]int
+	sample                map[string]string // an exception type's first message, cut (sampleMessage)
 	responses, exceptions int
 	resultsPath, excPath  string
+}
+
+// maxSample is the longest sample message shown of an exception type, in
+// runes.
+const maxSample = 160
+
+// sampleMessage is an exception's message as the summary shows it: one
+// line, no control characters (a server's bytes may be in it), cut at
+// maxSample runes.
+func sampleMessage(m string) string {
+	m = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, m)
+	if r := []rune(m); len(r) > maxSample {
+		m = string(r[:maxSample]) + "..."
+	}
+	return m
+}
+
+// runReport is run's summary as --json prints it.
+type runReport struct {
+	Batch          string            `json:"batch"`
+	Jobs           int               `json:"jobs"`
+	ElapsedSeconds float64           `json:"elapsed_seconds"`
+	Responses      int               `json:"responses"`
+	ByStatus       map[string]int    `json:"by_status"`
+	Exceptions     int               `json:"exceptions"`
+	ByType         map[string]int    `json:"by_type"`
+	Samples        map[string]string `json:"samples"` // a message of each exception type
+	Results        string            `json:"results"` // the files written
+	ExceptionsFile string            `json:"exceptions_file"`
+}
+
+func (s *summary) report(res *reqfleet.Result) runReport {
+	r := runReport{Batch: res.Batch, Jobs: s.responses + s.exceptions, ElapsedSeconds: res.Elapsed.Seconds(),
+		Responses: s.responses, ByStatus: map[string]int{}, Exceptions: s.exceptions, ByType: s.byType,
+		Samples: s.sample, Results: s.resultsPath, ExceptionsFile: s.excPath}
+	for c, n := range s.byStatus {
+		r.ByStatus[strconv.Itoa(c)] = n
+	}
+	return r
 }
 
 // writeOutcomes writes the batch's responses and exceptions to DIR as JSONL
 // and counts them.
 func writeOutcomes(ctx context.Context, res *reqfleet.Result, dir string) (*summary, error) {
-	s := &summary{byStatus: map[int]int{}, byType: map[string]int{},
+	s := &summary{byStatus: map[int]int{}, byType: map[string]int{}, sample: map[string]string{},
 		resultsPath: filepath.Join(dir, "results.jsonl"), excPath: filepath.Join(dir, "exceptions.jsonl")}
 	write := func(path string, kind outcomes.Kind, count func([]byte)) error {
 		f, err := os.Create(path)
@@ -202,6 +261,9 @@ func writeOutcomes(ctx context.Context, res *reqfleet.Result, dir string) (*summ
 		s.exceptions++
 		if e, err := tasks.DecodeException(line); err == nil {
 			s.byType[e.Exception.Type]++
+			if _, ok := s.sample[e.Exception.Type]; !ok {
+				s.sample[e.Exception.Type] = sampleMessage(e.Exception.Message)
+			}
 		}
 	})
 	if err != nil {
@@ -232,10 +294,9 @@ func (s *summary) print(w io.Writer, res *reqfleet.Result) {
 		types = append(types, t)
 	}
 	sort.Strings(types)
-	parts = parts[:0]
+	fmt.Fprintf(w, "exceptions: %d\n", s.exceptions)
 	for _, t := range types {
-		parts = append(parts, fmt.Sprintf("%s: %d", t, s.byType[t]))
+		fmt.Fprintf(w, "  %s: %d (e.g. %s)\n", t, s.byType[t], s.sample[t])
 	}
-	fmt.Fprintf(w, "exceptions: %d  %s\n", s.exceptions, strings.Join(parts, "  "))
-	fmt.Fprintf(w, "written: %s, %s\n", s.resultsPath, s.excPath)
+	fmt.Fprintf(w, "written: %s (responses), %s (exceptions)\n", s.resultsPath, s.excPath)
 }

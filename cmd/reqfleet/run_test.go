@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -58,6 +59,42 @@ func readLines(t *testing.T, path string) []string {
 	return strings.Split(s, "\n")
 }
 
+// run --json prints the summary as one object: counts, a sample message of
+// each exception type, the files written.
+func TestRunJSON(t *testing.T) {
+	srv := newTarget(t, nil)
+	jobs := writeFile(t, "jobs.jsonl", fmt.Sprintf(`{"url": %q}
+{"url": "http://127.0.0.1:1/refused"}
+{"url": "http://127.0.0.1:1/refused2"}
+`, srv.URL+"/"))
+	out := t.TempDir()
+	var c cli
+	if err := c.run(context.Background(), "run", jobs, "--out", out, "--quiet", "--json"); err != nil {
+		t.Fatalf("run: %v\n%s", err, c.stderr.String())
+	}
+	var r runReport
+	if err := json.Unmarshal([]byte(c.stdout.String()), &r); err != nil {
+		t.Fatalf("stdout is not one JSON object: %v\n%s", err, c.stdout.String())
+	}
+	if r.Jobs != 3 || r.Responses != 1 || r.ByStatus["200"] != 1 || r.Exceptions != 2 || r.ByType[tasks.ConnectionError] != 2 ||
+		!strings.Contains(r.Samples[tasks.ConnectionError], "127.0.0.1:1") || r.Results != filepath.Join(out, "results.jsonl") {
+		t.Fatalf("report = %+v", r)
+	}
+}
+
+func TestSampleMessage(t *testing.T) {
+	long := strings.Repeat("é", maxSample+10)
+	for in, want := range map[string]string{
+		"dial tcp: no such host": "dial tcp: no such host",
+		"a\x1b[31mred\r\nnext":   "a [31mred  next",
+		long:                     strings.Repeat("é", maxSample) + "...",
+	} {
+		if got := sampleMessage(in); got != want {
+			t.Errorf("sampleMessage(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestRunEmbedded(t *testing.T) {
 	seen := make(chan string, 100)
 	srv := newTarget(t, seen)
@@ -74,7 +111,8 @@ func TestRunEmbedded(t *testing.T) {
 		t.Fatalf("run: %v\n%s", err, c.stderr.String())
 	}
 	summary := c.stdout.String()
-	for _, want := range []string{"4 jobs", "responses:  3  200: 2  404: 1", "exceptions: 1  MissingSchema: 1"} {
+	for _, want := range []string{"4 jobs", "responses:  3  200: 2  404: 1", "exceptions: 1\n  MissingSchema: 1 (e.g. Invalid URL 'example.com/x': No scheme supplied",
+		"written: " + filepath.Join(out, "results.jsonl") + " (responses), " + filepath.Join(out, "exceptions.jsonl") + " (exceptions)"} {
 		if !strings.Contains(summary, want) {
 			t.Errorf("summary lacks %q:\n%s", want, summary)
 		}

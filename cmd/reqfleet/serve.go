@@ -24,18 +24,18 @@ const apiRetryFor = 10 * time.Second
 func (a *app) runServe(ctx context.Context, args []string) error {
 	fs := a.newFlags("serve", "[flags]")
 	c := common{redisWait: durationFlag(30 * time.Second)} // as docker compose starts Redis and serve together
-	a.commonFlagsLevel(fs, &c, "Redis URL: redis://, rediss:// (TLS) or redis-sentinel:// (default $REQFLEET_REDIS, else "+defaultRedis+")", "info")
-	addr := fs.String("addr", "127.0.0.1:8080", "listen address (host:port; :8080 for every interface)")
-	queues := fs.String("queues", "", "queues the API enqueues to (?queue=) and /metrics reports, comma-separated; the first is the default (default: --queue)")
+	a.commonFlagsLevel(fs, &c, ": redis://, rediss:// (TLS) or redis-sentinel:// (default $REQFLEET_REDIS, else "+defaultRedis+")", "info")
+	addr := fs.String("addr", "127.0.0.1:8080", use("addr"))
+	queues := fs.String("queues", "", use("queues", ": the API enqueues to them (?queue=; the first by default) and /metrics reports them; priorities as in worker --queues are ignored (default: --queue)"))
 	maxBody := sizeFlag(server.DefaultMaxBody)
-	fs.Var(&maxBody, "max-body", "largest POST /v1/jobs body (e.g. 32MiB)")
-	maxIDs := fs.Int("max-ids", server.DefaultMaxIDs, "job ids listed in a POST /v1/jobs answer at most (ids_truncated beyond)")
-	allowPrivate := fs.Bool("allow-private-urls", false, "accept jobs whose URL host is localhost or a private, loopback or link-local IP literal")
-	noUI := fs.Bool("no-ui", false, "do not mount the asynqmon web UI at /ui/")
-	uiReadOnly := fs.Bool("ui-readonly", false, "the web UI only shows: no delete, run, archive or pause")
+	fs.Var(&maxBody, "max-request-body", use("max-request-body", "; 413 beyond"))
+	maxIDs := fs.Int("max-ids", server.DefaultMaxIDs, use("max-ids", " (ids_truncated beyond)"))
+	allowPrivate := fs.Bool("allow-private-urls", false, use("allow-private-urls"))
+	noUI := fs.Bool("no-ui", false, use("no-ui"))
+	uiReadOnly := fs.Bool("ui-readonly", false, use("ui-readonly"))
 	grace := durationFlag(10 * time.Second)
-	fs.Var(&grace, "shutdown-timeout", "on SIGINT/SIGTERM, how long requests in flight may take")
-	pos, err := parse(fs, args)
+	fs.Var(&grace, "shutdown-timeout", use("shutdown-timeout", ": the requests in flight"))
+	pos, err := a.parse(fs, args)
 	if err != nil {
 		return err
 	}

@@ -107,7 +107,7 @@ func TestServeAndInbox(t *testing.T) {
 		t.Fatalf("receipt %s (%v)", body, err)
 	}
 	c := &cli{env: env}
-	if err := c.run(context.Background(), "wait", "--queue", "other", "--timeout", "30s", "--quiet", rec.Batch); err != nil {
+	if err := c.run(context.Background(), "wait", "--queue", "other", "--give-up-after", "30s", "--quiet", "--json", rec.Batch); err != nil {
 		t.Fatalf("wait: %v\n%s", err, c.stderr.String())
 	}
 	code, body = httpDo(t, "GET", api+"/v1/batches/"+rec.Batch+"?queue=other", token, "", "")

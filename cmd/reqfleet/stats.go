@@ -14,10 +14,10 @@ import (
 func (a *app) runStats(ctx context.Context, args []string) error {
 	fs := a.newFlags("stats", "[flags]")
 	var c common
-	a.commonFlags(fs, &c, "Redis URL (default $REQFLEET_REDIS, else "+defaultRedis+")")
-	asJSON := fs.Bool("json", false, "print JSON")
-	batches := fs.Int64("batches", 10, "how many recent batches to show")
-	pos, err := parse(fs, args)
+	a.commonFlags(fs, &c, " (default $REQFLEET_REDIS, else "+defaultRedis+")")
+	asJSON := fs.Bool("json", false, use("json"))
+	batches := fs.Int64("batches", 10, use("batches"))
+	pos, err := a.parse(fs, args)
 	if err != nil {
 		return err
 	}
@@ -30,7 +30,7 @@ func (a *app) runStats(ctx context.Context, args []string) error {
 	if *batches < 0 {
 		return usageErr(fs, "--batches must not be negative")
 	}
-	rdb, err := c.connect(4)
+	rdb, err := c.open(ctx, 4, a.logger(&c))
 	if err != nil {
 		return err
 	}
@@ -39,6 +39,8 @@ func (a *app) runStats(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	reader.SetRedisRetryFor(c.retryFor())
+	a.warnUnseen(ctx, rdb, c.queue, "")
 	st, err := reader.Stats(ctx, *batches)
 	if err != nil {
 		return err

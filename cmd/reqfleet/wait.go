@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/reqfleet/reqfleet/outcomes"
@@ -11,11 +13,12 @@ import (
 func (a *app) runWait(ctx context.Context, args []string) error {
 	fs := a.newFlags("wait", "[flags] BATCH")
 	var c common
-	a.commonFlags(fs, &c, "Redis URL (default $REQFLEET_REDIS, else "+defaultRedis+")")
+	a.commonFlags(fs, &c, " (default $REQFLEET_REDIS, else "+defaultRedis+")")
 	var limit durationFlag
-	fs.Var(&limit, "timeout", "give up after this long (default: wait for ever)")
-	quiet := fs.Bool("quiet", false, "no progress")
-	pos, err := parse(fs, args)
+	fs.Var(&limit, "give-up-after", use("give-up-after", ", and fail (default: wait for ever)"))
+	quiet := quietFlag(fs)
+	asJSON := fs.Bool("json", false, use("json", ": the batch's status, as one object"))
+	pos, err := a.parse(fs, args)
 	if err != nil {
 		return err
 	}
@@ -25,6 +28,7 @@ func (a *app) runWait(ctx context.Context, args []string) error {
 	if err := c.check(fs); err != nil {
 		return err
 	}
+	batch := pos[0]
 	rdb, err := c.open(ctx, 4, a.logger(&c))
 	if err != nil {
 		return err
@@ -35,22 +39,42 @@ func (a *app) runWait(ctx context.Context, args []string) error {
 		return err
 	}
 	reader.SetRedisRetryFor(c.retryFor())
+	wctx := ctx
 	if limit > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(limit))
+		wctx, cancel = context.WithTimeout(ctx, time.Duration(limit))
 		defer cancel()
 	}
-	var progress func(outcomes.BatchStatus)
 	p := a.newProgress()
-	if !*quiet {
-		progress = p.update
+	var last *outcomes.BatchStatus
+	progress := func(st outcomes.BatchStatus) {
+		last = &st
+		if !*quiet {
+			p.update(st)
+		}
 	}
-	st, err := reader.Wait(ctx, pos[0], 0, progress)
-	if !*quiet {
-		p.finish(st)
+	st, err := reader.Wait(wctx, batch, 0, progress)
+	if !*quiet && last != nil {
+		p.finish(*last)
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, outcomes.ErrNoBatch):
+		return errors.New(a.batchNotHere(ctx, rdb, c.queue, batch))
+	case err != nil && ctx.Err() == nil && wctx.Err() != nil:
+		if last == nil {
+			return fmt.Errorf("batch %s: no status read in %v; gave up (--give-up-after): %w", batch, time.Duration(limit), err)
+		}
+		more := ""
+		if !last.Sealed {
+			more = "+, still enqueuing"
+		}
+		return fmt.Errorf("batch %s: %d/%d%s done after %v; gave up (--give-up-after)", batch, last.Done, last.Expected(), more, time.Duration(limit))
+	case err != nil:
 		return err
 	}
-	return json.NewEncoder(a.stdout).Encode(st)
+	if *asJSON {
+		return json.NewEncoder(a.stdout).Encode(st)
+	}
+	fmt.Fprintf(a.stdout, "batch %s: complete: %d jobs, %d responses, %d exceptions\n", st.ID, st.Total, st.Responses, st.Exceptions)
+	return nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -16,32 +17,35 @@ import (
 func (a *app) runWorker(ctx context.Context, args []string) error {
 	fs := a.newFlags("worker", "[flags]")
 	c := common{redisWait: durationFlag(30 * time.Second)} // as docker compose starts Redis and workers together
-	a.commonFlagsLevel(fs, &c, "Redis URL: redis://, rediss:// (TLS) or redis-sentinel:// (default $REQFLEET_REDIS, else "+defaultRedis+")", "info")
+	a.commonFlagsLevel(fs, &c, ": redis://, rediss:// (TLS) or redis-sentinel:// (default $REQFLEET_REDIS, else "+defaultRedis+")", "info")
 	var h httpFlags
 	h.register(fs)
-	queues := fs.String("queues", "", "queues and priorities, e.g. critical:6,default:3,low:1 (default: --queue)")
-	strict := fs.Bool("strict-priority", false, "drain higher-priority queues before lower ones")
+	queues := fs.String("queues", "", use("queues", ", with priorities, e.g. critical:6,default:3,low:1 (default: --queue)"))
+	strict := fs.Bool("strict-priority", false, use("strict-priority"))
 	shutdown := durationFlag(40 * time.Second)
-	fs.Var(&shutdown, "shutdown-timeout", "on SIGINT/SIGTERM, how long jobs in flight may take before they go back to the queue")
-	name := fs.String("name", "", "worker name recorded in outcomes (default host:pid)")
-	fetchBatch := fs.Int("fetch-batch", 0, "most jobs taken in one Redis call (default 32)")
-	prefetch := fs.Int("prefetch", 0, "jobs held beyond the sessions, taken ahead; -1 for none (default a quarter of -c, at most --fetch-batch)")
-	asynqProcessor := fs.Bool("asynq-processor", false, "run jobs through asynq's own processor, one Redis call to take a job and one to finish it, instead of the fetcher")
+	fs.Var(&shutdown, "shutdown-timeout", use("shutdown-timeout", " before it goes back to the queue"))
+	name := fs.String("name", "", use("name", " (default host:pid)"))
+	fetchBatch := fs.Int("fetch-batch", 0, use("fetch-batch", " (default 32)"))
+	prefetch := fs.Int("prefetch", 0, use("prefetch", " (default a quarter of -c, at most --fetch-batch)"))
+	asynqProcessor := fs.Bool("asynq-processor", false, use("asynq-processor", ": one Redis call to take a job and one to finish it"))
 	forceLayout := forceLayoutFlag(fs)
-	shards := fs.Int("shards", 0, "asynq servers in this process, sharing its sessions (default 1; with --asynq-processor one per 8 sessions, at most 8)")
-	recordBatch := fs.Int("record-batch", 0, "most outcomes recorded in one Redis call; 1 records each on its own (default 64)")
+	shards := fs.Int("shards", 0, use("shards", " (default 1; with --asynq-processor one per 8 sessions, at most 8)"))
+	recordBatch := fs.Int("record-batch", 0, use("record-batch", "; 1 records each on its own (default 64)"))
 	checkEvery := durationFlag(0)
-	fs.Var(&checkEvery, "task-check-interval", "how often an idle worker polls the queues (default 50ms)")
+	fs.Var(&checkEvery, "task-check-interval", use("task-check-interval", " (default 50ms)"))
 	lease, leaseRenew, recoverEvery := durationFlag(worker.DefaultLease), durationFlag(worker.DefaultLeaseRenew), durationFlag(worker.DefaultRecoverEvery)
-	fs.Var(&lease, "lease", "how long the worker holds a job unless it renews the lease; a killed worker's jobs run again on another worker about this long after the kill (with --asynq-processor asynq's own 30s)")
-	fs.Var(&leaseRenew, "lease-renew", "how often the leases of the jobs held are renewed (at most a third of --lease)")
-	fs.Var(&recoverEvery, "recover-every", "how often (jittered) the worker requeues the jobs of its queues whose lease ended")
-	maxCrashes := fs.Int("max-crashes", worker.DefaultMaxCrashes, "times a job's workers may be lost (crashed, killed) while holding it before it is recorded as a WorkerCrashed exception instead of run again")
+	fs.Var(&lease, "lease", use("lease", "; a killed worker's jobs run again on another worker about this long after the kill (with --asynq-processor asynq's own 30s)"))
+	fs.Var(&leaseRenew, "lease-renew", use("lease-renew", " (at most a third of --lease)"))
+	fs.Var(&recoverEvery, "recover-every", use("recover-every"))
+	cpuProfile := fs.String("cpuprofile", "", use("cpuprofile"))
+	maxCrashes := fs.Int("max-crashes", worker.DefaultMaxCrashes, use("max-crashes", " before it is recorded as a WorkerCrashed exception instead of run again"))
+	maxRetryAfter := durationFlag(worker.DefaultMaxRetryAfter)
+	fs.Var(&maxRetryAfter, "max-retry-after", use("max-retry-after", ": the longest a job's retry policy waits for a server's Retry-After"))
 	var lf limitFlags
 	lf.register(fs)
 	var ops workerOps
 	ops.register(fs)
-	pos, err := parse(fs, args)
+	pos, err := a.parse(fs, args)
 	if err != nil {
 		return err
 	}
@@ -70,6 +74,8 @@ func (a *app) runWorker(ctx context.Context, args []string) error {
 		LeaseRenew:   time.Duration(leaseRenew),
 		RecoverEvery: time.Duration(recoverEvery),
 		MaxCrashes:   *maxCrashes,
+
+		MaxRetryAfter: time.Duration(maxRetryAfter),
 	}
 	switch {
 	case lease < durationFlag(2*time.Second):
@@ -78,6 +84,8 @@ func (a *app) runWorker(ctx context.Context, args []string) error {
 		return usageErr(fs, "--lease-renew must be above 0 and at most a third of --lease")
 	case recoverEvery <= 0 || *maxCrashes < 1:
 		return usageErr(fs, "--recover-every must be above 0 and --max-crashes at least 1")
+	case maxRetryAfter <= 0:
+		return usageErr(fs, "--max-retry-after must be above 0")
 	}
 	if *shards < 0 || *recordBatch < 0 || *fetchBatch < 0 || checkEvery < 0 {
 		return usageErr(fs, "--shards, --record-batch, --fetch-batch and --task-check-interval must not be negative")
@@ -104,7 +112,24 @@ func (a *app) runWorker(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	gcPercent(a.getenv)
+	stopProfile, err := startCPUProfile(*cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	return ops.run(ctx, rdb, cfg.Queues, c.retryFor(), cfg.Logger, w.Run)
+}
+
+// workerGCPercent is the worker process's GOGC unless $GOGC is set: its
+// live heap is small (tens of MiB at most for the default caps) and turns
+// over with every job, so collecting at 100% spends CPU for little memory.
+const workerGCPercent = 200
+
+func gcPercent(getenv func(string) string) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(workerGCPercent)
+	}
 }
 
 func (c *common) redisURLOrDefault() string {

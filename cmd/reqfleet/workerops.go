@@ -35,8 +35,8 @@ func (o *workerOps) register(fs interface {
 	BoolVar(*bool, string, bool, string)
 	StringVar(*string, string, string, string)
 }) {
-	fs.BoolVar(&o.inbox, "inbox", true, "forward JSON jobs LPUSHed onto reqfleet:{QUEUE}:inbox into each queue (one worker's forwarder works at a time)")
-	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics and /healthz on this address, e.g. 127.0.0.1:9100 (default: none)")
+	fs.BoolVar(&o.inbox, "inbox", true, use("inbox", " (one worker's forwarder works at a time)"))
+	fs.StringVar(&o.metricsAddr, "metrics-addr", "", use("metrics-addr", ", e.g. 127.0.0.1:9100 (default: none)"))
 	o.jobs = metrics.NewJobs(0)
 	o.throttled = metrics.NewThrottled(0)
 }

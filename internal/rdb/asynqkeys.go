@@ -23,6 +23,8 @@ func ActiveKey(q string) string         { return "asynq:{" + q + "}:active" }
 func LeaseKey(q string) string          { return "asynq:{" + q + "}:lease" }
 func ArchivedKey(q string) string       { return "asynq:{" + q + "}:archived" }
 func RetryKey(q string) string          { return "asynq:{" + q + "}:retry" }
+func ScheduledKey(q string) string      { return "asynq:{" + q + "}:scheduled" }
+func GroupKeyPrefix(q string) string    { return "asynq:{" + q + "}:g:" }
 func TaskKeyPrefix(q string) string     { return "asynq:{" + q + "}:t:" }
 func TaskKey(q, id string) string       { return TaskKeyPrefix(q) + id }
 func ProcessedTotalKey(q string) string { return "asynq:{" + q + "}:processed" }

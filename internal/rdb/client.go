@@ -72,12 +72,13 @@ const (
 )
 
 // MoveToRetrying takes the exception entry of batch off the exceptions
-// list, onto the retrying list and off the batch's counters (or makes an
-// expired batch anew, with ttl). [move_to_retrying.lua]
-func (c *Client) MoveToRetrying(ctx context.Context, queue, batch, entry string, now time.Time, ttl time.Duration) (Moved, error) {
+// list, onto the retrying list and off the batch's counters, detail (its
+// ExcField, "" for none) included (or makes an expired batch anew, with
+// ttl). [move_to_retrying.lua]
+func (c *Client) MoveToRetrying(ctx context.Context, queue, batch, entry, detail string, now time.Time, ttl time.Duration) (Moved, error) {
 	keys := []string{ExceptionsKey(queue), RetryingKey(queue), BatchKey(queue, batch), BatchesKey(queue)}
 	n, err := moveToRetryingScript.Run(ctx, c.r, keys, entry, BatchDone, BatchExceptions,
-		now.UnixMilli(), int64(ttl/time.Second), batch).Int64()
+		now.UnixMilli(), int64(ttl/time.Second), batch, detail).Int64()
 	return Moved(n), err
 }
 
@@ -142,6 +143,12 @@ type Record struct {
 	Exception bool   // an exception (else a response)
 	TaskID    string // asynq's task id, to finish it as doneCmd; "" when asynq's processor finishes it
 	UniqueKey string // asynq's uniqueness lock the task holds, or ""
+	Detail    string // CodeField or ExcField of the outcome, counted in its batch and host; "" for neither
+	Host      string // the request's host[:port], counted in HostsKey; "" for none
+	// Failed: count an exception without TaskID in asynq's failed counters
+	// (asynq's processor finishes its task as done, which counts it
+	// processed only). One with a TaskID counts as failed when finished.
+	Failed bool
 }
 
 // list and counter are the list the outcome goes to and the batch counter
@@ -155,27 +162,35 @@ func (r *Record) list() (list, counter string) {
 
 // recordArgs are record_many.lua's keys and arguments.
 func recordArgs(now time.Time, ttl time.Duration, recs []Record) ([]string, []any) {
-	keys := make([]string, 0, 8*len(recs))
-	argv := make([]any, 0, 2+5*len(recs))
-	argv = append(argv, int64(ttl/time.Second), now.Add(StatsTTL).Unix())
-	var q, active, lease, prefix, day, total string
+	keys := make([]string, 0, 11*len(recs))
+	argv := make([]any, 0, 3+8*len(recs))
+	argv = append(argv, int64(ttl/time.Second), now.Add(StatsTTL).Unix(), MaxHostFields)
+	var q, active, lease, prefix, day, total, hosts, fday, ftotal string
 	for i := range recs {
 		r := &recs[i]
 		if r.Queue != q {
 			q = r.Queue
 			active, lease, prefix = ActiveKey(q), LeaseKey(q), TaskKeyPrefix(q)
 			day, total = ProcessedKey(q, now), ProcessedTotalKey(q)
+			hosts, fday, ftotal = HostsKey(q), FailedKey(q, now), FailedTotalKey(q)
 		}
 		list, counter := r.list()
-		keys = append(keys, list, SeenKey(q, r.Batch), BatchKey(q, r.Batch), active, lease, prefix+r.TaskID, day, total)
-		argv = append(argv, r.Member, r.Line, counter, r.TaskID, r.UniqueKey)
+		keys = append(keys, list, SeenKey(q, r.Batch), BatchKey(q, r.Batch), active, lease, prefix+r.TaskID, day, total, hosts, fday, ftotal)
+		failed := ""
+		if r.Failed && r.Exception && r.TaskID == "" {
+			failed = "1"
+		}
+		argv = append(argv, r.Member, r.Line, counter, r.TaskID, r.UniqueKey, r.Detail, r.Host, failed)
 	}
 	return keys, argv
 }
 
 // RecordMany records outcomes exactly once, in one script call: fresh[i]
 // is false for an outcome recorded before (a job run twice). An outcome
-// with a TaskID also finishes its task as asynq's doneCmd, if still active.
+// with a TaskID also finishes its task as asynq's doneCmd, if still active;
+// an exception counts in asynq's failed counters as a failed task does.
+// A new outcome's Detail is counted in its batch, and with its Host in the
+// queue's hosts hash.
 // The batches' keys get ttl (0: none); now is the clock of asynq's daily
 // stats. One call's outcomes should share a queue (a Redis Cluster slot).
 // [record_many.lua]
@@ -365,9 +380,10 @@ func (c *Client) InboxRestamp(ctx context.Context, queue, old, stamped string) (
 }
 
 // InboxReject moves a processing entry to the exceptions list as the
-// exception line; false when the entry is gone. [inbox_reject.lua]
-func (c *Client) InboxReject(ctx context.Context, queue, stamped string, line []byte) (bool, error) {
-	n, err := inboxRejectScript.Run(ctx, c.r, []string{InboxProcessingKey(queue), ExceptionsKey(queue)}, stamped, line).Int()
+// exception line, counted in batch as a job done (BatchRejected); false
+// when the entry is gone. [inbox_reject.lua]
+func (c *Client) InboxReject(ctx context.Context, queue, stamped, batch string, line []byte) (bool, error) {
+	n, err := inboxRejectScript.Run(ctx, c.r, []string{InboxProcessingKey(queue), ExceptionsKey(queue), BatchKey(queue, batch)}, stamped, line).Int()
 	return n == 1, err
 }
 

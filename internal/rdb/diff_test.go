@@ -2,15 +2,18 @@ package rdb_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/reqfleet/reqfleet/enqueuer"
@@ -88,6 +91,28 @@ func TestSameKeysAsAsynq(t *testing.T) {
 			}
 			p.afterProcessed = snapshot(t, r, rec.Batch)
 		}
+		// asynq's own failure, the reference for the counters: the same
+		// jobs as plain tasks, the one that fails here (j3) failing in the
+		// handler (archived, no retry left), the others done.
+		ref := asynqFailure(t, r, len(jobs), 2)
+		for _, p := range paths {
+			t.Run("counters of "+p.name, func(t *testing.T) {
+				own := counters(p.afterProcessed)
+				if len(ref) != 4 {
+					t.Fatalf("asynq's failure left %d counters: %v", len(ref), ref)
+				}
+				for k, v := range ref {
+					if own[k] != v {
+						t.Errorf("%s: asynq's failure %q, reqfleet's exception %q", k, v, own[k])
+					}
+				}
+				for k := range own {
+					if _, ok := ref[k]; !ok {
+						t.Errorf("%s: reqfleet has it, asynq's failure not", k)
+					}
+				}
+			})
+		}
 		for _, point := range []struct {
 			name       string
 			asynq, own keyspace
@@ -115,6 +140,54 @@ func TestSameKeysAsAsynq(t *testing.T) {
 			})
 		}
 	})
+}
+
+// asynqFailure runs n plain tasks through asynq's Client and Server in
+// queue diff, the one at failing failing in its handler with no retry
+// left, and returns asynq's processed and failed counters.
+func asynqFailure(t *testing.T, r redis.UniversalClient, n, failing int) keyspace {
+	t.Helper()
+	ctx := context.Background()
+	if err := r.FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	cl := asynq.NewClientFromRedisClient(r)
+	for i := range n {
+		if _, err := cl.Enqueue(asynq.NewTask("plain", []byte(strconv.Itoa(i))), asynq.Queue("diff"), asynq.MaxRetry(0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	handled := make(chan struct{}, n)
+	srv := asynq.NewServerFromRedisClient(r, asynq.Config{Queues: map[string]int{"diff": 1}, Concurrency: 2,
+		LogLevel: asynq.FatalLevel})
+	err := srv.Start(asynq.HandlerFunc(func(_ context.Context, task *asynq.Task) error {
+		defer func() { handled <- struct{}{} }()
+		if string(task.Payload()) == strconv.Itoa(failing) {
+			return errors.New("ConnectionError")
+		}
+		return nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	insp := asynq.NewInspectorFromRedisClient(r)
+	testkit.WaitUntil(t, 30*time.Second, func() bool {
+		qi, err := insp.GetQueueInfo("diff")
+		return err == nil && qi.Pending == 0 && qi.Active == 0 && qi.Processed == n
+	}, "asynq's server to process the plain tasks")
+	srv.Shutdown()
+	return counters(snapshot(t, r, "no batch here"))
+}
+
+// counters are the processed and failed counters of a keyspace.
+func counters(ks keyspace) keyspace {
+	out := keyspace{}
+	for k, v := range ks {
+		if strings.Contains(k, "}:processed") || strings.Contains(k, "}:failed") {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // keyspace is every asynq key, by name, as type and content.

@@ -82,20 +82,20 @@ const (
 // its lease still ended before now and its message is still the one
 // listed. The batches' keys get ttl (0: none). [recover_leases.lua]
 func (c *Client) RecoverLeases(ctx context.Context, queue string, now time.Time, ttl time.Duration, rs []Recovery) ([]Recovered, error) {
-	keys := make([]string, 0, 8+3*len(rs))
+	keys := make([]string, 0, 9+3*len(rs))
 	keys = append(keys, ActiveKey(queue), LeaseKey(queue), PendingKey(queue), ProcessedKey(queue, now), FailedKey(queue, now),
-		ProcessedTotalKey(queue), FailedTotalKey(queue), ExceptionsKey(queue))
-	argv := make([]any, 0, 3+6*len(rs))
-	argv = append(argv, unixSeconds(now), int64(ttl/time.Second), now.Add(StatsTTL).Unix())
+		ProcessedTotalKey(queue), FailedTotalKey(queue), ExceptionsKey(queue), HostsKey(queue))
+	argv := make([]any, 0, 4+8*len(rs))
+	argv = append(argv, unixSeconds(now), int64(ttl/time.Second), now.Add(StatsTTL).Unix(), MaxHostFields)
 	for _, r := range rs {
 		tk := TaskKey(queue, r.ID)
 		if r.Requeue != nil {
 			keys = append(keys, tk, tk, tk)
-			argv = append(argv, r.ID, r.Msg, "requeue", r.Requeue, "", "")
+			argv = append(argv, r.ID, r.Msg, "requeue", r.Requeue, "", "", "", "")
 			continue
 		}
 		keys = append(keys, tk, SeenKey(queue, r.Record.Batch), BatchKey(queue, r.Record.Batch))
-		argv = append(argv, r.ID, r.Msg, "record", r.Record.Line, r.Record.Member, r.Record.UniqueKey)
+		argv = append(argv, r.ID, r.Msg, "record", r.Record.Line, r.Record.Member, r.Record.UniqueKey, r.Record.Detail, r.Record.Host)
 	}
 	res, err := recoverLeasesScript.Run(ctx, c.r, keys, argv...).Int64Slice()
 	if err != nil {

@@ -94,7 +94,8 @@ func TestRecoverLeases(t *testing.T) {
 		m, err := DecodeTaskMessage([]byte(msgs["rq"]))
 		must(t, err)
 		rec := func(id, member, unique string) Recovery {
-			return Recovery{ID: id, Msg: msgs[id], Record: Record{Queue: "q", Batch: "B", Member: member, Line: []byte(`{"id":"` + id + `"}`), Exception: true, TaskID: id, UniqueKey: unique}}
+			return Recovery{ID: id, Msg: msgs[id], Record: Record{Queue: "q", Batch: "B", Member: member, Line: []byte(`{"id":"` + id + `"}`), Exception: true, TaskID: id, UniqueKey: unique,
+				Detail: ExcField("WorkerLost"), Host: "h:1"}}
 		}
 		rs := []Recovery{
 			{ID: "rq", Msg: msgs["rq"], Requeue: m.WithLeaseExpired(now)},
@@ -135,14 +136,19 @@ func TestRecoverLeases(t *testing.T) {
 		if ex := r.LRange(ctx, ExceptionsKey("q"), 0, -1).Val(); !slices.Equal(ex, []string{`{"id":"rec"}`, `{"id":"uniq"}`}) {
 			t.Fatalf("exceptions %v", ex)
 		}
-		if h := r.HGetAll(ctx, BatchKey("q", "B")).Val(); h[BatchDone] != "2" || h[BatchExceptions] != "2" {
+		if h := r.HGetAll(ctx, BatchKey("q", "B")).Val(); h[BatchDone] != "2" || h[BatchExceptions] != "2" || h["exc:WorkerLost"] != "2" {
 			t.Fatalf("batch %v", h)
 		}
 		if ttl := r.TTL(ctx, SeenKey("q", "B")).Val(); ttl <= 0 {
 			t.Fatalf("seen TTL %v", ttl)
 		}
-		if r.Get(ctx, ProcessedTotalKey("q")).Val() != "4" || r.Get(ctx, FailedTotalKey("q")).Val() != "1" ||
-			r.Get(ctx, ProcessedKey("q", now)).Val() != "4" || r.Get(ctx, FailedKey("q", now)).Val() != "1" {
+		if h := r.HGetAll(ctx, HostsKey("q")).Val(); len(h) != 1 || h["h:1 exc:WorkerLost"] != "2" {
+			t.Fatalf("hosts %v", h)
+		}
+		// Every task recovered counts as failed, as asynq's recoverer's
+		// retry counts it, recorded or requeued.
+		if r.Get(ctx, ProcessedTotalKey("q")).Val() != "4" || r.Get(ctx, FailedTotalKey("q")).Val() != "4" ||
+			r.Get(ctx, ProcessedKey("q", now)).Val() != "4" || r.Get(ctx, FailedKey("q", now)).Val() != "4" {
 			t.Fatal("processed and failed counters")
 		}
 	})

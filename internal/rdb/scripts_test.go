@@ -75,7 +75,7 @@ func TestMoveToRetrying(t *testing.T) {
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
-				got, err := c.MoveToRetrying(ctx, "q", tc.batch, tc.entry, testNow, time.Hour)
+				got, err := c.MoveToRetrying(ctx, "q", tc.batch, tc.entry, "", testNow, time.Hour)
 				must(t, err)
 				if got != tc.want {
 					t.Fatalf("moved %d, want %d", got, tc.want)
@@ -325,8 +325,8 @@ func TestInbox(t *testing.T) {
 		}{
 			{"restamp", func() (bool, error) { return c.InboxRestamp(ctx, "q", "B\n1\nj1", "C\n1\nj1") }, true},
 			{"restamp gone", func() (bool, error) { return c.InboxRestamp(ctx, "q", "B\n1\nj1", "C\n1\nj1") }, false},
-			{"reject", func() (bool, error) { return c.InboxReject(ctx, "q", "B\n2\nj2", []byte(`{"exception":{}}`)) }, true},
-			{"reject gone", func() (bool, error) { return c.InboxReject(ctx, "q", "B\n2\nj2", []byte(`x`)) }, false},
+			{"reject", func() (bool, error) { return c.InboxReject(ctx, "q", "B\n2\nj2", "B", []byte(`{"exception":{}}`)) }, true},
+			{"reject gone", func() (bool, error) { return c.InboxReject(ctx, "q", "B\n2\nj2", "B", []byte(`x`)) }, false},
 			{"renew other", func() (bool, error) { return c.InboxRenew(ctx, "q", "other", time.Hour) }, false},
 			{"renew", func() (bool, error) { return c.InboxRenew(ctx, "q", "tok", time.Hour) }, true},
 			{"release other", func() (bool, error) { return c.InboxRelease(ctx, "q", "other") }, false},
@@ -357,6 +357,7 @@ func TestInbox(t *testing.T) {
 var mirrors = map[string]string{
 	"fetch": "dequeueCmd", "record_many": "doneCmd", "recorded_before": "doneCmd", "requeue": "requeueCmd",
 	"archive": "archiveCmd", "enqueue_many": "enqueueCmd", "write_server_state": "writeServerStateCmd",
+	"retry": "retryCmd", "forward": "forwardCmd",
 }
 
 // Every lua/ file is embedded and named, and starts with its header.
@@ -383,4 +384,92 @@ func TestScriptFiles(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkRecordManyActive records outcomes of fetched tasks, 64 a call,
+// the oldest taken first, with 1k and 64k tasks active: the cost of a
+// record must not grow with the active list (its LREM scans from the tail,
+// where the oldest tasks are).
+//
+//	go test -run XXX -bench RecordManyActive ./internal/rdb/
+func BenchmarkRecordManyActive(b *testing.B) {
+	for _, active := range []int{1 << 10, 1 << 16} {
+		b.Run(strconv.Itoa(active), func(b *testing.B) {
+			srv := testredis.Start(b)
+			r := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+			defer r.Close()
+			ctx, c := context.Background(), New(r)
+			enc := NewMessageEncoder("q", "request", 25, time.Minute)
+			if err := c.PublishQueue(ctx, "q"); err != nil {
+				b.Fatal(err)
+			}
+			next := 0
+			var held []string // in fetch order
+			take := func(n int) {
+				ids, msgs := make([]string, n), make([][]byte, n)
+				for i := range ids {
+					ids[i] = "t" + strconv.Itoa(next)
+					msgs[i] = enc.Encode(ids[i], []byte(`{}`))
+					next++
+				}
+				if _, err := c.EnqueueMany(ctx, "q", testNow, ids, msgs, make([]string, n)); err != nil {
+					b.Fatal(err)
+				}
+				for len(ids) > 0 {
+					got, err := c.Fetch(ctx, "q", testNow.Add(time.Hour), min(len(ids), 1000))
+					if err != nil || len(got) == 0 {
+						b.Fatal(len(got), err)
+					}
+					held = append(held, ids[:len(got)]...)
+					ids = ids[len(got):]
+				}
+			}
+			take(active)
+			const group = 64
+			recs := make([]Record, group)
+			var scriptUsec int64 // the record calls' time in Redis
+			b.ResetTimer()
+			for done := 0; done < b.N; done += group {
+				for i := range recs {
+					recs[i] = Record{Queue: "q", Batch: "B", Member: held[i], Line: []byte(`{"id":"x"}`), TaskID: held[i]}
+				}
+				u0 := evalUsec(b, r)
+				if _, err := c.RecordMany(ctx, testNow, time.Hour, recs); err != nil {
+					b.Fatal(err)
+				}
+				scriptUsec += evalUsec(b, r) - u0
+				held = held[group:]
+				b.StopTimer()
+				take(group)
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(scriptUsec)/float64(b.N), "redis-us/record")
+			if n := r.LLen(ctx, ActiveKey("q")).Val(); n != int64(active) {
+				b.Fatalf("active %d, want %d", n, active)
+			}
+		})
+	}
+}
+
+// evalUsec is the time Redis has spent in EVALSHA and EVAL calls so far,
+// in µs (INFO commandstats).
+func evalUsec(b *testing.B, r *redis.Client) int64 {
+	txt, err := r.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var total int64
+	for line := range strings.SplitSeq(txt, "\r\n") {
+		name, rest, ok := strings.Cut(line, ":")
+		if !ok || (name != "cmdstat_evalsha" && name != "cmdstat_eval") {
+			continue
+		}
+		for f := range strings.SplitSeq(rest, ",") {
+			if v, ok := strings.CutPrefix(f, "usec="); ok {
+				n, _ := strconv.ParseInt(v, 10, 64)
+				total += n
+			}
+		}
+	}
+	return total
 }

@@ -106,8 +106,9 @@ func (c *Client) SealOrphans(ctx context.Context, queue string, ttl, grace time.
 // SealBatch seals batch for its enqueuer, to expire after ttl, and takes
 // it off the open batches: total = accepted = the jobs queued for it when
 // counted (its jobs went through EnqueueMany with their batch: the exact
-// count, whatever replies were lost), else n. It returns the total. Safe
-// to run again. [seal_batch.lua]
+// count, whatever replies were lost), else n, and the inbox entries
+// rejected into it (BatchRejected). It returns the jobs queued: the
+// total less those. Safe to run again. [seal_batch.lua]
 func (c *Client) SealBatch(ctx context.Context, queue, batch string, n int64, counted bool, ttl time.Duration) (int64, error) {
 	flag := "0"
 	if counted {

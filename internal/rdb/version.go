@@ -24,6 +24,8 @@ var asynqScriptSHA256 = map[string]string{
 	"archiveCmd":          "90432f7f5677d4c83db516b7c397f4c1b0ed6abec29ed7045725fffb1d195285", // archive.lua
 	"enqueueCmd":          "e21695f99889155d0a4e755b794236f941cc009adde6efeebd4943ede949f7d9", // enqueue_many.lua
 	"writeServerStateCmd": "e419781905ade0f2f93b3005891f7f7fbc58230f53fca9ee8dcad0d06f6f5cd9", // write_server_state.lua
+	"retryCmd":            "5549a132742f191e254245959d969df1a1bbb9b17b0d42ea49c94e6b7bf93853", // retry.lua
+	"forwardCmd":          "15e4ae62baef7cc76a3a74e550b6a6eb1a161de21be06d4150e36a53339587c1", // forward.lua
 }
 
 // LinkedAsynq is the version of asynq linked into this binary, as its

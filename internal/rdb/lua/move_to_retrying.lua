@@ -14,6 +14,7 @@
 -- ARGV[4] -> now, unix ms (created, when the batch is made anew)
 -- ARGV[5] -> the batch hash's TTL in seconds
 -- ARGV[6] -> batch id
+-- ARGV[7] -> the exception's detail field ("exc:ConnectionError"; "" for none)
 --
 -- Output:
 -- Returns 1 if moved
@@ -30,6 +31,9 @@ redis.call('RPUSH', KEYS[2], ARGV[1])
 if redis.call('EXISTS', KEYS[3]) == 1 and not redis.call('HGET', KEYS[3], 'revived') then
   redis.call('HINCRBY', KEYS[3], ARGV[2], -1)
   redis.call('HINCRBY', KEYS[3], ARGV[3], -1)
+  if ARGV[7] ~= '' then
+    redis.call('HINCRBY', KEYS[3], ARGV[7], -1)
+  end
   return 1
 end
 -- The batch's counters have expired: the retried jobs make it anew, sealed,

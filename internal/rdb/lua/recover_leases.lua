@@ -20,7 +20,8 @@
 -- KEYS[6] -> asynq:{<qname>}:processed
 -- KEYS[7] -> asynq:{<qname>}:failed
 -- KEYS[8] -> reqfleet:{<qname>}:exceptions
--- Three KEYS per task i (k = 8 + 3*(i-1)):
+-- KEYS[9] -> reqfleet:{<qname>}:hosts
+-- Three KEYS per task i (k = 9 + 3*(i-1)):
 -- KEYS[k+1] -> asynq:{<qname>}:t:<task_id>
 -- KEYS[k+2] -> reqfleet:{<qname>}:seen:<batch_id> (a requeue: any key of the queue)
 -- KEYS[k+3] -> reqfleet:{<qname>}:batch:<batch_id> (a requeue: any key of the queue)
@@ -28,24 +29,28 @@
 -- ARGV[1] -> now, Unix time in seconds (with a fraction)
 -- ARGV[2] -> TTL in seconds of the batch keys (0: none)
 -- ARGV[3] -> stats expiration timestamp (unix seconds)
--- six ARGV per task i (a = 3 + 6*(i-1)):
+-- ARGV[4] -> the hosts hash's cap of fields (as record_many)
+-- eight ARGV per task i (a = 4 + 8*(i-1)):
 -- ARGV[a+1] -> task ID
 -- ARGV[a+2] -> the encoded TaskMessage listed
 -- ARGV[a+3] -> "requeue" or "record"
 -- ARGV[a+4] -> requeue: the new TaskMessage; record: the exception's JSON line
 -- ARGV[a+5] -> record: "attempt:id"
 -- ARGV[a+6] -> record: uniqueness lock key ("" for none)
+-- ARGV[a+7] -> record: the detail field ("exc:WorkerLost"; "" for none)
+-- ARGV[a+8] -> record: the host ("" for none)
 --
 -- Output:
 -- One per task, in order: 0 left alone, 1 requeued, 2 recorded, 3 finished
--- (its outcome was recorded before)
+-- (its outcome was recorded before). A recorded exception counts as failed
+-- in asynq's counters, and in its batch's and host's details as record_many.
 local now = tonumber(ARGV[1])
 local ttl = tonumber(ARGV[2])
-local n = (#KEYS - 8) / 3
+local n = (#KEYS - 9) / 3
 local out = {}
 local processed, failed = 0, 0
 for i = 0, n - 1 do
-  local k, a = 8 + 3*i, 3 + 6*i
+  local k, a = 9 + 3*i, 4 + 8*i
   local id, key = ARGV[a+1], KEYS[k+1]
   local score = redis.call('ZSCORE', KEYS[2], id)
   out[i+1] = 0
@@ -64,6 +69,18 @@ for i = 0, n - 1 do
         redis.call('RPUSH', KEYS[8], ARGV[a+4])
         redis.call('HINCRBY', batch, 'done', 1)
         redis.call('HINCRBY', batch, 'exceptions', 1)
+        local d, h = ARGV[a+7], ARGV[a+8]
+        if d ~= '' then
+          redis.call('HINCRBY', batch, d, 1)
+        end
+        if d ~= '' and h ~= '' then
+          -- one call a known host; a new field over the cap goes to other
+          local f = h .. ' ' .. d
+          if redis.call('HINCRBY', KEYS[9], f, 1) == 1 and redis.call('HLEN', KEYS[9]) > tonumber(ARGV[4]) then
+            redis.call('HDEL', KEYS[9], f)
+            redis.call('HINCRBY', KEYS[9], 'other ' .. d, 1)
+          end
+        end
         out[i+1] = 2
       else
         out[i+1] = 3
@@ -72,6 +89,7 @@ for i = 0, n - 1 do
         redis.call('EXPIRE', seen, ttl)
         redis.call('EXPIRE', batch, ttl)
       end
+      failed = failed + 1
       redis.call('DEL', key)
       local u = ARGV[a+6]
       if u ~= '' and redis.call('GET', u) == id then

@@ -1,7 +1,8 @@
 -- sealOrphans seals the open batches whose lease ran out (their enqueuer
 -- died, or lost Redis for longer than the lease) with total = the jobs
 -- queued for them (the queued count enqueue_many.lua keeps in the same
--- step as it queues each), and takes them, and any sealed or gone, off the
+-- step as it queues each) and the inbox entries rejected into them
+-- (inbox_reject.lua), and takes them, and any sealed or gone, off the
 -- open batches. Once sealed, enqueue_many.lua refuses the batch's jobs, so
 -- that total stays exact. With a grace, a batch is sealed only when its
 -- lease was seen run out grace ago (the "suspect" field) and not renewed
@@ -32,7 +33,7 @@ for _, id in ipairs(ids) do
     if grace > 0 and not seen then
       redis.call('HSET', key, 'suspect', now)
     elseif grace <= 0 or now - tonumber(seen) >= grace then
-      local n = tonumber(redis.call('HGET', key, 'queued') or '0')
+      local n = tonumber(redis.call('HGET', key, 'queued') or '0') + tonumber(redis.call('HGET', key, 'rejected') or '0')
       redis.call('HSET', key, 'accepted', n, 'total', n, 'sealed', 1, 'orphaned', 1)
       redis.call('HDEL', key, 'suspect')
       redis.call('PEXPIRE', key, ARGV[2])

@@ -1,0 +1,92 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/reqfleet/reqfleet/outcomes"
+)
+
+// QueueStats is one queue's line of GET /v1/stats.
+type QueueStats struct {
+	Queue      string `json:"queue"`
+	Pending    int    `json:"pending"`
+	Active     int    `json:"active"` // in flight
+	Scheduled  int    `json:"scheduled"`
+	Retry      int    `json:"retry"`
+	Archived   int    `json:"archived"`
+	Paused     bool   `json:"paused"`
+	Results    int64  `json:"results"`    // responses in the list
+	Exceptions int64  `json:"exceptions"` // exceptions in the list
+	Retrying   int64  `json:"retrying"`   // taken by a retry, not yet re-enqueued
+	// asynq's counters of the day (UTC): jobs finished, and of them failed
+	// (reqfleet's exceptions count as failed).
+	ProcessedToday int `json:"processed_today"`
+	FailedToday    int `json:"failed_today"`
+}
+
+// Stats is the answer to GET /v1/stats: the served queues and the fleet.
+type Stats struct {
+	Queues   []QueueStats `json:"queues"`
+	Workers  int          `json:"workers"`  // worker processes alive
+	Sessions int          `json:"sessions"` // their sessions
+	Busy     int          `json:"busy"`     // of which on a job now
+	Time     time.Time    `json:"time"`
+}
+
+// getStats answers the queues' sizes and the fleet's totals.
+func (s *Server) getStats(w http.ResponseWriter, r *http.Request) {
+	st, err := s.stats(r.Context())
+	if err != nil {
+		s.log.LogAttrs(r.Context(), slog.LevelError, "read stats", slog.Any("err", err))
+		writeError(w, http.StatusServiceUnavailable, apiError{Error: "reading the stats failed: Redis: try again later"})
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (s *Server) stats(ctx context.Context) (Stats, error) {
+	st := Stats{Queues: make([]QueueStats, 0, len(s.cfg.Queues)), Time: time.Now().UTC()}
+	insp := asynq.NewInspectorFromRedisClient(s.cfg.Redis)
+	known, err := insp.Queues()
+	if err != nil {
+		return st, err
+	}
+	for _, q := range s.cfg.Queues {
+		qs := QueueStats{Queue: q}
+		if slices.Contains(known, q) { // asynq knows a queue once a job was enqueued to it
+			qi, err := insp.GetQueueInfo(q)
+			if err != nil {
+				return st, err
+			}
+			qs.Pending, qs.Active, qs.Scheduled, qs.Retry, qs.Archived = qi.Pending, qi.Active, qi.Scheduled, qi.Retry, qi.Archived
+			qs.Paused, qs.ProcessedToday, qs.FailedToday = qi.Paused, qi.Processed, qi.Failed
+		}
+		rd := s.readers[q]
+		if qs.Results, err = rd.Len(ctx, outcomes.Results); err != nil {
+			return st, err
+		}
+		if qs.Exceptions, err = rd.Len(ctx, outcomes.Exceptions); err != nil {
+			return st, err
+		}
+		if qs.Retrying, err = rd.Retrying(ctx); err != nil {
+			return st, err
+		}
+		st.Queues = append(st.Queues, qs)
+	}
+	fleet, err := outcomes.Fleet(ctx, s.cfg.Redis, time.Now())
+	if err != nil {
+		return st, err
+	}
+	for _, fw := range s.servedWorkers(fleet) {
+		st.Workers++
+		st.Sessions += fw.Sessions
+		st.Busy += fw.Busy
+	}
+	return st, nil
+}
