@@ -173,7 +173,8 @@ func New(cfg Config) (*Server, error) {
 		s.Close()
 		return nil, err
 	}
-	if s.reg, err = metrics.NewRegistry(append([]prometheus.Collector{qc, s.accepted, s.requests}, cfg.Metrics...)...); err != nil {
+	lc := metrics.NewLimits(cfg.Redis, cfg.Queues) // per-host limits (metrics/limits.go)
+	if s.reg, err = metrics.NewRegistry(append([]prometheus.Collector{qc, lc, s.accepted, s.requests}, cfg.Metrics...)...); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("%w: metrics: %w", ErrConfig, err)
 	}
@@ -226,6 +227,7 @@ func (s *Server) routes() http.Handler {
 	handle("GET /v1/jobs/{id}", "job", true, s.getJob)
 	handle("GET /v1/openapi.json", "openapi", true, s.getOpenAPI)
 	mux.Handle(v1Prefix, s.observe("unrouted", s.requireToken(s.unrouted(mux, v1Prefix), false)))
+	s.limitRoutes(handle) // GET/PUT/DELETE /v1/limits/{host} (limits.go)
 	mux.Handle("GET /metrics", s.observe("metrics", s.requireToken(metrics.Handler(s.reg, s.log), false)))
 	if s.ui != nil {
 		ui := s.requireToken(s.ui, true)

@@ -81,6 +81,9 @@ type Response struct {
 	// kept-alive connection closed before any byte of the answer (only
 	// idempotent ones, or those with an Idempotency-Key header).
 	ConnectionRetries int `json:"connection_retries,omitempty"`
+	// ThrottledMS is how long the job waited for its host's limits (a
+	// rate, a concurrency, a Retry-After pause), in all, before it ran.
+	ThrottledMS int64 `json:"throttled_ms,omitempty"`
 	// Retries is the history of a job tried more than once by its retry
 	// policy: every try, this one last.
 	Retries []Try `json:"retries,omitempty"`
@@ -103,6 +106,8 @@ type Exception struct {
 	FinishedAt time.Time     `json:"finished_at"`
 	// ConnectionRetries: as Response's.
 	ConnectionRetries int `json:"connection_retries,omitempty"`
+	// ThrottledMS: as Response's.
+	ThrottledMS int64 `json:"throttled_ms,omitempty"`
 	// Retries: as Response's.
 	Retries []Try `json:"retries,omitempty"`
 

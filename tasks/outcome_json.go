@@ -34,7 +34,7 @@ func AppendOutcome(dst []byte, o Outcome) ([]byte, error) {
 // them; a Response with other fields is left to json.Marshal.
 var responseFields = []string{"id", "batch", "request", "status_code", "reason", "headers", "url", "history",
 	"body", "body_encoding", "truncated", "elapsed_ms", "attempt", "worker", "finished_at",
-	"headers_truncated", "history_truncated", "connection_retries", "retries"}
+	"headers_truncated", "history_truncated", "connection_retries", "throttled_ms", "retries"}
 
 var responseFieldsKnown = slices.Equal(jsonNames(reflect.TypeFor[Response]()), responseFields)
 
@@ -115,6 +115,10 @@ func (r *Response) appendJSON(b []byte) ([]byte, bool) {
 	if r.ConnectionRetries != 0 {
 		b = append(b, `,"connection_retries":`...)
 		b = strconv.AppendInt(b, int64(r.ConnectionRetries), 10)
+	}
+	if r.ThrottledMS != 0 {
+		b = append(b, `,"throttled_ms":`...)
+		b = strconv.AppendInt(b, r.ThrottledMS, 10)
 	}
 	if len(r.Retries) > 0 {
 		t, err := json.Marshal(r.Retries)

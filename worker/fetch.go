@@ -94,6 +94,8 @@ type fetcher struct {
 	rdb   redis.UniversalClient
 	store *rdb.Client // rdb, for reqfleet's scripts
 	exec  func(ctx context.Context, queue string, t tasks.Task, start time.Time, a *ack) error
+	admit *admitter     // per-host limits (admit.go)
+	nudge chan struct{} // the releaser moved jobs to pending: poll now (release.go); nil: none
 
 	credits chan struct{}
 	jobs    chan fetchedTask
@@ -219,6 +221,8 @@ func (f *fetcher) loop() {
 			t := time.NewTimer(wait)
 			select {
 			case <-t.C:
+			case <-f.nudge:
+				t.Stop()
 			case <-f.quit:
 				t.Stop()
 				return
@@ -433,6 +437,11 @@ func (f *fetcher) run(j fetchedTask) {
 		f.release(j.queue, j.msg.ID)
 		return
 	}
+	ad, ok := f.admitJob(j, t) // per-host limits: parked, its runner free (admit.go)
+	if !ok {
+		return
+	}
+	defer ad.leave()
 	ctx := f.abort
 	dl := j.msg.ContextDeadline(f.cfg.now())
 	if !dl.IsZero() {
@@ -441,7 +450,7 @@ func (f *fetcher) run(j fetchedTask) {
 		defer cancel()
 	}
 	f.running(j.queue, j.msg.ID, start, dl)
-	err = f.exec(ctx, j.queue, t, start, &ack{id: j.msg.ID, uniqueKey: j.msg.UniqueKey, msg: &j.msg})
+	err = f.exec(ctx, j.queue, t, start, &ack{id: j.msg.ID, uniqueKey: j.msg.UniqueKey, msg: &j.msg, throttled: ad.waited()})
 	switch {
 	case err == nil:
 		f.release(j.queue, j.msg.ID)
@@ -571,6 +580,9 @@ func (f *fetcher) writeState() {
 }
 
 func (f *fetcher) extendOnce() {
+	if f.admit != nil {
+		f.admit.renew() // the host slots held, one call (admit.go)
+	}
 	f.mu.Lock()
 	byQueue := make(map[string][]string, len(f.held))
 	for q, ids := range f.held {

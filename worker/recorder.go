@@ -32,6 +32,8 @@ type ack struct {
 	// archived: no task to finish (id ""), asynq archived it and counted it
 	// failed; else an exception without id counts as failed when recorded.
 	archived bool
+
+	throttled time.Duration // how long it waited parked for its host's limits (admit.go)
 }
 
 // archivedAck is the ack of an outcome recorded for a task asynq archived.

@@ -32,6 +32,7 @@ import (
 
 	"github.com/reqfleet/reqfleet/httpexec"
 	"github.com/reqfleet/reqfleet/internal/rdb"
+	"github.com/reqfleet/reqfleet/limits"
 	"github.com/reqfleet/reqfleet/tasks"
 )
 
@@ -123,13 +124,33 @@ type Config struct {
 	RecoverDisabled bool
 
 	// MaxRetryAfter caps the Retry-After a job's retry policy honours
-	// (retry.go); default DefaultMaxRetryAfter.
+	// (retry.go), and the fleet-wide pause of its host a 429 or 503 with
+	// Retry-After sets (admit.go); default DefaultMaxRetryAfter.
 	MaxRetryAfter time.Duration
 	// ForwardEvery is how often the fetcher's forwarder moves the due
 	// tasks of the scheduled and retry sets to their queues (forward.go;
 	// asynq's servers do it under AsynqProcessor, every ForwardEvery too);
 	// default DefaultForwardEvery.
 	ForwardEvery time.Duration
+
+	Limits LimitsConfig // per-host limits, fleet-wide (admit.go, release.go)
+}
+
+// LimitsConfig is a worker's side of the per-host limits (package
+// limits: the table lives in Redis, for the whole fleet).
+type LimitsConfig struct {
+	// Default applies to each host without a limit of its own (or a
+	// pattern's); zero: none (--default-rate, --default-concurrency).
+	Default limits.Limit
+	// Refresh is how often the limits table's version (and the paused
+	// hosts) is read; default a second.
+	Refresh time.Duration
+	// AutoThrottle: adaptive throttling for every limited host (as a
+	// limit's Auto does for its own): see autothrottle.go.
+	AutoThrottle bool
+	// OnThrottled, if set, is called for each job that waited for its
+	// host's limits, when it starts, with how long it waited (metrics).
+	OnThrottled func(queue, host string, waited time.Duration)
 }
 
 // Defaults of the leases and their recovery.
@@ -213,6 +234,9 @@ func (c *Config) validate() error {
 	}
 	c.MaxRetryAfter = cmp.Or(c.MaxRetryAfter, DefaultMaxRetryAfter)
 	c.ForwardEvery = cmp.Or(c.ForwardEvery, DefaultForwardEvery)
+	if err := c.Limits.validate(); err != nil {
+		return err
+	}
 	return c.Sweep.validate()
 }
 
@@ -259,6 +283,10 @@ type Worker struct {
 	fetch   *fetcher        // runs the jobs, unless AsynqProcessor
 	forward *forwarder      // moves due scheduled and retry tasks to their queues, with the fetcher (forward.go)
 	recov   *leaseRecoverer // recovers expired leases (recover.go), unless RecoverDisabled
+	admit   *admitter       // per-host limits (admit.go)
+	release *releaser       // hands parked jobs back (release.go), with the fetcher
+	limDone chan struct{}   // closed: the admitter's refresh loop stops
+	limWG   sync.WaitGroup  // the refresh loop
 	sweep   *sweeper        // started with the server (archive.go)
 	beat    *fleetBeat      // the process's row in the fleet list (fleet.go)
 	done    atomic.Int64    // outcomes recorded
@@ -340,6 +368,7 @@ func (w *Worker) Start() error {
 		return fmt.Errorf("start worker: %w", err)
 	}
 	w.servers = servers
+	w.startLimits()
 	if !w.cfg.AsynqProcessor {
 		w.fetch = newFetcher(fetcherConfig{
 			queues: w.cfg.Queues, strict: w.cfg.StrictPriority, concurrency: w.cfg.Concurrency,
@@ -347,6 +376,7 @@ func (w *Worker) Start() error {
 			now: time.Now, log: w.log, identity: w.identity(),
 			lease: w.cfg.Lease, extendEvery: w.cfg.LeaseRenew,
 		}, w.cfg.Redis, w.run)
+		w.fetch.admit, w.fetch.nudge = w.admit, w.release.nudge
 		_ = w.fetch.Start(context.Background()) // a new fetcher: cannot fail
 		w.forward = newForwarder(w.store, w.cfg.Queues, w.cfg.ForwardEvery, time.Now, w.log)
 		_ = w.forward.Start(context.Background()) // a new forwarder: cannot fail
@@ -404,6 +434,7 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 	recov, fwd, beat := w.recov, w.forward, w.beat
 	w.mu.Unlock()
 	_ = recov.Stop(ctx)
+	w.stopLimits(ctx)
 	_ = fwd.Stop(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -500,10 +531,15 @@ func (w *Worker) run(ctx context.Context, queue string, t tasks.Task, start time
 	if err != nil {
 		return err
 	}
+	sent := time.Now()
 	out, err := w.exec.Do(ctx, s, t)
 	w.pool.put(s)
 	if err != nil {
 		return err // shutting down: the job goes back to the queue
+	}
+	w.admit.observe(ctx, t, out, time.Since(sent)) // Retry-After pauses, adaptive throttling (admit.go)
+	if a != nil {
+		withThrottled(out, a.throttled)
 	}
 	if t.Job.Retries == nil {
 		return w.record(ctx, queue, t, out, start, a)

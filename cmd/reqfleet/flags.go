@@ -80,7 +80,7 @@ var flagMeanings = map[string]meaning{
 	"retry-backoff": {kind: "float64", text: "with --retries: urllib3's backoff_factor, seconds"},
 
 	// Sessions and requests (run, worker).
-	"concurrency":          {kind: "int", text: "jobs at once in one process, one HTTP session each"},
+	"concurrency":          {kind: "int", text: "requests at once"}, // a process's sessions; limits set: a host's, fleet-wide
 	"c":                    {kind: "int", alias: "concurrency"},
 	"basic-auth-env":       {kind: "string", text: "name of an environment variable holding user:password for every session's basic auth"},
 	"bearer-env":           {kind: "string", text: "name of an environment variable holding a bearer token sent as Authorization by every session"},
@@ -127,9 +127,17 @@ var flagMeanings = map[string]meaning{
 	"recover-every":       {kind: "duration", text: "how often (jittered) the worker requeues the jobs of its queues whose lease ended"},
 	"max-crashes":         {kind: "int", text: "times a job's workers may be lost (crashed, killed) while holding it"},
 	"max-retry-after":     {kind: "duration", text: "cap on a Retry-After honoured"},
-	"cpuprofile":          {kind: "string", text: "write a CPU profile of the worker process to this file, from start to shutdown (pprof format)"},
-	"inbox":               {kind: "bool", text: "forward JSON jobs LPUSHed onto reqfleet:{QUEUE}:inbox into each queue"},
-	"metrics-addr":        {kind: "string", text: "serve Prometheus /metrics and /healthz on this address"},
+	"default-rate":        {kind: "string", text: "rate limit of each host without a limit of its own (reqfleet limits), fleet-wide"},
+	"default-concurrency": {kind: "int", text: "concurrency limit of each host without a limit of its own, fleet-wide"},
+	"auto-throttle":       {kind: "bool", text: "adaptive throttling of every limited host: its rate follows its latency and backs off on 429, 503 and timeouts, shared by the fleet"},
+
+	// Per-host limits (limits set).
+	"rate":         {kind: "string", text: "requests a period to the host, fleet-wide: 20/s, 300/m, 1000/h or N/<duration>"},
+	"burst":        {kind: "int", text: "requests at once to the host beyond its rate"},
+	"auto":         {kind: "bool", text: "adaptive throttling for the host: its rate follows its latency and its 429/503s (--rate is then the most)"},
+	"cpuprofile":   {kind: "string", text: "write a CPU profile of the worker process to this file, from start to shutdown (pprof format)"},
+	"inbox":        {kind: "bool", text: "forward JSON jobs LPUSHed onto reqfleet:{QUEUE}:inbox into each queue"},
+	"metrics-addr": {kind: "string", text: "serve Prometheus /metrics and /healthz on this address"},
 
 	// serve.
 	"addr":               {kind: "string", text: "listen address (host:port; :8080 for every interface)"},

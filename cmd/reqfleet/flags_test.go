@@ -255,6 +255,7 @@ func TestRedisUnreachableEveryCommand(t *testing.T) {
 		"stats":      nil,
 		"wait":       {"B"},
 		"serve":      {"--addr", "127.0.0.1:0"},
+		"limits":     nil,
 	}
 	for _, c := range commands() {
 		if _, ok := fleet[c.name]; !ok && c.name != "bench" && c.name != "version" {

@@ -161,7 +161,7 @@ func withHeaders(j tasks.Job, h http.Header) tasks.Job {
 // concurrencyFlags registers --concurrency and its short -c, one value:
 // jobs at once in this process (in bench, in each worker process).
 func concurrencyFlags(fs *flag.FlagSet, p *int, def int, more string) {
-	fs.IntVar(p, "concurrency", def, use("concurrency", more))
+	fs.IntVar(p, "concurrency", def, use("concurrency", ": jobs at once in one process, one HTTP session each", more))
 	fs.IntVar(p, "c", def, "short for --concurrency")
 }
 

@@ -97,6 +97,7 @@ func commands() []command {
 		{"exceptions", "[flags]", "print exceptions as JSONL", (*app).runExceptions},
 		{"stats", "[flags]", "queue sizes, in flight, results and exceptions, batches, workers", (*app).runStats},
 		{"wait", "[flags] BATCH", "wait until every job of a batch has its outcome", (*app).runWait},
+		{"limits", "[set HOST --rate N/s ... | rm HOST]", "per-host limits, fleet-wide: list (in flight, waiting, paused), set or remove", (*app).runLimits},
 		{"bench", "[flags]", "measure the fleet on this machine against the raw HTTP ceiling (starts its own Redis and target)", (*app).runBench},
 		{"serve", "[flags]", "HTTP: enqueue API, Prometheus /metrics, health checks and the web UI", (*app).runServe},
 		{"version", "", "print the version and the revision it was built from (also --version)", (*app).runVersion},

@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/reqfleet/reqfleet/limits"
 	"github.com/reqfleet/reqfleet/outcomes"
 )
 
@@ -44,10 +45,17 @@ func (a *app) runStats(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	throttled, err := limits.NewStore(rdb).Parked(ctx, c.queue) // the hosts being throttled
+	if err != nil {
+		return err
+	}
 	if *asJSON {
 		enc := json.NewEncoder(a.stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(st)
+		return enc.Encode(struct {
+			*outcomes.Stats
+			Throttled []limits.Parked `json:"throttled_hosts"`
+		}{&st, throttled})
 	}
 	tw := tabwriter.NewWriter(a.stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "queue %s\n", st.Queue)
@@ -55,6 +63,12 @@ func (a *app) runStats(ctx context.Context, args []string) error {
 	fmt.Fprintf(tw, "  results\t%d\n  exceptions\t%d\n", st.Results, st.Exceptions)
 	if st.Retrying > 0 {
 		fmt.Fprintf(tw, "  retrying\t%d\t(left by an interrupted retry: run reqfleet retry)\n", st.Retrying)
+	}
+	if len(throttled) > 0 {
+		fmt.Fprintf(tw, "throttled hosts\t%d\t(jobs waiting for their host's limits: reqfleet limits)\n", len(throttled))
+		for _, p := range throttled {
+			fmt.Fprintf(tw, "  %s\t%d waiting\n", p.Host, p.Parked)
+		}
 	}
 	fmt.Fprintf(tw, "workers\t%d\n", len(st.Workers))
 	for _, w := range st.Workers {

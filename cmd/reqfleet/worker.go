@@ -41,6 +41,8 @@ func (a *app) runWorker(ctx context.Context, args []string) error {
 	maxCrashes := fs.Int("max-crashes", worker.DefaultMaxCrashes, use("max-crashes", " before it is recorded as a WorkerCrashed exception instead of run again"))
 	maxRetryAfter := durationFlag(worker.DefaultMaxRetryAfter)
 	fs.Var(&maxRetryAfter, "max-retry-after", use("max-retry-after", ": the longest a job's retry policy waits for a server's Retry-After"))
+	var lf limitFlags
+	lf.register(fs)
 	var ops workerOps
 	ops.register(fs)
 	pos, err := a.parse(fs, args)
@@ -94,6 +96,9 @@ func (a *app) runWorker(ctx context.Context, args []string) error {
 	if err := h.apply(fs, a.getenv, &cfg); err != nil {
 		return err
 	}
+	if cfg.Limits, err = lf.config(fs); err != nil {
+		return err
+	}
 	rdb, err := c.open(ctx, max(h.concurrency, 64)+16, cfg.Logger)
 	if err != nil {
 		return err
@@ -101,6 +106,7 @@ func (a *app) runWorker(ctx context.Context, args []string) error {
 	defer rdb.Close()
 	cfg.Redis = rdb
 	cfg.OnOutcome = ops.jobs.Observe
+	cfg.Limits.OnThrottled = ops.throttled.Observe
 	ops.forceLayout = *forceLayout
 	w, err := worker.New(cfg)
 	if err != nil {

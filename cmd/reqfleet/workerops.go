@@ -28,6 +28,7 @@ type workerOps struct {
 	forceLayout bool // --force-asynq-layout, for the inbox's enqueuers
 	metricsAddr string
 	jobs        *metrics.Jobs // the worker's outcome metrics, served at --metrics-addr
+	throttled   *metrics.Throttled
 }
 
 func (o *workerOps) register(fs interface {
@@ -37,6 +38,7 @@ func (o *workerOps) register(fs interface {
 	fs.BoolVar(&o.inbox, "inbox", true, use("inbox", " (one worker's forwarder works at a time)"))
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", use("metrics-addr", ", e.g. 127.0.0.1:9100 (default: none)"))
 	o.jobs = metrics.NewJobs(0)
+	o.throttled = metrics.NewThrottled(0)
 }
 
 // run runs work (the worker) and the ops beside it until ctx ends, and
@@ -80,7 +82,7 @@ func (o *workerOps) run(ctx context.Context, rdb redis.UniversalClient, queues m
 		}
 	}
 	if ln != nil {
-		reg, err := metrics.NewRegistry(o.jobs)
+		reg, err := metrics.NewRegistry(o.jobs, o.throttled)
 		if err != nil {
 			ln.Close()
 			return err
