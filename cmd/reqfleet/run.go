@@ -288,7 +288,11 @@ func (s *summary) print(w io.Writer, res *reqfleet.Result) {
 	for _, c := range codes {
 		parts = append(parts, fmt.Sprintf("%d: %d", c, s.byStatus[c]))
 	}
-	fmt.Fprintf(w, "responses:  %d  %s\n", s.responses, strings.Join(parts, "  "))
+	if len(parts) == 0 {
+		fmt.Fprintf(w, "responses:  %d\n", s.responses)
+	} else {
+		fmt.Fprintf(w, "responses:  %d  %s\n", s.responses, strings.Join(parts, "  "))
+	}
 	types := make([]string, 0, len(s.byType))
 	for t := range s.byType {
 		types = append(types, t)

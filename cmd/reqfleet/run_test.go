@@ -276,3 +276,22 @@ func TestSniffFormat(t *testing.T) {
 		})
 	}
 }
+
+// TestRunSummaryNoResponses: a run of exceptions only says "responses:  0"
+// and no line of the summary ends in spaces.
+func TestRunSummaryNoResponses(t *testing.T) {
+	jobs := writeFile(t, "jobs.jsonl", `{"url": "example.com/x"}`+"\n")
+	var c cli
+	if err := c.run(context.Background(), "run", jobs, "--out", t.TempDir(), "-c", "1"); err != nil {
+		t.Fatalf("run: %v\n%s", err, c.stderr.String())
+	}
+	summary := c.stdout.String()
+	if !strings.Contains(summary, "responses:  0\n") {
+		t.Errorf("summary lacks %q:\n%s", "responses:  0", summary)
+	}
+	for _, line := range strings.Split(summary, "\n") {
+		if strings.TrimRight(line, " ") != line {
+			t.Errorf("summary line %q ends in spaces", line)
+		}
+	}
+}
