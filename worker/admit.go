@@ -291,43 +291,29 @@ func (a *admitter) admit(ctx context.Context, queue, id string, t tasks.Task) (*
 	ad := &admitted{a: a, key: key, member: member, queue: queue, host: host, limit: l}
 	due := now
 	switch adm.Codes[0] {
-	case rdb.AdmitHeld:
-		// Released from the park (its slot held): its token now, as it
-		// starts; none left (another job took it): parked again.
-		if rl := l.RateLimit(); rl.Rate > 0 {
-			n, retry, err := a.rate.AllowAtMost(ctx, key, rl, 1)
-			if err != nil || n == 0 {
-				_ = a.store.ReleaseSlots(ctx, key, member) // else its lease ends it
-				if err != nil {
-					return nil, admitFailed, err
-				}
-				due = now.Add(max(retry, time.Millisecond))
-				break
-			}
-		}
-		ms, err := a.store.ThrottledMS(ctx, queue, id)
+	case rdb.AdmitHeld, rdb.AdmitTaken:
+		// A slot held: its token now, as it starts (released from the park
+		// with its slot, or a slot taken now); none left (another job took
+		// it): parked (again).
+		var took bool
+		due, took, err = a.takeToken(ctx, key, member, l, now)
 		if err != nil {
-			a.cfg.log.Warn("reading a job's throttled time failed", "queue", queue, "task", id, "err", err)
+			return nil, admitFailed, err
 		}
-		ad.throttled = time.Duration(ms) * time.Millisecond
+		if !took {
+			break
+		}
+		if adm.Codes[0] == rdb.AdmitHeld { // it waited in the park
+			ms, err := a.store.ThrottledMS(ctx, queue, id)
+			if err != nil {
+				a.cfg.log.Warn("reading a job's throttled time failed", "queue", queue, "task", id, "err", err)
+			}
+			ad.throttled = time.Duration(ms) * time.Millisecond
+		}
 		a.hold(ad)
 		if a.cfg.onThrottled != nil && ad.throttled > 0 {
 			a.cfg.onThrottled(queue, host, ad.throttled)
 		}
-		return ad, admitRun, nil
-	case rdb.AdmitTaken:
-		if rl := l.RateLimit(); rl.Rate > 0 {
-			n, retry, err := a.rate.AllowAtMost(ctx, key, rl, 1)
-			if err != nil || n == 0 {
-				_ = a.store.ReleaseSlots(ctx, key, member) // else its lease ends it
-				if err != nil {
-					return nil, admitFailed, err
-				}
-				due = now.Add(max(retry, time.Millisecond))
-				break
-			}
-		}
-		a.hold(ad)
 		return ad, admitRun, nil
 	default: // refused
 		switch {
@@ -349,6 +335,25 @@ func (a *admitter) admit(ctx context.Context, queue, id string, t tasks.Task) (*
 		}
 	}
 	return nil, admitParked, nil
+}
+
+// takeToken takes the rate token of a job whose slot is held (none to take
+// without a rate). Without a token (another job took it) it gives the slot
+// back and says when to try again.
+func (a *admitter) takeToken(ctx context.Context, key, member string, l limits.Limit, now time.Time) (due time.Time, took bool, err error) {
+	rl := l.RateLimit()
+	if rl.Rate <= 0 {
+		return now, true, nil
+	}
+	n, retry, err := a.rate.AllowAtMost(ctx, key, rl, 1)
+	if err == nil && n > 0 {
+		return now, true, nil
+	}
+	_ = a.store.ReleaseSlots(ctx, key, member) // else its lease ends it
+	if err != nil {
+		return now, false, err
+	}
+	return now.Add(max(retry, time.Millisecond)), false, nil
 }
 
 func (a *admitter) hold(ad *admitted) {
