@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reqfleet/reqfleet/internal/testkit"
 	"github.com/reqfleet/reqfleet/internal/testredis"
 	"github.com/reqfleet/reqfleet/outcomes"
 )
@@ -89,20 +90,6 @@ func (rc *hostRecorder) most(host string) int {
 	return rc.maxIn[host]
 }
 
-// maxInWindow is the most arrivals in any window of length w (closed at
-// its start, open at its end).
-func maxInWindow(ts []time.Time, w time.Duration) int {
-	slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
-	most, j := 0, 0
-	for i := range ts {
-		for ts[i].Sub(ts[j]) >= w {
-			j++
-		}
-		most = max(most, i-j+1)
-	}
-	return most
-}
-
 // throttled counts the batch's responses that say they waited.
 func throttled(t *testing.T, srv *testredis.Server, batch string) int {
 	t.Helper()
@@ -148,7 +135,7 @@ func TestLimitsHoldAtServer(t *testing.T) {
 	wantAll(t, checkBatch(t, rdb, "default", recC.Batch, idsC), "a 200", isResponse(1))
 
 	rate := rc.seen("localhost")
-	if m := maxInWindow(rate, time.Second); m > 12 {
+	if m := testkit.MaxInWindow(rate, time.Second); m > 12 {
 		t.Errorf("localhost: %d requests in one second at the server, want at most 10/s + burst 2", m)
 	}
 	if len(rate) != 50 {
@@ -168,7 +155,7 @@ func TestLimitsHoldAtServer(t *testing.T) {
 		t.Errorf("%d of the 50 rate-limited jobs say they were throttled", n)
 	}
 	st := mustCLI(t, time.Minute, nil, "limits", "--redis", srv.URL())
-	t.Logf("50 jobs at 10/s (burst 2) took %v, at most %d in a second at the server; reqfleet limits:\n%s", took, maxInWindow(rate, time.Second), st.stdout)
+	t.Logf("50 jobs at 10/s (burst 2) took %v, at most %d in a second at the server; reqfleet limits:\n%s", took, testkit.MaxInWindow(rate, time.Second), st.stdout)
 }
 
 // TestUnlimitedHostNotSlowed: 1,000 jobs for 127.0.0.1 (no limit) take
@@ -202,7 +189,7 @@ func TestUnlimitedHostNotSlowed(t *testing.T) {
 	if st := batchStatus(t, rdb, "default", recL.Batch); st.Done > 100 {
 		t.Errorf("%d of the 200 limited jobs done already: the limit did not hold?", st.Done)
 	}
-	if m := maxInWindow(rc.seen("localhost"), time.Second); m > 11 {
+	if m := testkit.MaxInWindow(rc.seen("localhost"), time.Second); m > 11 {
 		t.Errorf("localhost: %d requests in one second, want at most 10 + burst 1", m)
 	}
 }

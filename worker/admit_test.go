@@ -92,19 +92,6 @@ func (tg *target) most(host string) int {
 	return tg.maxIn[host]
 }
 
-// maxInWindow is the most arrivals in any window of length w.
-func maxInWindow(ts []time.Time, w time.Duration) int {
-	slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
-	most, j := 0, 0
-	for i := range ts {
-		for ts[i].Sub(ts[j]) >= w {
-			j++
-		}
-		most = max(most, i-j+1)
-	}
-	return most
-}
-
 // limitedFleet is n workers of cfg on one real Redis.
 func limitedFleet(t *testing.T, r redis.UniversalClient, n int, cfg Config) []*fleet {
 	t.Helper()
@@ -213,7 +200,7 @@ func TestLimitsRateNoHeadOfLineBlocking(t *testing.T) {
 		t.Errorf("%d of 40 limited requests were sent by the time the unlimited ones were done: they held the sessions?", n)
 	}
 	fs[0].waitDone(t, "B", 240)
-	if m := maxInWindow(tg.seen("localhost"), time.Second); m > 12 {
+	if m := testkit.MaxInWindow(tg.seen("localhost"), time.Second); m > 12 {
 		t.Errorf("%d limited requests in one second at the server, want at most 10+2", m)
 	}
 }
