@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -12,18 +11,11 @@ import (
 	"github.com/reqfleet/reqfleet/outcomes"
 )
 
-// QueueStats is one queue's line of GET /v1/stats.
+// QueueStats is one queue's line of GET /v1/stats: its sizes, as `reqfleet
+// stats` reads them, and asynq's state of it.
 type QueueStats struct {
-	Queue      string `json:"queue"`
-	Pending    int    `json:"pending"`
-	Active     int    `json:"active"` // in flight
-	Scheduled  int    `json:"scheduled"`
-	Retry      int    `json:"retry"`
-	Archived   int    `json:"archived"`
-	Paused     bool   `json:"paused"`
-	Results    int64  `json:"results"`    // responses in the list
-	Exceptions int64  `json:"exceptions"` // exceptions in the list
-	Retrying   int64  `json:"retrying"`   // taken by a retry, not yet re-enqueued
+	outcomes.Sizes
+	Paused bool `json:"paused"`
 	// asynq's counters of the day (UTC): jobs finished, and of them failed
 	// (reqfleet's exceptions count as failed).
 	ProcessedToday int `json:"processed_today"`
@@ -53,29 +45,14 @@ func (s *Server) getStats(w http.ResponseWriter, r *http.Request) {
 func (s *Server) stats(ctx context.Context) (Stats, error) {
 	st := Stats{Queues: make([]QueueStats, 0, len(s.cfg.Queues)), Time: time.Now().UTC()}
 	insp := asynq.NewInspectorFromRedisClient(s.cfg.Redis)
-	known, err := insp.Queues()
-	if err != nil {
-		return st, err
-	}
 	for _, q := range s.cfg.Queues {
-		qs := QueueStats{Queue: q}
-		if slices.Contains(known, q) { // asynq knows a queue once a job was enqueued to it
-			qi, err := insp.GetQueueInfo(q)
-			if err != nil {
-				return st, err
-			}
-			qs.Pending, qs.Active, qs.Scheduled, qs.Retry, qs.Archived = qi.Pending, qi.Active, qi.Scheduled, qi.Retry, qi.Archived
+		sizes, qi, err := s.readers[q].Sizes(ctx, insp)
+		if err != nil {
+			return st, err
+		}
+		qs := QueueStats{Sizes: sizes}
+		if qi != nil {
 			qs.Paused, qs.ProcessedToday, qs.FailedToday = qi.Paused, qi.Processed, qi.Failed
-		}
-		rd := s.readers[q]
-		if qs.Results, err = rd.Len(ctx, outcomes.Results); err != nil {
-			return st, err
-		}
-		if qs.Exceptions, err = rd.Len(ctx, outcomes.Exceptions); err != nil {
-			return st, err
-		}
-		if qs.Retrying, err = rd.Retrying(ctx); err != nil {
-			return st, err
 		}
 		st.Queues = append(st.Queues, qs)
 	}
