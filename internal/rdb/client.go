@@ -151,38 +151,57 @@ type Record struct {
 	Failed bool
 }
 
-// list and counter are the list the outcome goes to and the batch counter
-// it raises.
-func (r *Record) list() (list, counter string) {
-	if r.Exception {
-		return ExceptionsKey(r.Queue), BatchExceptions
+// kind is the outcome's kind for record_many.lua: "r" a response, "e" an
+// exception, "f" an exception counted as failed when new (no TaskID).
+func (r *Record) kind() string {
+	switch {
+	case !r.Exception:
+		return "r"
+	case r.Failed && r.TaskID == "":
+		return "f"
 	}
-	return ResultsKey(r.Queue), BatchResponses
+	return "e"
 }
 
-// recordArgs are record_many.lua's keys and arguments.
+// recordArgs are record_many.lua's keys and arguments, for outcomes of
+// one queue: the queue's keys once, each batch's two keys once.
 func recordArgs(now time.Time, ttl time.Duration, recs []Record) ([]string, []any) {
-	keys := make([]string, 0, 11*len(recs))
-	argv := make([]any, 0, 3+8*len(recs))
-	argv = append(argv, int64(ttl/time.Second), now.Add(StatsTTL).Unix(), MaxHostFields)
-	var q, active, lease, prefix, day, total, hosts, fday, ftotal string
+	q := recs[0].Queue
+	keys := make([]string, 0, 11)
+	keys = append(keys, ResultsKey(q), ExceptionsKey(q), ActiveKey(q), LeaseKey(q),
+		ProcessedKey(q, now), ProcessedTotalKey(q), HostsKey(q), FailedKey(q, now), FailedTotalKey(q))
+	argv := make([]any, 0, 4+8*len(recs))
+	argv = append(argv, int64(ttl/time.Second), now.Add(StatsTTL).Unix(), MaxHostFields, TaskKeyPrefix(q))
+	batch, b := "", 0 // the last batch met and its number, for the common case of one
+	var batches map[string]int
 	for i := range recs {
 		r := &recs[i]
-		if r.Queue != q {
-			q = r.Queue
-			active, lease, prefix = ActiveKey(q), LeaseKey(q), TaskKeyPrefix(q)
-			day, total = ProcessedKey(q, now), ProcessedTotalKey(q)
-			hosts, fday, ftotal = HostsKey(q), FailedKey(q, now), FailedTotalKey(q)
+		if r.Batch != batch || b == 0 {
+			batch = r.Batch
+			if b = batches[batch]; b == 0 {
+				if batches == nil {
+					batches = make(map[string]int, 1)
+				}
+				keys = append(keys, SeenKey(q, batch), BatchKey(q, batch))
+				b = len(batches) + 1
+				batches[batch] = b
+			}
 		}
-		list, counter := r.list()
-		keys = append(keys, list, SeenKey(q, r.Batch), BatchKey(q, r.Batch), active, lease, prefix+r.TaskID, day, total, hosts, fday, ftotal)
-		failed := ""
-		if r.Failed && r.Exception && r.TaskID == "" {
-			failed = "1"
-		}
-		argv = append(argv, r.Member, r.Line, counter, r.TaskID, r.UniqueKey, r.Detail, r.Host, failed)
+		argv = append(argv, b, r.Member, r.Line, r.kind(), r.TaskID, r.UniqueKey, r.Detail, r.Host)
 	}
 	return keys, argv
+}
+
+// errMixedQueues: RecordMany's outcomes share a queue.
+var errMixedQueues = errors.New("rdb: one RecordMany call for outcomes of several queues")
+
+func sameQueue(recs []Record) error {
+	for i := range recs {
+		if recs[i].Queue != recs[0].Queue {
+			return fmt.Errorf("%w: %q and %q", errMixedQueues, recs[0].Queue, recs[i].Queue)
+		}
+	}
+	return nil
 }
 
 // RecordMany records outcomes exactly once, in one script call: fresh[i]
@@ -192,22 +211,35 @@ func recordArgs(now time.Time, ttl time.Duration, recs []Record) ([]string, []an
 // A new outcome's Detail is counted in its batch, and with its Host in the
 // queue's hosts hash.
 // The batches' keys get ttl (0: none); now is the clock of asynq's daily
-// stats. One call's outcomes should share a queue (a Redis Cluster slot).
-// [record_many.lua]
+// stats. One call's outcomes share a queue (a Redis Cluster slot), else
+// the call fails without a command sent. [record_many.lua]
 func (c *Client) RecordMany(ctx context.Context, now time.Time, ttl time.Duration, recs []Record) (fresh []bool, err error) {
+	if len(recs) == 0 {
+		return nil, nil
+	}
+	if err := sameQueue(recs); err != nil {
+		return nil, err
+	}
 	keys, argv := recordArgs(now, ttl, recs)
 	return recordResult(recordManyScript.Run(ctx, c.r, keys, argv...), len(recs))
 }
 
 // RecordManyCmd is a RecordMany queued on a pipeline.
 type RecordManyCmd struct {
-	cmd *redis.Cmd
+	cmd *redis.Cmd // nil: nothing queued, err says why (nil: no outcomes)
+	err error
 	n   int
 }
 
 // QueueRecordMany queues RecordMany on p, as EVAL (a pipeline cannot fall
 // back from EVALSHA); its Result is known once p has run.
 func QueueRecordMany(ctx context.Context, p redis.Pipeliner, now time.Time, ttl time.Duration, recs []Record) *RecordManyCmd {
+	if len(recs) == 0 {
+		return &RecordManyCmd{}
+	}
+	if err := sameQueue(recs); err != nil {
+		return &RecordManyCmd{err: err, n: len(recs)}
+	}
 	keys, argv := recordArgs(now, ttl, recs)
 	return &RecordManyCmd{cmd: recordManyScript.Eval(ctx, p, keys, argv...), n: len(recs)}
 }
@@ -215,6 +247,9 @@ func QueueRecordMany(ctx context.Context, p redis.Pipeliner, now time.Time, ttl 
 // Result is RecordMany's; pipeErr is the pipeline's error, the call's own
 // when it has none.
 func (c *RecordManyCmd) Result(pipeErr error) (fresh []bool, err error) {
+	if c.cmd == nil {
+		return nil, c.err
+	}
 	if pipeErr != nil && c.cmd.Err() == nil {
 		c.cmd.SetErr(pipeErr)
 	}

@@ -3,6 +3,8 @@ package rdb
 import (
 	"context"
 	"errors"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -472,4 +474,77 @@ func evalUsec(b *testing.B, r *redis.Client) int64 {
 		}
 	}
 	return total
+}
+
+// TestFetchMatchesDequeue runs asynq's own dequeueCmd (from the linked
+// module's source) as many times as Fetch takes tasks, on the same state,
+// and diffs what each leaves: the pending and active lists in order, the
+// leases, the task hashes and the messages returned in order.
+func TestFetchMatchesDequeue(t *testing.T) {
+	text, ok := asynqScript(asynqRDBSource(t), "dequeueCmd")
+	if !ok {
+		t.Fatal("asynq has no dequeueCmd")
+	}
+	dequeue := redis.NewScript(text)
+	enc := NewMessageEncoder("q", "request", 25, time.Minute)
+	lease := testNow.Add(LeaseDuration)
+	testredis.Each(t, func(t *testing.T, r redis.UniversalClient) {
+		ctx, c := context.Background(), New(r)
+		setup := func(t *testing.T) {
+			t.Helper()
+			must(t, r.FlushAll(ctx).Err())
+			must(t, c.PublishQueue(ctx, "q"))
+			ids := []string{"t1", "t2", "t3", "t4", "t5"}
+			msgs := make([][]byte, len(ids))
+			for i, id := range ids {
+				msgs[i] = enc.Encode(id, []byte(`{"n":`+strconv.Itoa(i)+`}`))
+			}
+			_, err := c.EnqueueMany(ctx, "q", testNow, ids, msgs, make([]string, len(ids)))
+			must(t, err)
+			must(t, r.LPush(ctx, ActiveKey("q"), "running").Err())
+			must(t, r.ZAdd(ctx, LeaseKey("q"), redis.Z{Score: 1, Member: "running"}).Err())
+		}
+		state := func(t *testing.T) string {
+			t.Helper()
+			var b strings.Builder
+			fmt.Fprintln(&b, "pending", r.LRange(ctx, PendingKey("q"), 0, -1).Val())
+			fmt.Fprintln(&b, "active", r.LRange(ctx, ActiveKey("q"), 0, -1).Val())
+			fmt.Fprintln(&b, "lease", r.ZRangeWithScores(ctx, LeaseKey("q"), 0, -1).Val())
+			for i := 1; i <= 5; i++ {
+				h := r.HGetAll(ctx, TaskKey("q", "t"+strconv.Itoa(i))).Val()
+				keys := slices.Sorted(maps.Keys(h))
+				fmt.Fprint(&b, "t", i)
+				for _, k := range keys {
+					fmt.Fprintf(&b, " %s=%q", k, h[k])
+				}
+				fmt.Fprintln(&b)
+			}
+			return b.String()
+		}
+		for _, take := range []int{1, 2, 5, 8} {
+			t.Run(strconv.Itoa(take), func(t *testing.T) {
+				setup(t)
+				var want []string
+				for range take {
+					msg, err := dequeue.Run(ctx, r, []string{PendingKey("q"), PausedKey("q"), ActiveKey("q"), LeaseKey("q")},
+						lease.Unix(), TaskKeyPrefix("q")).Text()
+					if errors.Is(err, redis.Nil) {
+						break
+					}
+					must(t, err)
+					want = append(want, msg)
+				}
+				asynqState := state(t)
+				setup(t)
+				got, err := c.Fetch(ctx, "q", lease, take)
+				must(t, err)
+				if !slices.Equal(got, want) {
+					t.Errorf("messages differ from asynq's: %d against %d", len(got), len(want))
+				}
+				if s := state(t); s != asynqState {
+					t.Errorf("state after Fetch(%d):\n%s\nafter asynq's dequeueCmd %d times:\n%s", take, s, take, asynqState)
+				}
+			})
+		}
+	})
 }

@@ -3,10 +3,12 @@
 -- paused.
 --
 -- mirrors asynq v0.26.0 dequeueCmd; differs: up to ARGV[3] tasks a call,
--- returned as a list of messages (empty when paused or empty), their
--- leases set in one ZADD; an id
--- without a task hash (which dequeueCmd would leave on the active list for
--- good) is dropped from the active list.
+-- returned as a list of messages (empty when paused or empty); the ids
+-- move from the pending list's tail to the active list's head with one
+-- LRANGE, LTRIM and LPUSH, in the order one RPOPLPUSH after the other
+-- would leave them, and their leases are set in one ZADD; an id without
+-- a task hash (which dequeueCmd would leave on the active list for good)
+-- is dropped.
 --
 -- KEYS[1] -> asynq:{<qname>}:pending
 -- KEYS[2] -> asynq:{<qname>}:paused
@@ -23,25 +25,35 @@ local out = {}
 if redis.call('EXISTS', KEYS[2]) == 1 then
   return out
 end
-local leased = {}
-for i = 1, tonumber(ARGV[3]) do
-  local id = redis.call('RPOPLPUSH', KEYS[1], KEYS[3])
-  if not id then
-    break
-  end
+local most = tonumber(ARGV[3])
+if most < 1 then
+  return out
+end
+-- The oldest tasks are at the tail: RPOPLPUSH would take the last first.
+local ids = redis.call('LRANGE', KEYS[1], -most, -1)
+if #ids == 0 then
+  return out
+end
+redis.call('LTRIM', KEYS[1], 0, -#ids - 1)
+local taken, leased = {}, {}
+for i = #ids, 1, -1 do
+  local id = ids[i]
   local key = ARGV[2] .. id
   local msg = redis.call('HGET', key, 'msg')
   if msg then
     redis.call('HSET', key, 'state', 'active')
     redis.call('HDEL', key, 'pending_since')
+    taken[#taken+1] = id
     leased[#leased+1] = ARGV[1]
     leased[#leased+1] = id
     out[#out+1] = msg
-  else
-    redis.call('LREM', KEYS[3], 1, id)
   end
 end
--- The leases in one ZADD (unpack takes a few thousand values at most).
+-- LPUSH pushes its values one after the other, as the RPOPLPUSHes did;
+-- the leases in one ZADD (unpack takes a few thousand values at most).
+for s = 1, #taken, 1000 do
+  redis.call('LPUSH', KEYS[3], unpack(taken, s, math.min(s + 999, #taken)))
+end
 for s = 1, #leased, 1000 do
   redis.call('ZADD', KEYS[4], unpack(leased, s, math.min(s + 999, #leased)))
 end

@@ -1,174 +1,211 @@
--- recordMany records outcomes exactly once, several in one call. Each
--- outcome's SADD, RPUSH and counters come in the same call (the pushes and
--- counters gathered, one command a key), and a duplicate (its
--- "attempt:id" already in the batch's seen set: a job that ran twice) is
--- dropped. An outcome of a fetched task (task id not "") also finishes the
--- task as asynq's doneCmd does, only while the task is still on the active
--- list: if its lease ran out and asynq's recoverer moved it away, it runs
--- again and that run's outcome is the duplicate. The keys of a batch get
--- their TTL once, at the end, whether their outcomes were new or not.
+-- recordMany records outcomes of one queue exactly once, several in one
+-- call. A duplicate (its "attempt:id" already in the batch's seen set, or
+-- met earlier in the same call: a job that ran twice) is dropped. What the
+-- new outcomes push, add and count is gathered and written once a key, in
+-- the order first met: the same end state as one outcome after the other,
+-- in a few commands a call instead of several an outcome. An outcome of a
+-- fetched task (task id not "") also finishes the task as asynq's doneCmd
+-- does, only while the task is still on the active list: if its lease ran
+-- out and asynq's recoverer moved it away, it runs again and that run's
+-- outcome is the duplicate. The keys of a batch get their TTL once, at the
+-- end, whether their outcomes were new or not.
 --
 -- mirrors asynq v0.26.0 doneCmd; differs: doneUniqueCmd too; many tasks a
--- call, each with its outcome; the active list's LREM takes one id, from
--- the tail; the ZREMs and DELs of a call's tasks are one command each; a
--- task no longer active is left alone instead of a NOT FOUND error; the uniqueness lock is an ARGV ("" for
--- none), not a KEY; the processed counters are raised once per day key by
--- the count, and the total is not wrapped at max int64. An exception also
+-- call, each with its outcome; the task hash named by prefix and id; the
+-- active list's LREM takes one id, from the tail; the ZREMs and DELs of a
+-- call's tasks are one command each; a task no longer active is left alone
+-- instead of a NOT FOUND error; the uniqueness lock is an ARGV ("" for
+-- none), not a KEY; the processed counters are raised once a call by the
+-- count, and the total is not wrapped at max int64. An exception also
 -- raises asynq's failed counters as its retryCmd/archiveCmd do (with the
--- processed ones when finishing the task; alone, when new and ARGV[a+8]
--- says so, when asynq's processor finishes it), so asynq's error rate
--- counts it. Each new outcome raises its detail field in its batch and
--- its host's in the hosts hash (at most ARGV[3] fields; past that a new
--- host counts as "other").
+-- processed ones when finishing the task; alone, for a new outcome of kind
+-- "f", when asynq's processor finishes it), so asynq's error rate counts
+-- it. Each new outcome raises its detail field in its batch and its host's
+-- in the hosts hash (at most ARGV[3] fields; past that a new host counts
+-- as "other").
 --
--- Eleven KEYS per outcome i (k = 11*(i-1)):
--- KEYS[k+1] -> reqfleet:{<qname>}:results or reqfleet:{<qname>}:exceptions
--- KEYS[k+2] -> reqfleet:{<qname>}:seen:<batch_id>
--- KEYS[k+3] -> reqfleet:{<qname>}:batch:<batch_id>
--- KEYS[k+4] -> asynq:{<qname>}:active
--- KEYS[k+5] -> asynq:{<qname>}:lease
--- KEYS[k+6] -> asynq:{<qname>}:t:<task_id>
--- KEYS[k+7] -> asynq:{<qname>}:processed:<yyyy-mm-dd>
--- KEYS[k+8] -> asynq:{<qname>}:processed
--- KEYS[k+9] -> reqfleet:{<qname>}:hosts
--- KEYS[k+10] -> asynq:{<qname>}:failed:<yyyy-mm-dd>
--- KEYS[k+11] -> asynq:{<qname>}:failed
+-- KEYS[1] -> reqfleet:{<qname>}:results
+-- KEYS[2] -> reqfleet:{<qname>}:exceptions
+-- KEYS[3] -> asynq:{<qname>}:active
+-- KEYS[4] -> asynq:{<qname>}:lease
+-- KEYS[5] -> asynq:{<qname>}:processed:<yyyy-mm-dd>
+-- KEYS[6] -> asynq:{<qname>}:processed
+-- KEYS[7] -> reqfleet:{<qname>}:hosts
+-- KEYS[8] -> asynq:{<qname>}:failed:<yyyy-mm-dd>
+-- KEYS[9] -> asynq:{<qname>}:failed
+-- two KEYS per batch b of the call (k = 9 + 2*(b-1)):
+-- KEYS[k+1] -> reqfleet:{<qname>}:seen:<batch_id>
+-- KEYS[k+2] -> reqfleet:{<qname>}:batch:<batch_id>
 -- --
 -- ARGV[1] -> TTL in seconds of the batch keys (0: none)
 -- ARGV[2] -> stats expiration timestamp (unix seconds)
 -- ARGV[3] -> the hosts hash's cap of fields
--- eight ARGV per outcome i (a = 3 + 8*(i-1)):
--- ARGV[a+1] -> "attempt:id"
--- ARGV[a+2] -> the outcome's JSON line
--- ARGV[a+3] -> the batch counter raised ("responses" or "exceptions")
--- ARGV[a+4] -> asynq task ID ("" when asynq's processor finishes the task)
--- ARGV[a+5] -> uniqueness lock key ("" for none)
--- ARGV[a+6] -> the detail field ("code:200", "exc:ConnectionError"; "" for none)
--- ARGV[a+7] -> the host ("" for none)
--- ARGV[a+8] -> "1": a new exception without task ID counts as failed
+-- ARGV[4] -> task key prefix (asynq:{<qname>}:t:)
+-- eight ARGV per outcome i (a = 4 + 8*(i-1)):
+-- ARGV[a+1] -> its batch b (1, 2, ...: the KEYS pair above)
+-- ARGV[a+2] -> "attempt:id"
+-- ARGV[a+3] -> the outcome's JSON line
+-- ARGV[a+4] -> "r": a response; "e": an exception; "f": an exception that,
+--              new and without task ID, counts as failed (asynq's
+--              processor finishes its task, as done)
+-- ARGV[a+5] -> asynq task ID ("" when asynq's processor finishes the task)
+-- ARGV[a+6] -> uniqueness lock key ("" for none)
+-- ARGV[a+7] -> the detail field ("code:200", "exc:ConnectionError"; "" for none)
+-- ARGV[a+8] -> the host ("" for none)
 --
 -- Output:
 -- One per outcome, in order: 1 if recorded, 0 if recorded before
 local ttl = tonumber(ARGV[1])
 local cap = tonumber(ARGV[3])
-local n = #KEYS / 11
+local prefix = ARGV[4]
+local n = (#ARGV - 4) / 8
+local nb = (#KEYS - 9) / 2
 local out = {}
-local touched = {}
-local processed = {}
-local failed = {}
-local function count(t, day, total)
-  local p = t[day]
-  if p then
-    p[2] = p[2] + 1
-  else
-    t[day] = {total, 1}
-  end
-end
--- What the outcomes raise and push is gathered, then written once a key
--- (in the order first met), all in this one call: the same end state as
--- one outcome after the other, in fewer commands.
-local lists, listOrder = {}, {}
-local counts, batchOrder = {}, {}
-local done = {}
-local finished, leaseOrder = {}, {}
-local function add(t, order, k, v)
-  local l = t[k]
-  if not l then
-    l = {}
-    t[k] = l
-    order[#order+1] = k
-  end
-  l[#l+1] = v
-end
-for i = 0, n - 1 do
-  local k, a = 11*i, 3 + 8*i
-  local exc = ARGV[a+3] == 'exceptions'
-  local seen, batch = KEYS[k+2], KEYS[k+3]
-  if redis.call('SADD', seen, ARGV[a+1]) == 0 then
-    out[i+1] = 0
-  else
-    add(lists, listOrder, KEYS[k+1], ARGV[a+2])
-    add(counts, batchOrder, batch, ARGV[a+3])
-    done[batch] = (done[batch] or 0) + 1
-    local d, h = ARGV[a+6], ARGV[a+7]
-    if d ~= '' then
-      add(counts, batchOrder, batch, d)
-    end
-    if d ~= '' and h ~= '' then
-      -- one call a known host; a new field over the cap goes to other
-      local f = h .. ' ' .. d
-      if redis.call('HINCRBY', KEYS[k+9], f, 1) == 1 and redis.call('HLEN', KEYS[k+9]) > cap then
-        redis.call('HDEL', KEYS[k+9], f)
-        redis.call('HINCRBY', KEYS[k+9], 'other ' .. d, 1)
-      end
-    end
-    if exc and ARGV[a+8] == '1' then
-      count(failed, KEYS[k+10], KEYS[k+11])
-    end
-    out[i+1] = 1
-  end
-  touched[seen] = true
-  touched[batch] = true
-  local id = ARGV[a+4]
-  -- An id is on the active list once (fetched from pending once): LREM
-  -- -1 stops at it, looking from the tail, where the oldest tasks are, so
-  -- that a record costs no more with many tasks active.
-  if id ~= '' and redis.call('LREM', KEYS[k+4], -1, id) > 0 then
-    add(finished, leaseOrder, KEYS[k+5], {id, KEYS[k+6]})
-    local u = ARGV[a+5]
-    if u ~= '' and redis.call('GET', u) == id then
-      redis.call('DEL', u)
-    end
-    count(processed, KEYS[k+7], KEYS[k+8])
-    if exc then
-      count(failed, KEYS[k+10], KEYS[k+11])
-    end
-  end
-end
+
 -- unpack takes a few thousand values at most: chunks of 1000.
 local function each1000(cmd, key, vals)
   for s = 1, #vals, 1000 do
     redis.call(cmd, key, unpack(vals, s, math.min(s + 999, #vals)))
   end
 end
-for _, list in ipairs(listOrder) do
-  each1000('RPUSH', list, lists[list])
+
+-- Which outcomes are new: one SMISMEMBER a batch, and an outcome met
+-- twice in the call is new only the first time.
+local members = {}
+for b = 1, nb do
+  members[b] = {}
 end
-for _, batch in ipairs(batchOrder) do
-  redis.call('HINCRBY', batch, 'done', done[batch])
-  local by, order = {}, {}
-  for _, counter in ipairs(counts[batch]) do
-    if not by[counter] then
-      by[counter] = 0
-      order[#order+1] = counter
+for i = 0, n - 1 do
+  local m = members[tonumber(ARGV[5 + 8*i])]
+  m[#m+1] = ARGV[6 + 8*i]
+end
+local known = {}
+for b = 1, nb do
+  local m = members[b]
+  local k = {}
+  if #m > 0 then
+    for s = 1, #m, 1000 do
+      local r = redis.call('SMISMEMBER', KEYS[8 + 2*b], unpack(m, s, math.min(s + 999, #m)))
+      for j = 1, #r do
+        if r[j] == 1 then
+          k[m[s + j - 1]] = true
+        end
+      end
     end
-    by[counter] = by[counter] + 1
   end
-  for _, counter in ipairs(order) do
-    redis.call('HINCRBY', batch, counter, by[counter])
-  end
+  known[b] = k
+  members[b] = {}
 end
-for _, lease in ipairs(leaseOrder) do
-  local ids, keys = {}, {}
-  for j, f in ipairs(finished[lease]) do
-    ids[j], keys[j] = f[1], f[2]
+
+local results, exceptions = {}, {}
+local done, counts, countOrder = {}, {}, {}
+local hostCounts, hostDetail, hostOrder = {}, {}, {}
+local ids, taskKeys = {}, {}
+local processed, failed = 0, 0
+local function count(b, field)
+  local c = counts[b]
+  if not c[field] then
+    c[field] = 0
+    countOrder[b][#countOrder[b]+1] = field
   end
-  each1000('ZREM', lease, ids)
-  for s = 1, #keys, 1000 do
-    redis.call('DEL', unpack(keys, s, math.min(s + 999, #keys)))
-  end
+  c[field] = c[field] + 1
 end
-if ttl > 0 then
-  for k in pairs(touched) do
-    redis.call('EXPIRE', k, ttl)
-  end
+for b = 1, nb do
+  done[b], counts[b], countOrder[b] = 0, {}, {}
 end
-for _, t in ipairs({processed, failed}) do
-  for day, p in pairs(t) do
-    if redis.call('INCRBY', day, p[2]) == p[2] then
-      redis.call('EXPIREAT', day, ARGV[2])
+for i = 0, n - 1 do
+  local a = 4 + 8*i
+  local b, member, kind = tonumber(ARGV[a+1]), ARGV[a+2], ARGV[a+4]
+  local exc = kind ~= 'r'
+  if known[b][member] then
+    out[i+1] = 0
+  else
+    known[b][member] = true
+    local m = members[b]
+    m[#m+1] = member
+    if exc then
+      exceptions[#exceptions+1] = ARGV[a+3]
+      count(b, 'exceptions')
+    else
+      results[#results+1] = ARGV[a+3]
+      count(b, 'responses')
     end
-    redis.call('INCRBY', p[1], p[2])
+    done[b] = done[b] + 1
+    local d, h = ARGV[a+7], ARGV[a+8]
+    if d ~= '' then
+      count(b, d)
+      if h ~= '' then
+        local f = h .. ' ' .. d
+        if not hostCounts[f] then
+          hostCounts[f], hostDetail[f] = 0, d
+          hostOrder[#hostOrder+1] = f
+        end
+        hostCounts[f] = hostCounts[f] + 1
+      end
+    end
+    if kind == 'f' then
+      failed = failed + 1
+    end
+    out[i+1] = 1
+  end
+  local id = ARGV[a+5]
+  -- An id is on the active list once (fetched from pending once): LREM
+  -- -1 stops at it, looking from the tail, where the oldest tasks are, so
+  -- that a record costs no more with many tasks active.
+  if id ~= '' and redis.call('LREM', KEYS[3], -1, id) > 0 then
+    ids[#ids+1] = id
+    taskKeys[#taskKeys+1] = prefix .. id
+    local u = ARGV[a+6]
+    if u ~= '' and redis.call('GET', u) == id then
+      redis.call('DEL', u)
+    end
+    processed = processed + 1
+    if exc then
+      failed = failed + 1
+    end
+  end
+end
+
+for b = 1, nb do
+  local seen, batch = KEYS[8 + 2*b], KEYS[9 + 2*b]
+  if #members[b] > 0 then
+    each1000('SADD', seen, members[b])
+    redis.call('HINCRBY', batch, 'done', done[b])
+    for _, field in ipairs(countOrder[b]) do
+      redis.call('HINCRBY', batch, field, counts[b][field])
+    end
+  end
+  if ttl > 0 then
+    redis.call('EXPIRE', seen, ttl)
+    redis.call('EXPIRE', batch, ttl)
+  end
+end
+if #results > 0 then
+  each1000('RPUSH', KEYS[1], results)
+end
+if #exceptions > 0 then
+  each1000('RPUSH', KEYS[2], exceptions)
+end
+-- One call a host field; a new field over the cap goes to other.
+for _, f in ipairs(hostOrder) do
+  local c = hostCounts[f]
+  if redis.call('HINCRBY', KEYS[7], f, c) == c and redis.call('HLEN', KEYS[7]) > cap then
+    redis.call('HDEL', KEYS[7], f)
+    redis.call('HINCRBY', KEYS[7], 'other ' .. hostDetail[f], c)
+  end
+end
+if #ids > 0 then
+  each1000('ZREM', KEYS[4], ids)
+  for s = 1, #taskKeys, 1000 do
+    redis.call('DEL', unpack(taskKeys, s, math.min(s + 999, #taskKeys)))
+  end
+end
+for _, c in ipairs({{KEYS[5], KEYS[6], processed}, {KEYS[8], KEYS[9], failed}}) do
+  if c[3] > 0 then
+    if redis.call('INCRBY', c[1], c[3]) == c[3] then
+      redis.call('EXPIREAT', c[1], ARGV[2])
+    end
+    redis.call('INCRBY', c[2], c[3])
   end
 end
 return out
