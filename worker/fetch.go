@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -71,7 +72,8 @@ type fetcherConfig struct {
 	strict      bool
 	concurrency int            // runners, one job each at a time
 	batch       int            // most tasks a Redis call
-	prefetch    int            // tasks held beyond the runners, waiting for one
+	prefetch    int            // most tasks held beyond the runners, waiting for one
+	minPrefetch int            // fewest, when the prefetch follows the rate (< prefetch)
 	interval    time.Duration  // idle poll
 	shutdown    time.Duration  // ShutdownTimeout
 	identity    serverIdentity // in asynq's server list
@@ -83,12 +85,36 @@ type fetcherConfig struct {
 	log         *slog.Logger
 }
 
+// PrefetchWindow is how much work a worker holds ahead by default: the
+// jobs its sessions finish in that time (Config.Prefetch).
+const PrefetchWindow = 10 * time.Millisecond
+
+// prefetchEvery is how often the finishing rate is measured again.
+const prefetchEvery = 100 * time.Millisecond
+
+// withPrefetch sets the prefetch from Config.Prefetch: none (negative), a
+// fixed one (positive), or (0) one that follows the rate between a quarter
+// of the runners and all of them, at most a batch.
+func (c fetcherConfig) withPrefetch(p int) fetcherConfig {
+	switch {
+	case p < 0:
+		c.prefetch, c.minPrefetch = 0, 0
+	case p > 0:
+		c.prefetch, c.minPrefetch = p, p
+	default:
+		c.prefetch, c.minPrefetch = min(c.concurrency, c.batch), min(c.concurrency/4, c.batch)
+	}
+	return c
+}
+
 // fetcher takes tasks, many a call, and runs them on concurrency runners.
 // Credits bound the tasks held (running or waiting for a runner) to
 // concurrency + prefetch. With a prefetch, a call is made once half a batch
 // of credits (or the prefetch, if fewer) is free, or sooner when the runners
 // have nothing left waiting, so that they rarely wait for a call and calls
-// take several tasks; without one, as soon as a runner is free.
+// take several tasks; without one, as soon as a runner is free. A prefetch
+// that follows the rate keeps the credits it does not allow now parked with
+// the loop.
 type fetcher struct {
 	cfg   fetcherConfig
 	rdb   redis.UniversalClient
@@ -103,6 +129,14 @@ type fetcher struct {
 	abort   context.Context
 	cancel  context.CancelFunc // ends the jobs in flight
 	rng     *rand.Rand         // the fetch loop's only
+
+	finished atomic.Int64 // jobs the runners are done with
+	// The fetch loop's only: credits held back from the prefetch, and the
+	// finishing rate measured last (jobs/s) and since when.
+	parked  int
+	rate    float64
+	rateAt  time.Time
+	rateFin int64
 
 	life    startstop.Base
 	wg      sync.WaitGroup // the fetch loop and the runners
@@ -234,8 +268,16 @@ func (f *fetcher) loop() {
 // takeCredits waits for a call's worth of credits (see fetcher), then takes
 // whatever else is free, up to a batch. 0: quit.
 func (f *fetcher) takeCredits() int {
-	enough := max(min((f.cfg.batch+1)/2, f.cfg.prefetch), 1)
+	p := f.prefetchNow()
 	n := 0
+	// The credits of the prefetch not allowed now stay parked; those
+	// allowed again are taken at once.
+	if hold := f.cfg.prefetch - p; f.parked > hold {
+		n, f.parked = f.parked-hold, hold
+	} else {
+		f.parked += f.takeFree(hold - f.parked)
+	}
+	enough := max(min((f.cfg.batch+1)/2, p), 1)
 	for n < f.cfg.batch {
 		if n > 0 && (n >= enough || len(f.jobs) == 0) {
 			return n + f.takeFree(f.cfg.batch-n)
@@ -259,6 +301,24 @@ func (f *fetcher) takeCredits() int {
 		}
 	}
 	return n
+}
+
+// prefetchNow is the prefetch allowed now: fixed, or the jobs the runners
+// finish in PrefetchWindow at the rate measured over the last
+// prefetchEvery or more, between minPrefetch and prefetch.
+func (f *fetcher) prefetchNow() int {
+	if f.cfg.minPrefetch >= f.cfg.prefetch {
+		return f.cfg.prefetch
+	}
+	now := f.cfg.now()
+	if el := now.Sub(f.rateAt); el >= prefetchEvery {
+		fin := f.finished.Load()
+		if !f.rateAt.IsZero() {
+			f.rate = float64(fin-f.rateFin) / el.Seconds()
+		}
+		f.rateAt, f.rateFin = now, fin
+	}
+	return max(min(int(f.rate*PrefetchWindow.Seconds()), f.cfg.prefetch), f.cfg.minPrefetch)
 }
 
 // takeFree takes up to most credits without waiting.
@@ -411,6 +471,7 @@ func (f *fetcher) runner() {
 		default:
 			f.run(j)
 		}
+		f.finished.Add(1)
 		f.credits <- struct{}{}
 	}
 }

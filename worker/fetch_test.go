@@ -33,8 +33,13 @@ func newTestFetcher(t *testing.T, rdb redis.UniversalClient, cfg fetcherConfig, 
 	}
 	cfg.concurrency = max(cfg.concurrency, 1)
 	cfg.batch = max(cfg.batch, 4)
-	if cfg.prefetch == 0 {
-		cfg.prefetch = cfg.batch // room for the tests that call fetch themselves
+	switch {
+	case cfg.minPrefetch < 0: // Config.Prefetch's default: following the rate
+		cfg = cfg.withPrefetch(0)
+	case cfg.prefetch == 0:
+		cfg.prefetch, cfg.minPrefetch = cfg.batch, cfg.batch // room for the tests that call fetch themselves
+	default:
+		cfg.minPrefetch = cfg.prefetch // fixed
 	}
 	if cfg.interval == 0 {
 		cfg.interval = 10 * time.Millisecond
@@ -531,30 +536,90 @@ func TestRecordFinishesFetchedTasks(t *testing.T) {
 	})
 }
 
-// Prefetch defaults to a quarter of the sessions, at most a fetch batch,
-// so that few sessions (slow jobs, typically) hold no jobs ahead.
+// Prefetch defaults to one that follows the rate, between a quarter of the
+// sessions and all of them, neither more than a fetch batch, so that few
+// sessions (slow jobs, typically) hold no jobs ahead; a negative one is
+// none, a positive one fixed.
 func TestPrefetchDefault(t *testing.T) {
 	rdb := miniRedis(t)
 	for _, tc := range []struct {
-		cfg  Config
-		want int
+		cfg      Config
+		min, max int
 	}{
-		{Config{Concurrency: 1}, 0},
-		{Config{Concurrency: 3}, 0},
-		{Config{Concurrency: 8}, 2},
-		{Config{Concurrency: 64}, 16},
-		{Config{Concurrency: 512}, DefaultFetchBatch},
-		{Config{Concurrency: 512, FetchBatch: 100}, 100},
-		{Config{Concurrency: 64, Prefetch: 5}, 5},
-		{Config{Concurrency: 64, Prefetch: -1}, 0},
+		{Config{Concurrency: 1}, 0, 1},
+		{Config{Concurrency: 3}, 0, 3},
+		{Config{Concurrency: 8}, 2, 8},
+		{Config{Concurrency: 64}, 16, DefaultFetchBatch},
+		{Config{Concurrency: 512}, DefaultFetchBatch, DefaultFetchBatch},
+		{Config{Concurrency: 512, FetchBatch: 100}, 100, 100},
+		{Config{Concurrency: 64, Prefetch: 5}, 5, 5},
+		{Config{Concurrency: 64, Prefetch: -1}, 0, 0},
+		{Config{Concurrency: 64, Prefetch: -7}, 0, 0},
 	} {
 		tc.cfg.Redis = rdb
 		if err := tc.cfg.validate(); err != nil {
 			t.Fatal(err)
 		}
-		if tc.cfg.Prefetch != tc.want {
-			t.Errorf("Concurrency %d, FetchBatch %d: Prefetch %d, want %d", tc.cfg.Concurrency, tc.cfg.FetchBatch, tc.cfg.Prefetch, tc.want)
+		fc := fetcherConfig{concurrency: tc.cfg.Concurrency, batch: tc.cfg.FetchBatch}.withPrefetch(tc.cfg.Prefetch)
+		if fc.minPrefetch != tc.min || fc.prefetch != tc.max {
+			t.Errorf("Concurrency %d, FetchBatch %d, Prefetch %d: prefetch %d to %d, want %d to %d",
+				tc.cfg.Concurrency, tc.cfg.FetchBatch, tc.cfg.Prefetch, fc.minPrefetch, fc.prefetch, tc.min, tc.max)
 		}
+	}
+}
+
+// TestPrefetchFollowsRate: the prefetch is what the runners finish in
+// PrefetchWindow, measured every prefetchEvery, within its bounds, and the
+// credits it does not allow stay parked: the tasks held never pass the
+// runners and the prefetch allowed.
+func TestPrefetchFollowsRate(t *testing.T) {
+	now := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC) // the fetch loop's clock: only this test's goroutine reads it
+	const runners = 64
+	f := newTestFetcher(t, miniRedis(t), fetcherConfig{concurrency: runners, batch: 32, minPrefetch: -1, now: func() time.Time { return now }}, nil)
+	if f.cfg.minPrefetch != 16 || f.cfg.prefetch != 32 {
+		t.Fatalf("prefetch %d to %d", f.cfg.minPrefetch, f.cfg.prefetch)
+	}
+	held := 0 // credits taken by the loop, as tasks held
+	take := func(t *testing.T, wantPrefetch int) {
+		t.Helper()
+		n := f.takeCredits()
+		held += n
+		if limit := runners + wantPrefetch; held > limit {
+			t.Fatalf("%d held, more than %d runners and a prefetch of %d", held, runners, wantPrefetch)
+		}
+		if free, parked := len(f.credits), f.parked; free+parked+held != runners+32 || parked != 32-wantPrefetch {
+			t.Fatalf("credits: %d free, %d parked, %d held; want %d parked", free, parked, held, 32-wantPrefetch)
+		}
+	}
+	finish := func(n int) {
+		for range n {
+			f.finished.Add(1)
+			f.credits <- struct{}{}
+			held--
+		}
+	}
+	for _, step := range []struct {
+		name         string
+		finished     int
+		after        time.Duration
+		wantPrefetch int
+	}{
+		{"no rate yet: the least", 0, 0, 16},
+		{"within prefetchEvery: not measured again", 60, prefetchEvery / 2, 16},
+		{"2,500 jobs/s: 25 in 10 ms", 190, prefetchEvery / 2, 25},
+		{"50,000 jobs/s: at most a batch", 5000, prefetchEvery, 32},
+		{"1,000 jobs/s: the least again", 100, prefetchEvery, 16},
+	} {
+		t.Run(step.name, func(t *testing.T) {
+			k := min(step.finished, held) // the held ones finish, the rest as if taken and finished between
+			finish(k)
+			f.finished.Add(int64(step.finished - k))
+			now = now.Add(step.after)
+			take(t, step.wantPrefetch)
+			if got := f.prefetchNow(); got != step.wantPrefetch {
+				t.Fatalf("prefetch %d, want %d", got, step.wantPrefetch)
+			}
+		})
 	}
 }
 

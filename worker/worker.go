@@ -58,8 +58,11 @@ type Config struct {
 	// Prefetch is how many jobs a worker holds beyond its sessions, taken
 	// ahead so that a free session finds one waiting: more make fewer,
 	// larger Redis calls when jobs are quick; fewer keep slow jobs from
-	// piling up in one worker while others idle. Default a quarter of
-	// Concurrency, at most FetchBatch (0 below 4 sessions); negative: none.
+	// piling up in one worker while others idle. Default (0): what the
+	// sessions finish in PrefetchWindow at the rate they have been
+	// finishing jobs, at least a quarter of Concurrency and at most
+	// Concurrency, neither more than FetchBatch; negative: none; positive:
+	// that many, whatever the rate.
 	Prefetch int
 	// AsynqProcessor runs every job through asynq's own processor instead
 	// of the fetcher: one Redis call to take each job and one to finish it,
@@ -191,11 +194,8 @@ func (c *Config) validate() error {
 	if c.FetchBatch == 0 {
 		c.FetchBatch = DefaultFetchBatch
 	}
-	switch {
-	case c.Prefetch == 0:
-		c.Prefetch = min(c.Concurrency/4, c.FetchBatch)
-	case c.Prefetch < 0:
-		c.Prefetch = 0
+	if c.Prefetch < 0 {
+		c.Prefetch = -1
 	}
 	if c.RecordBatch == 0 {
 		c.RecordBatch = DefaultRecordBatch
@@ -372,10 +372,10 @@ func (w *Worker) Start() error {
 	if !w.cfg.AsynqProcessor {
 		w.fetch = newFetcher(fetcherConfig{
 			queues: w.cfg.Queues, strict: w.cfg.StrictPriority, concurrency: w.cfg.Concurrency,
-			batch: w.cfg.FetchBatch, prefetch: w.cfg.Prefetch, interval: w.cfg.TaskCheckInterval, shutdown: w.cfg.ShutdownTimeout,
+			batch: w.cfg.FetchBatch, interval: w.cfg.TaskCheckInterval, shutdown: w.cfg.ShutdownTimeout,
 			now: time.Now, log: w.log, identity: w.identity(),
 			lease: w.cfg.Lease, extendEvery: w.cfg.LeaseRenew,
-		}, w.cfg.Redis, w.run)
+		}.withPrefetch(w.cfg.Prefetch), w.cfg.Redis, w.run)
 		w.fetch.admit, w.fetch.nudge = w.admit, w.release.nudge
 		_ = w.fetch.Start(context.Background()) // a new fetcher: cannot fail
 		w.forward = newForwarder(w.store, w.cfg.Queues, w.cfg.ForwardEvery, time.Now, w.log)
