@@ -114,60 +114,72 @@ func TestSplitHostField(t *testing.T) {
 // are counted each in its own batch, a duplicate in its own seen set only
 // (the same member in another batch is new), and outcomes of two queues
 // are refused before anything is sent.
+// On a Redis without SMISMEMBER (before 6.2) it asks SISMEMBER instead.
 func TestRecordManyBatches(t *testing.T) {
-	testredis.Each(t, func(t *testing.T, r redis.UniversalClient) {
-		ctx, c := context.Background(), New(r)
-		if _, err := c.RecordMany(ctx, testNow, time.Hour, []Record{{Queue: "q", Batch: "C", Member: "1:old", Line: []byte(`0`)}}); err != nil {
-			t.Fatal(err)
+	testredis.Each(t, recordManyBatches)
+	t.Run("without SMISMEMBER", func(t *testing.T) {
+		srv := testredis.Start(t, "--rename-command", "SMISMEMBER", "")
+		r := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+		t.Cleanup(func() { _ = r.Close() })
+		if err := r.Do(context.Background(), "SMISMEMBER", "s", "m").Err(); err == nil {
+			t.Fatal("SMISMEMBER still there")
 		}
-		recs := []Record{
-			{Queue: "q", Batch: "B", Member: "1:a", Line: []byte(`1`), Detail: CodeField(200), Host: "h"},
-			{Queue: "q", Batch: "C", Member: "1:a", Line: []byte(`2`), Exception: true, Detail: ExcField("Timeout"), Host: "h"},
-			{Queue: "q", Batch: "B", Member: "1:b", Line: []byte(`3`), Detail: CodeField(200), Host: "h"},
-			{Queue: "q", Batch: "C", Member: "1:old", Line: []byte(`4`)},
-			{Queue: "q", Batch: "C", Member: "1:a", Line: []byte(`5`), Exception: true},
-		}
-		fresh, err := c.RecordMany(ctx, testNow, time.Hour, recs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := []bool{true, true, true, false, false}; !slices.Equal(fresh, want) {
-			t.Fatalf("fresh %v, want %v", fresh, want)
-		}
-		for batch, want := range map[string]map[string]string{
-			"B": {BatchDone: "2", BatchResponses: "2", "code:200": "2"},
-			"C": {BatchDone: "2", BatchResponses: "1", BatchExceptions: "1", "exc:Timeout": "1"},
-		} {
-			got := r.HGetAll(ctx, BatchKey("q", batch)).Val()
-			for f, v := range want {
-				if got[f] != v {
-					t.Errorf("batch %s: %s = %q, want %q (%v)", batch, f, got[f], v, got)
-				}
-			}
-			if ttl := r.TTL(ctx, SeenKey("q", batch)).Val(); ttl <= 0 {
-				t.Errorf("seen %s TTL %v", batch, ttl)
-			}
-		}
-		if got := r.SCard(ctx, SeenKey("q", "B")).Val(); got != 2 {
-			t.Errorf("seen B has %d members", got)
-		}
-		if got := r.LRange(ctx, ResultsKey("q"), 0, -1).Val(); len(got) != 3 || got[1] != "1" || got[2] != "3" {
-			t.Errorf("results %v", got)
-		}
-		if got := r.HGetAll(ctx, HostsKey("q")).Val(); got["h code:200"] != "2" || got["h exc:Timeout"] != "1" {
-			t.Errorf("hosts %v", got)
-		}
-		mixed := []Record{{Queue: "q", Batch: "B", Member: "1:x"}, {Queue: "other", Batch: "B", Member: "1:y"}}
-		if _, err := c.RecordMany(ctx, testNow, time.Hour, mixed); !errors.Is(err, errMixedQueues) {
-			t.Fatalf("two queues in a call: %v", err)
-		}
-		p := r.Pipeline()
-		cmd := QueueRecordMany(ctx, p, testNow, time.Hour, mixed)
-		if _, err := cmd.Result(nil); !errors.Is(err, errMixedQueues) {
-			t.Fatalf("two queues in a pipelined call: %v", err)
-		}
-		if r.SIsMember(ctx, SeenKey("q", "B"), "1:x").Val() {
-			t.Fatal("a refused call recorded an outcome")
-		}
+		recordManyBatches(t, r)
 	})
+}
+
+func recordManyBatches(t *testing.T, r redis.UniversalClient) {
+	ctx, c := context.Background(), New(r)
+	if _, err := c.RecordMany(ctx, testNow, time.Hour, []Record{{Queue: "q", Batch: "C", Member: "1:old", Line: []byte(`0`)}}); err != nil {
+		t.Fatal(err)
+	}
+	recs := []Record{
+		{Queue: "q", Batch: "B", Member: "1:a", Line: []byte(`1`), Detail: CodeField(200), Host: "h"},
+		{Queue: "q", Batch: "C", Member: "1:a", Line: []byte(`2`), Exception: true, Detail: ExcField("Timeout"), Host: "h"},
+		{Queue: "q", Batch: "B", Member: "1:b", Line: []byte(`3`), Detail: CodeField(200), Host: "h"},
+		{Queue: "q", Batch: "C", Member: "1:old", Line: []byte(`4`)},
+		{Queue: "q", Batch: "C", Member: "1:a", Line: []byte(`5`), Exception: true},
+	}
+	fresh, err := c.RecordMany(ctx, testNow, time.Hour, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []bool{true, true, true, false, false}; !slices.Equal(fresh, want) {
+		t.Fatalf("fresh %v, want %v", fresh, want)
+	}
+	for batch, want := range map[string]map[string]string{
+		"B": {BatchDone: "2", BatchResponses: "2", "code:200": "2"},
+		"C": {BatchDone: "2", BatchResponses: "1", BatchExceptions: "1", "exc:Timeout": "1"},
+	} {
+		got := r.HGetAll(ctx, BatchKey("q", batch)).Val()
+		for f, v := range want {
+			if got[f] != v {
+				t.Errorf("batch %s: %s = %q, want %q (%v)", batch, f, got[f], v, got)
+			}
+		}
+		if ttl := r.TTL(ctx, SeenKey("q", batch)).Val(); ttl <= 0 {
+			t.Errorf("seen %s TTL %v", batch, ttl)
+		}
+	}
+	if got := r.SCard(ctx, SeenKey("q", "B")).Val(); got != 2 {
+		t.Errorf("seen B has %d members", got)
+	}
+	if got := r.LRange(ctx, ResultsKey("q"), 0, -1).Val(); len(got) != 3 || got[1] != "1" || got[2] != "3" {
+		t.Errorf("results %v", got)
+	}
+	if got := r.HGetAll(ctx, HostsKey("q")).Val(); got["h code:200"] != "2" || got["h exc:Timeout"] != "1" {
+		t.Errorf("hosts %v", got)
+	}
+	mixed := []Record{{Queue: "q", Batch: "B", Member: "1:x"}, {Queue: "other", Batch: "B", Member: "1:y"}}
+	if _, err := c.RecordMany(ctx, testNow, time.Hour, mixed); !errors.Is(err, errMixedQueues) {
+		t.Fatalf("two queues in a call: %v", err)
+	}
+	p := r.Pipeline()
+	cmd := QueueRecordMany(ctx, p, testNow, time.Hour, mixed)
+	if _, err := cmd.Result(nil); !errors.Is(err, errMixedQueues) {
+		t.Fatalf("two queues in a pipelined call: %v", err)
+	}
+	if r.SIsMember(ctx, SeenKey("q", "B"), "1:x").Val() {
+		t.Fatal("a refused call recorded an outcome")
+	}
 }

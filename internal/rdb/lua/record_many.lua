@@ -69,8 +69,9 @@ local function each1000(cmd, key, vals)
   end
 end
 
--- Which outcomes are new: one SMISMEMBER a batch, and an outcome met
--- twice in the call is new only the first time.
+-- Which outcomes are new: one SMISMEMBER a batch (an SISMEMBER a member
+-- on Redis before 6.2, which lacks it), and an outcome met twice in the
+-- call is new only the first time.
 local members = {}
 for b = 1, nb do
   members[b] = {}
@@ -85,7 +86,14 @@ for b = 1, nb do
   local k = {}
   if #m > 0 then
     for s = 1, #m, 1000 do
-      local r = redis.call('SMISMEMBER', KEYS[8 + 2*b], unpack(m, s, math.min(s + 999, #m)))
+      local e = math.min(s + 999, #m)
+      local r = redis.pcall('SMISMEMBER', KEYS[8 + 2*b], unpack(m, s, e))
+      if r.err then -- Redis before 6.2: one SISMEMBER a member
+        r = {}
+        for j = s, e do
+          r[#r+1] = redis.call('SISMEMBER', KEYS[8 + 2*b], m[j])
+        end
+      end
       for j = 1, #r do
         if r[j] == 1 then
           k[m[s + j - 1]] = true
