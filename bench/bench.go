@@ -56,7 +56,13 @@ type Config struct {
 	// AsynqProcessor runs the workers' jobs through asynq's processor, not
 	// the fetcher.
 	AsynqProcessor bool
-	WorkerEnv      []string      // more environment of the worker processes, e.g. GOMAXPROCS=1
+	WorkerEnv      []string      // more environment of the worker processes
+	// WorkerGOMAXPROCS is the GOMAXPROCS of each worker process; default
+	// (0) its share of the CPUs, NumCPU/Workers and at least 1, as N
+	// machines or containers of that share would run them (Go's own
+	// default, NumCPU, gives each of 4 processes on 2 CPUs 2 Ps: 8 on 2
+	// cores). The ceiling's client, one process, runs with Go's default.
+	WorkerGOMAXPROCS int
 	Rounds         int           // ceiling/reqfleet round pairs [3]
 	BodySize       int           // bytes of the target's body [64]
 	AsynqClient    bool          // enqueue through asynq's Client instead of the fast path
@@ -88,6 +94,7 @@ func (c *Config) defaults() {
 	def(&c.Jobs, 100000)
 	def(&c.Workers, 1)
 	def(&c.Concurrency, 64)
+	def(&c.WorkerGOMAXPROCS, max(runtime.NumCPU()/c.Workers, 1))
 	def(&c.Rounds, 3)
 	def(&c.BodySize, 64)
 	def(&c.IdleProbes, 20)
@@ -118,6 +125,8 @@ type Result struct {
 	WorkerPath  string `json:"worker_path"` // "fetcher" or "asynq-processor"
 	InProcess   bool   `json:"in_process,omitempty"`
 	CPUs        int    `json:"cpus"`
+	// WorkerGOMAXPROCS is each worker process's (Config's); 0 in-process.
+	WorkerGOMAXPROCS int `json:"worker_gomaxprocs,omitempty"`
 
 	Rounds []Round `json:"rounds"`
 
@@ -203,6 +212,9 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	}}
 	r.res = Result{Jobs: cfg.Jobs, Workers: cfg.Workers, Concurrency: cfg.Concurrency, Shards: cfg.Shards,
 		EnqueuePath: "fast", WorkerPath: "fetcher", InProcess: cfg.Exe == "", CPUs: runtime.NumCPU()}
+	if cfg.Exe != "" {
+		r.res.WorkerGOMAXPROCS = cfg.WorkerGOMAXPROCS
+	}
 	if cfg.AsynqProcessor {
 		r.res.WorkerPath = "asynq-processor"
 	}
@@ -375,7 +387,8 @@ func (r *run) startWorkers(ctx context.Context) error {
 		if r.cfg.CPUProfileDir != "" {
 			args = append(args, "--cpuprofile", filepath.Join(r.cfg.CPUProfileDir, fmt.Sprintf("worker-%d.pprof", i+1)))
 		}
-		ch, err := startChild(fmt.Sprintf("worker %d", i+1), r.cfg.Exe, args, r.cfg.WorkerEnv)
+		env := append(slices.Clip(r.cfg.WorkerEnv), "GOMAXPROCS="+strconv.Itoa(r.cfg.WorkerGOMAXPROCS))
+		ch, err := startChild(fmt.Sprintf("worker %d", i+1), r.cfg.Exe, args, env)
 		if err != nil {
 			return err
 		}
@@ -681,7 +694,7 @@ func (r *run) ceiling(ctx context.Context) (rate float64, cpu time.Duration, err
 		return rate, 0, err
 	}
 	args := []string{"bench", "--ceiling-of", r.tgt.url, "-n", strconv.Itoa(r.cfg.Jobs), "-c", strconv.Itoa(r.cfg.Concurrency)}
-	c, err := startChild("ceiling client", r.cfg.Exe, args, r.cfg.WorkerEnv)
+	c, err := startChild("ceiling client", r.cfg.Exe, args, nil)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -80,5 +81,25 @@ func TestQuantile(t *testing.T) {
 	}
 	if quantile(nil, 0.5) != 0 {
 		t.Error("quantile of nothing")
+	}
+}
+
+// Each worker process gets its share of the CPUs by default, at least 1;
+// a GOMAXPROCS given is kept.
+func TestWorkerGOMAXPROCSDefault(t *testing.T) {
+	cpus := runtime.NumCPU()
+	for _, tc := range []struct {
+		workers, given, want int
+	}{
+		{1, 0, cpus},
+		{2, 0, max(cpus/2, 1)},
+		{4 * cpus, 0, 1},
+		{4, 3, 3},
+	} {
+		c := Config{Workers: tc.workers, WorkerGOMAXPROCS: tc.given}
+		c.defaults()
+		if c.WorkerGOMAXPROCS != tc.want {
+			t.Errorf("%d workers, %d given: GOMAXPROCS %d, want %d", tc.workers, tc.given, c.WorkerGOMAXPROCS, tc.want)
+		}
 	}
 }

@@ -14,6 +14,9 @@ func (r *Result) WriteTable(w io.Writer) error {
 	if r.InProcess {
 		mode = "workers in the bench process"
 	}
+	if r.WorkerGOMAXPROCS > 0 {
+		mode += fmt.Sprintf(" (GOMAXPROCS %d each)", r.WorkerGOMAXPROCS)
+	}
 	fmt.Fprintf(w, "reqfleet bench: %d jobs a round, %d %s, %d sessions in all, %d CPUs, enqueue path %s, worker path %s\n\n",
 		r.Jobs, r.Workers, mode, r.Concurrency, r.CPUs, r.EnqueuePath, r.WorkerPath)
 	fmt.Fprintln(tw, "round\tceiling jobs/s\treqfleet jobs/s\tratio\tenqueue jobs/s\tredis B/pending job\tworker CPU µs/job\tredis CPU µs/job\ttarget CPU µs/job\tceiling client CPU µs/req\tworker/client CPU\tCPU ratio\t")

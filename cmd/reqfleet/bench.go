@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/reqfleet/reqfleet/bench"
@@ -36,7 +35,7 @@ func (a *app) runBench(ctx context.Context, args []string) error {
 	fs.Var(&maxTime, "max-time", use("max-time"))
 	round := durationFlag(0)
 	fs.Var(&round, "round-timeout", use("round-timeout", " (default: the rest of --max-time)"))
-	workerProcs := fs.Int("worker-gomaxprocs", 0, use("worker-gomaxprocs", " (default: Go's, the number of CPUs)"))
+	fs.IntVar(&cfg.WorkerGOMAXPROCS, "worker-gomaxprocs", 0, use("worker-gomaxprocs", " (default: each its share of the CPUs, CPUs/--workers and at least 1, as that many machines would run them; the ceiling's client runs with Go's default)"))
 	fs.StringVar(&cfg.CPUProfileDir, "cpuprofile-dir", "", use("cpuprofile-dir"))
 	inProcess := fs.Bool("in-process", false, use("in-process"))
 	ceilingOf := fs.String("ceiling-of", "", use("ceiling-of"))
@@ -62,9 +61,6 @@ func (a *app) runBench(ctx context.Context, args []string) error {
 	}
 	cfg.ForceAsynqLayout = *forceLayout
 	cfg.CheckEvery, cfg.MaxTime, cfg.RoundTimeout = time.Duration(check), time.Duration(maxTime), time.Duration(round)
-	if *workerProcs > 0 {
-		cfg.WorkerEnv = append(cfg.WorkerEnv, "GOMAXPROCS="+strconv.Itoa(*workerProcs))
-	}
 	if cfg.CPUProfileDir != "" && *inProcess {
 		return usageErr(fs, "--cpuprofile-dir needs worker processes, not --in-process")
 	}
