@@ -58,7 +58,8 @@ type Config struct {
 	AsynqProcessor bool
 	WorkerEnv      []string      // more environment of the worker processes
 	// WorkerGOMAXPROCS is the GOMAXPROCS of each worker process; default
-	// (0) its share of the CPUs, NumCPU/Workers and at least 1, as N
+	// (0) its share of the CPUs Go gives the bench (its GOMAXPROCS, which
+	// follows a container's limit) over Workers, at least 1, as N
 	// machines or containers of that share would run them (Go's own
 	// default, NumCPU, gives each of 4 processes on 2 CPUs 2 Ps: 8 on 2
 	// cores). The ceiling's client, one process, runs with Go's default.
@@ -94,7 +95,7 @@ func (c *Config) defaults() {
 	def(&c.Jobs, 100000)
 	def(&c.Workers, 1)
 	def(&c.Concurrency, 64)
-	def(&c.WorkerGOMAXPROCS, max(runtime.NumCPU()/c.Workers, 1))
+	def(&c.WorkerGOMAXPROCS, max(runtime.GOMAXPROCS(0)/c.Workers, 1))
 	def(&c.Rounds, 3)
 	def(&c.BodySize, 64)
 	def(&c.IdleProbes, 20)

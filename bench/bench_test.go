@@ -87,7 +87,7 @@ func TestQuantile(t *testing.T) {
 // Each worker process gets its share of the CPUs by default, at least 1;
 // a GOMAXPROCS given is kept.
 func TestWorkerGOMAXPROCSDefault(t *testing.T) {
-	cpus := runtime.NumCPU()
+	cpus := runtime.GOMAXPROCS(0)
 	for _, tc := range []struct {
 		workers, given, want int
 	}{

@@ -26,7 +26,7 @@ func (a *app) runWorker(ctx context.Context, args []string) error {
 	fs.Var(&shutdown, "shutdown-timeout", use("shutdown-timeout", " before it goes back to the queue"))
 	name := fs.String("name", "", use("name", " (default host:pid)"))
 	fetchBatch := fs.Int("fetch-batch", 0, use("fetch-batch", " (default 32)"))
-	prefetch := fs.Int("prefetch", 0, use("prefetch", " (default a quarter of -c, at most --fetch-batch)"))
+	prefetch := fs.Int("prefetch", 0, use("prefetch", " (default: what the sessions finish in 10 ms, between a quarter of -c and -c, at most --fetch-batch)"))
 	asynqProcessor := fs.Bool("asynq-processor", false, use("asynq-processor", ": one Redis call to take a job and one to finish it"))
 	forceLayout := forceLayoutFlag(fs)
 	shards := fs.Int("shards", 0, use("shards", " (default 1; with --asynq-processor one per 8 sessions, at most 8)"))
