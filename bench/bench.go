@@ -56,7 +56,7 @@ type Config struct {
 	// AsynqProcessor runs the workers' jobs through asynq's processor, not
 	// the fetcher.
 	AsynqProcessor bool
-	WorkerEnv      []string      // more environment of the worker processes
+	WorkerEnv      []string // more environment of the worker processes
 	// WorkerGOMAXPROCS is the GOMAXPROCS of each worker process; default
 	// (0) its share of the CPUs Go gives the bench (its GOMAXPROCS, which
 	// follows a container's limit) over Workers, at least 1, as N
@@ -64,10 +64,10 @@ type Config struct {
 	// default, NumCPU, gives each of 4 processes on 2 CPUs 2 Ps: 8 on 2
 	// cores). The ceiling's client, one process, runs with Go's default.
 	WorkerGOMAXPROCS int
-	Rounds         int           // ceiling/reqfleet round pairs [3]
-	BodySize       int           // bytes of the target's body [64]
-	AsynqClient    bool          // enqueue through asynq's Client instead of the fast path
-	CheckEvery     time.Duration // the workers' task check interval [the worker's default]
+	Rounds           int           // ceiling/reqfleet round pairs [3]
+	BodySize         int           // bytes of the target's body [64]
+	AsynqClient      bool          // enqueue through asynq's Client instead of the fast path
+	CheckEvery       time.Duration // the workers' task check interval [the worker's default]
 	// CPUProfileDir, when set, has each worker process write its CPU
 	// profile, from its start to its stop, to worker-N.pprof there.
 	CPUProfileDir string
