@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -26,29 +24,17 @@ import (
 //	/busy/...      the first answers 429 with Retry-After: 2
 type hostRecorder struct {
 	*httptest.Server
+	*testkit.Hosts
 
-	mu       sync.Mutex
-	arrivals map[string][]time.Time
-	inFlight map[string]int
-	maxIn    map[string]int
-	busyAt   atomic.Int64 // when the 429 was sent, Unix ns
+	busyAt atomic.Int64 // when the 429 was sent, Unix ns
 }
 
 func newHostRecorder(t *testing.T) *hostRecorder {
 	t.Helper()
-	rc := &hostRecorder{arrivals: map[string][]time.Time{}, inFlight: map[string]int{}, maxIn: map[string]int{}}
+	rc := &hostRecorder{Hosts: testkit.NewHosts()}
 	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host, _, _ := strings.Cut(r.Host, ":")
-		rc.mu.Lock()
-		rc.arrivals[host] = append(rc.arrivals[host], time.Now())
-		rc.inFlight[host]++
-		rc.maxIn[host] = max(rc.maxIn[host], rc.inFlight[host])
-		rc.mu.Unlock()
-		defer func() {
-			rc.mu.Lock()
-			rc.inFlight[host]--
-			rc.mu.Unlock()
-		}()
+		_, done := rc.Arrive(r.Host)
+		defer done()
 		parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/")
 		switch parts[0] {
 		case "delay":
@@ -73,22 +59,7 @@ func newHostRecorder(t *testing.T) *hostRecorder {
 }
 
 // url is the hostRecorder's URL under the host name.
-func (rc *hostRecorder) url(host, path string) string {
-	u, _ := url.Parse(rc.URL)
-	return "http://" + host + ":" + u.Port() + path
-}
-
-func (rc *hostRecorder) seen(host string) []time.Time {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return slices.Clone(rc.arrivals[host])
-}
-
-func (rc *hostRecorder) most(host string) int {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return rc.maxIn[host]
-}
+func (rc *hostRecorder) url(host, path string) string { return testkit.HostURL(rc.URL, host, path) }
 
 // throttled counts the batch's responses that say they waited.
 func throttled(t *testing.T, srv *testredis.Server, batch string) int {
@@ -134,7 +105,7 @@ func TestLimitsHoldAtServer(t *testing.T) {
 	wantAll(t, checkBatch(t, rdb, "default", recR.Batch, idsR), "a 200", isResponse(1))
 	wantAll(t, checkBatch(t, rdb, "default", recC.Batch, idsC), "a 200", isResponse(1))
 
-	rate := rc.seen("localhost")
+	rate := rc.Seen("localhost")
 	if m := testkit.MaxInWindow(rate, time.Second); m > 12 {
 		t.Errorf("localhost: %d requests in one second at the server, want at most 10/s + burst 2", m)
 	}
@@ -148,7 +119,7 @@ func TestLimitsHoldAtServer(t *testing.T) {
 			t.Errorf("50 jobs at 10/s reached the server within %v", span)
 		}
 	}
-	if m := rc.most("127.0.0.1"); m != 3 {
+	if m := rc.Most("127.0.0.1"); m != 3 {
 		t.Errorf("127.0.0.1: at most %d in flight at the server, want 3", m)
 	}
 	if n := throttled(t, srv, recR.Batch); n < 30 {
@@ -189,7 +160,7 @@ func TestUnlimitedHostNotSlowed(t *testing.T) {
 	if st := batchStatus(t, rdb, "default", recL.Batch); st.Done > 100 {
 		t.Errorf("%d of the 200 limited jobs done already: the limit did not hold?", st.Done)
 	}
-	if m := testkit.MaxInWindow(rc.seen("localhost"), time.Second); m > 11 {
+	if m := testkit.MaxInWindow(rc.Seen("localhost"), time.Second); m > 11 {
 		t.Errorf("localhost: %d requests in one second, want at most 10 + burst 1", m)
 	}
 }
@@ -215,7 +186,7 @@ func TestRetryAfterPausesHost(t *testing.T) {
 	waitBatch(t, rdb, "default", rec.Batch, time.Minute)
 	wantAll(t, checkBatch(t, rdb, "default", rec.Batch, ids), "a 200", isResponse(1))
 	var during, after []time.Duration
-	for _, ts := range rc.seen("localhost") {
+	for _, ts := range rc.Seen("localhost") {
 		switch d := ts.Sub(busyAt); {
 		case d > 0 && d < 1900*time.Millisecond:
 			during = append(during, d)

@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -27,31 +24,22 @@ import (
 // at once per host, and a handler per path.
 type target struct {
 	srv *httptest.Server
+	*testkit.Hosts
 
-	mu       sync.Mutex
-	arrivals map[string][]time.Time
-	inFlight map[string]int
-	maxIn    map[string]int
-	delay    time.Duration
-	status   func(r *http.Request) (code int, retryAfter string)
+	delay  time.Duration
+	mu     sync.Mutex // guards status
+	status func(r *http.Request) (code int, retryAfter string)
 }
 
 func newTarget(t *testing.T, delay time.Duration) *target {
 	t.Helper()
-	tg := &target{arrivals: map[string][]time.Time{}, inFlight: map[string]int{}, maxIn: map[string]int{}, delay: delay}
+	tg := &target{Hosts: testkit.NewHosts(), delay: delay}
 	tg.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host, _, _ := strings.Cut(r.Host, ":")
+		_, done := tg.Arrive(r.Host)
+		defer done()
 		tg.mu.Lock()
-		tg.arrivals[host] = append(tg.arrivals[host], time.Now())
-		tg.inFlight[host]++
-		tg.maxIn[host] = max(tg.maxIn[host], tg.inFlight[host])
 		status := tg.status
 		tg.mu.Unlock()
-		defer func() {
-			tg.mu.Lock()
-			tg.inFlight[host]--
-			tg.mu.Unlock()
-		}()
 		if tg.delay > 0 {
 			select {
 			case <-time.After(tg.delay):
@@ -75,22 +63,7 @@ func newTarget(t *testing.T, delay time.Duration) *target {
 }
 
 // url is the target's URL under host name (127.0.0.1 or localhost).
-func (tg *target) url(host, path string) string {
-	u, _ := url.Parse(tg.srv.URL)
-	return "http://" + host + ":" + u.Port() + path
-}
-
-func (tg *target) seen(host string) []time.Time {
-	tg.mu.Lock()
-	defer tg.mu.Unlock()
-	return slices.Clone(tg.arrivals[host])
-}
-
-func (tg *target) most(host string) int {
-	tg.mu.Lock()
-	defer tg.mu.Unlock()
-	return tg.maxIn[host]
-}
+func (tg *target) url(host, path string) string { return testkit.HostURL(tg.srv.URL, host, path) }
 
 // limitedFleet is n workers of cfg on one real Redis.
 func limitedFleet(t *testing.T, r redis.UniversalClient, n int, cfg Config) []*fleet {
@@ -149,7 +122,7 @@ func TestLimitsConcurrencyFleetWide(t *testing.T) {
 		fs[0].enqueue(t, tasks.Task{Batch: "B", Attempt: 1, Job: job(fmt.Sprint(i), tg.url("127.0.0.1", "/"))}, "")
 	}
 	fs[0].waitDone(t, "B", 30)
-	if m := tg.most("127.0.0.1"); m != 2 {
+	if m := tg.Most("127.0.0.1"); m != 2 {
 		t.Errorf("at most %d in flight at the server, want 2", m)
 	}
 	throttled := 0
@@ -191,16 +164,16 @@ func TestLimitsRateNoHeadOfLineBlocking(t *testing.T) {
 		fs[0].enqueue(t, tasks.Task{Batch: "B", Attempt: 1, Job: job(fmt.Sprint("u", i), tg.url("127.0.0.1", "/"))}, "")
 	}
 	testkit.WaitUntil(t, testWait, func() error {
-		if n := len(tg.seen("127.0.0.1")); n < 200 {
+		if n := len(tg.Seen("127.0.0.1")); n < 200 {
 			return fmt.Errorf("%d of 200 unlimited requests", n)
 		}
 		return nil
 	}, "the unlimited jobs")
-	if n := len(tg.seen("localhost")); n >= 30 {
+	if n := len(tg.Seen("localhost")); n >= 30 {
 		t.Errorf("%d of 40 limited requests were sent by the time the unlimited ones were done: they held the sessions?", n)
 	}
 	fs[0].waitDone(t, "B", 240)
-	if m := testkit.MaxInWindow(tg.seen("localhost"), time.Second); m > 12 {
+	if m := testkit.MaxInWindow(tg.Seen("localhost"), time.Second); m > 12 {
 		t.Errorf("%d limited requests in one second at the server, want at most 10+2", m)
 	}
 }
@@ -254,7 +227,7 @@ func TestRetryAfterPausesHostFleetWide(t *testing.T) {
 			fs[0].waitDone(t, "B", 21)
 			at := time.Unix(0, pausedAt.Load())
 			var during []time.Duration
-			for _, ts := range tg.seen("127.0.0.1") {
+			for _, ts := range tg.Seen("127.0.0.1") {
 				if d := ts.Sub(at); d > 0 && d < 950*time.Millisecond {
 					during = append(during, d)
 				}

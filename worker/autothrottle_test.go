@@ -42,7 +42,7 @@ func TestAutoThrottle(t *testing.T) {
 	if st.Delay < 0.09 || st.Delay > 0.2 || st.Latency < 0.09 {
 		t.Fatalf("after 12 answers of 100ms: %+v, want a delay near 0.1s", st)
 	}
-	if m := testkit.MaxInWindow(tg.seen("127.0.0.1"), time.Second); m > 12 {
+	if m := testkit.MaxInWindow(tg.Seen("127.0.0.1"), time.Second); m > 12 {
 		t.Errorf("%d requests in one second with a delay of 0.1s or more", m)
 	}
 	busy.Store(true)
