@@ -62,51 +62,51 @@ local n = (#ARGV - 4) / 8
 local nb = (#KEYS - 9) / 2
 local out = {}
 
--- unpack takes a few thousand values at most: chunks of 1000.
-local function each1000(cmd, key, vals)
+-- cmd (on key, if one) with vals, in calls of 1000 values at most: unpack
+-- takes a few thousand at most.
+local function each1000(vals, cmd, key)
   for s = 1, #vals, 1000 do
-    redis.call(cmd, key, unpack(vals, s, math.min(s + 999, #vals)))
+    local e = math.min(s + 999, #vals)
+    if key then
+      redis.call(cmd, key, unpack(vals, s, e))
+    else
+      redis.call(cmd, unpack(vals, s, e))
+    end
   end
 end
 
 -- Which outcomes are new: one SMISMEMBER a batch (an SISMEMBER a member
 -- on Redis before 6.2, which lacks it), and an outcome met twice in the
 -- call is new only the first time.
-local members = {}
+local asked, known, added = {}, {}, {} -- by batch: its members in the call, those seen, those new
 for b = 1, nb do
-  members[b] = {}
+  asked[b], known[b], added[b] = {}, {}, {}
 end
 for i = 0, n - 1 do
-  local m = members[tonumber(ARGV[5 + 8*i])]
+  local m = asked[tonumber(ARGV[5 + 8*i])]
   m[#m+1] = ARGV[6 + 8*i]
 end
-local known = {}
 for b = 1, nb do
-  local m = members[b]
-  local k = {}
-  if #m > 0 then
-    for s = 1, #m, 1000 do
-      local e = math.min(s + 999, #m)
-      local r = redis.pcall('SMISMEMBER', KEYS[8 + 2*b], unpack(m, s, e))
-      if r.err then -- Redis before 6.2: one SISMEMBER a member
-        r = {}
-        for j = s, e do
-          r[#r+1] = redis.call('SISMEMBER', KEYS[8 + 2*b], m[j])
-        end
+  local m = asked[b]
+  for s = 1, #m, 1000 do
+    local e = math.min(s + 999, #m)
+    local r = redis.pcall('SMISMEMBER', KEYS[8 + 2*b], unpack(m, s, e))
+    if r.err then -- Redis before 6.2: one SISMEMBER a member
+      r = {}
+      for j = s, e do
+        r[#r+1] = redis.call('SISMEMBER', KEYS[8 + 2*b], m[j])
       end
-      for j = 1, #r do
-        if r[j] == 1 then
-          k[m[s + j - 1]] = true
-        end
+    end
+    for j = 1, #r do
+      if r[j] == 1 then
+        known[b][m[s + j - 1]] = true
       end
     end
   end
-  known[b] = k
-  members[b] = {}
 end
 
 local results, exceptions = {}, {}
-local done, counts, countOrder = {}, {}, {}
+local counts, countOrder = {}, {}
 local hostCounts, hostDetail, hostOrder = {}, {}, {}
 local ids, taskKeys = {}, {}
 local processed, failed = 0, 0
@@ -119,7 +119,7 @@ local function count(b, field)
   c[field] = c[field] + 1
 end
 for b = 1, nb do
-  done[b], counts[b], countOrder[b] = 0, {}, {}
+  counts[b], countOrder[b] = {}, {}
 end
 for i = 0, n - 1 do
   local a = 4 + 8*i
@@ -129,8 +129,7 @@ for i = 0, n - 1 do
     out[i+1] = 0
   else
     known[b][member] = true
-    local m = members[b]
-    m[#m+1] = member
+    added[b][#added[b]+1] = member
     if exc then
       exceptions[#exceptions+1] = ARGV[a+3]
       count(b, 'exceptions')
@@ -138,7 +137,6 @@ for i = 0, n - 1 do
       results[#results+1] = ARGV[a+3]
       count(b, 'responses')
     end
-    done[b] = done[b] + 1
     local d, h = ARGV[a+7], ARGV[a+8]
     if d ~= '' then
       count(b, d)
@@ -176,9 +174,9 @@ end
 
 for b = 1, nb do
   local seen, batch = KEYS[8 + 2*b], KEYS[9 + 2*b]
-  if #members[b] > 0 then
-    each1000('SADD', seen, members[b])
-    redis.call('HINCRBY', batch, 'done', done[b])
+  if #added[b] > 0 then
+    each1000(added[b], 'SADD', seen)
+    redis.call('HINCRBY', batch, 'done', #added[b])
     for _, field in ipairs(countOrder[b]) do
       redis.call('HINCRBY', batch, field, counts[b][field])
     end
@@ -188,12 +186,8 @@ for b = 1, nb do
     redis.call('EXPIRE', batch, ttl)
   end
 end
-if #results > 0 then
-  each1000('RPUSH', KEYS[1], results)
-end
-if #exceptions > 0 then
-  each1000('RPUSH', KEYS[2], exceptions)
-end
+each1000(results, 'RPUSH', KEYS[1])
+each1000(exceptions, 'RPUSH', KEYS[2])
 -- One call a host field; a new field over the cap goes to other.
 for _, f in ipairs(hostOrder) do
   local c = hostCounts[f]
@@ -202,12 +196,8 @@ for _, f in ipairs(hostOrder) do
     redis.call('HINCRBY', KEYS[7], 'other ' .. hostDetail[f], c)
   end
 end
-if #ids > 0 then
-  each1000('ZREM', KEYS[4], ids)
-  for s = 1, #taskKeys, 1000 do
-    redis.call('DEL', unpack(taskKeys, s, math.min(s + 999, #taskKeys)))
-  end
-end
+each1000(ids, 'ZREM', KEYS[4])
+each1000(taskKeys, 'DEL')
 for _, c in ipairs({{KEYS[5], KEYS[6], processed}, {KEYS[8], KEYS[9], failed}}) do
   if c[3] > 0 then
     if redis.call('INCRBY', c[1], c[3]) == c[3] then
