@@ -172,20 +172,14 @@ func recordArgs(now time.Time, ttl time.Duration, recs []Record) ([]string, []an
 		ProcessedKey(q, now), ProcessedTotalKey(q), HostsKey(q), FailedKey(q, now), FailedTotalKey(q))
 	argv := make([]any, 0, 4+8*len(recs))
 	argv = append(argv, int64(ttl/time.Second), now.Add(StatsTTL).Unix(), MaxHostFields, TaskKeyPrefix(q))
-	batch, b := "", 0 // the last batch met and its number, for the common case of one
-	var batches map[string]int
+	batches := make(map[string]int, 1) // batch id -> its number in the call: 1, 2, ...
 	for i := range recs {
 		r := &recs[i]
-		if r.Batch != batch || b == 0 {
-			batch = r.Batch
-			if b = batches[batch]; b == 0 {
-				if batches == nil {
-					batches = make(map[string]int, 1)
-				}
-				keys = append(keys, SeenKey(q, batch), BatchKey(q, batch))
-				b = len(batches) + 1
-				batches[batch] = b
-			}
+		b, ok := batches[r.Batch]
+		if !ok {
+			keys = append(keys, SeenKey(q, r.Batch), BatchKey(q, r.Batch))
+			b = len(batches) + 1
+			batches[r.Batch] = b
 		}
 		argv = append(argv, b, r.Member, r.Line, r.kind(), r.TaskID, r.UniqueKey, r.Detail, r.Host)
 	}
