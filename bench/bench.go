@@ -56,7 +56,6 @@ type Config struct {
 	// AsynqProcessor runs the workers' jobs through asynq's processor, not
 	// the fetcher.
 	AsynqProcessor bool
-	WorkerEnv      []string // more environment of the worker processes
 	// WorkerGOMAXPROCS is the GOMAXPROCS of each worker process; default
 	// (0) its share of the CPUs Go gives the bench (its GOMAXPROCS, which
 	// follows a container's limit) over Workers, at least 1, as N
@@ -388,8 +387,7 @@ func (r *run) startWorkers(ctx context.Context) error {
 		if r.cfg.CPUProfileDir != "" {
 			args = append(args, "--cpuprofile", filepath.Join(r.cfg.CPUProfileDir, fmt.Sprintf("worker-%d.pprof", i+1)))
 		}
-		env := append(slices.Clip(r.cfg.WorkerEnv), "GOMAXPROCS="+strconv.Itoa(r.cfg.WorkerGOMAXPROCS))
-		ch, err := startChild(fmt.Sprintf("worker %d", i+1), r.cfg.Exe, args, env)
+		ch, err := startChild(fmt.Sprintf("worker %d", i+1), r.cfg.Exe, args, []string{"GOMAXPROCS=" + strconv.Itoa(r.cfg.WorkerGOMAXPROCS)})
 		if err != nil {
 			return err
 		}
