@@ -64,15 +64,16 @@ const DefaultFetchBatch = 32
 type fetchedTask struct {
 	queue string
 	msg   rdb.TaskMessage
+	seq   uint64 // the order taken (the fetch loop's count)
 }
 
 // fetcherConfig is what the fetcher takes from the worker's Config.
 type fetcherConfig struct {
 	queues      map[string]int
 	strict      bool
-	concurrency int            // runners, one job each at a time
+	concurrency int            // sessions: jobs sending their request at once (runners: twice that)
 	batch       int            // most tasks a Redis call
-	prefetch    int            // most tasks held beyond the runners, waiting for one
+	prefetch    int            // most tasks held beyond the sessions, waiting for one
 	minPrefetch int            // fewest, when the prefetch follows the rate (< prefetch)
 	interval    time.Duration  // idle poll
 	shutdown    time.Duration  // ShutdownTimeout
@@ -94,7 +95,7 @@ const prefetchEvery = 100 * time.Millisecond
 
 // withPrefetch sets the prefetch from Config.Prefetch: none (negative), a
 // fixed one (positive), or (0) one that follows the rate between a quarter
-// of the runners and all of them, at most a batch.
+// of the sessions and all of them, at most a batch.
 func (c fetcherConfig) withPrefetch(p int) fetcherConfig {
 	switch {
 	case p < 0:
@@ -107,33 +108,41 @@ func (c fetcherConfig) withPrefetch(p int) fetcherConfig {
 	return c
 }
 
-// fetcher takes tasks, many a call, and runs them on concurrency runners.
-// Credits bound the tasks held (running or waiting for a runner) to
-// concurrency + prefetch. With a prefetch, a call is made once half a batch
-// of credits (or the prefetch, if fewer) is free, or sooner when the runners
-// have nothing left waiting, so that they rarely wait for a call and calls
-// take several tasks; without one, as soon as a runner is free. A prefetch
-// that follows the rate keeps the credits it does not allow now parked with
-// the loop.
+// fetcher takes tasks, many a call, and runs them on runners: twice
+// concurrency, so that while a runner records its job's outcome another
+// sends the next request on the session it gave back. Slots (one per
+// session) bound the jobs sending their requests to concurrency. Credits
+// bound the tasks held before their requests are over (waiting for a
+// runner or a slot, or sending) to concurrency + prefetch: a job gives its
+// credit back once its request is over, before its outcome is recorded, so
+// that outcomes being recorded do not hold back the next fetch; they are at
+// most concurrency more, one per runner without a slot. With a prefetch, a
+// call is made once half a batch of credits (or the prefetch, if fewer) is
+// free, or sooner when the runners have nothing left waiting, so that they
+// rarely wait for a call and calls take several tasks; without one, as
+// soon as a request is over. A prefetch that follows the rate keeps the
+// credits it does not allow now parked with the loop.
 type fetcher struct {
 	cfg   fetcherConfig
 	rdb   redis.UniversalClient
 	store *rdb.Client // rdb, for reqfleet's scripts
-	exec  func(ctx context.Context, queue string, t tasks.Task, start time.Time, a *ack) error
+	exec  execFunc
 	admit *admitter     // per-host limits (admit.go)
 	nudge chan struct{} // the releaser moved jobs to pending: poll now (release.go); nil: none
 
 	credits chan struct{}
+	slots   chan struct{} // one per session: taken by a job before it starts
 	jobs    chan fetchedTask
 	quit    chan struct{} // closed: take no more tasks
 	abort   context.Context
 	cancel  context.CancelFunc // ends the jobs in flight
 	rng     *rand.Rand         // the fetch loop's only
 
-	finished atomic.Int64 // jobs the runners are done with
+	finished atomic.Int64 // jobs whose credits were given back
 	// The fetch loop's only: credits held back from the prefetch, and the
 	// finishing rate measured last (jobs/s) and since when.
 	parked  int
+	taken   uint64 // tasks taken: the seq of the last
 	rate    float64
 	rateAt  time.Time
 	rateFin int64
@@ -148,7 +157,12 @@ type fetcher struct {
 	leftover []fetchedTask                      // to requeue at shutdown
 }
 
-func newFetcher(cfg fetcherConfig, client redis.UniversalClient, exec func(ctx context.Context, queue string, t tasks.Task, start time.Time, a *ack) error) *fetcher {
+// execFunc runs task t of queue, a fetched task (a), from start: it sends
+// the request, calls sent once the request is over (its session free for
+// the next job) and records the outcome.
+type execFunc func(ctx context.Context, queue string, t tasks.Task, start time.Time, a *ack, sent func()) error
+
+func newFetcher(cfg fetcherConfig, client redis.UniversalClient, exec execFunc) *fetcher {
 	abort, cancel := context.WithCancel(context.Background())
 	cfg.lease = cmp.Or(cfg.lease, rdb.LeaseDuration)
 	cfg.extendEvery = cmp.Or(cfg.extendEvery, rdb.LeaseExtendEvery)
@@ -156,6 +170,7 @@ func newFetcher(cfg fetcherConfig, client redis.UniversalClient, exec func(ctx c
 	f := &fetcher{
 		cfg: cfg, rdb: client, store: rdb.New(client), exec: exec,
 		credits: make(chan struct{}, cfg.concurrency+cfg.prefetch),
+		slots:   make(chan struct{}, cfg.concurrency),
 		jobs:    make(chan fetchedTask, cfg.concurrency+cfg.prefetch),
 		quit:    make(chan struct{}),
 		abort:   abort, cancel: cancel,
@@ -165,6 +180,9 @@ func newFetcher(cfg fetcherConfig, client redis.UniversalClient, exec func(ctx c
 	for range cap(f.credits) {
 		f.credits <- struct{}{}
 	}
+	for range cap(f.slots) {
+		f.slots <- struct{}{}
+	}
 	return f
 }
 
@@ -173,7 +191,7 @@ func newFetcher(cfg fetcherConfig, client redis.UniversalClient, exec func(ctx c
 func (f *fetcher) Start(ctx context.Context) error {
 	return f.life.Start(ctx, func(ctx context.Context) {
 		f.wg.Go(f.loop)
-		for range f.cfg.concurrency {
+		for range 2 * f.cfg.concurrency {
 			f.wg.Go(f.runner)
 		}
 		f.beat.Go(f.heartbeat)
@@ -394,7 +412,8 @@ func (f *fetcher) fetch(n int) (int, error) {
 				continue
 			}
 			f.hold(q, &m, leaseEnd(expiry))
-			f.jobs <- fetchedTask{queue: q, msg: m}
+			f.taken++
+			f.jobs <- fetchedTask{queue: q, msg: m, seq: f.taken}
 			got++
 		}
 	}
@@ -468,16 +487,35 @@ func (f *fetcher) runner() {
 		select {
 		case <-f.quit:
 			f.giveBack(j) // taken, not started
+			f.giveCredit()
 		default:
 			f.run(j)
 		}
-		f.finished.Add(1)
-		f.credits <- struct{}{}
 	}
 }
 
-// run runs one task and finishes it.
+// giveCredit gives a job's credit back: the fetch loop may take another.
+func (f *fetcher) giveCredit() {
+	f.finished.Add(1)
+	f.credits <- struct{}{}
+}
+
+// run runs one task and finishes it. It gives the task's credit back, and
+// its slot if it took one, once its request is over or, at the latest,
+// when it returns.
 func (f *fetcher) run(j fetchedTask) {
+	slot, credit := false, true
+	sent := func() {
+		if slot {
+			slot = false
+			f.slots <- struct{}{}
+		}
+		if credit {
+			credit = false
+			f.giveCredit()
+		}
+	}
+	defer sent()
 	start := time.Now()
 	if j.msg.Type != tasks.TypeRequest {
 		f.archive(j, fmt.Sprintf("handler not found for task %q", j.msg.Type))
@@ -503,6 +541,13 @@ func (f *fetcher) run(j fetchedTask) {
 		return
 	}
 	defer ad.leave()
+	select {
+	case <-f.slots:
+		slot = true
+	case <-f.quit:
+		f.giveBack(j) // taken, not started
+		return
+	}
 	ctx := f.abort
 	dl := j.msg.ContextDeadline(f.cfg.now())
 	if !dl.IsZero() {
@@ -511,7 +556,7 @@ func (f *fetcher) run(j fetchedTask) {
 		defer cancel()
 	}
 	f.running(j.queue, j.msg.ID, start, dl)
-	err = f.exec(ctx, j.queue, t, start, &ack{id: j.msg.ID, uniqueKey: j.msg.UniqueKey, msg: &j.msg, throttled: ad.waited()})
+	err = f.exec(ctx, j.queue, t, start, &ack{id: j.msg.ID, uniqueKey: j.msg.UniqueKey, msg: &j.msg, throttled: ad.waited()}, sent)
 	switch {
 	case err == nil:
 		f.release(j.queue, j.msg.ID)
@@ -557,8 +602,11 @@ func (f *fetcher) giveBack(j fetchedTask) {
 // If Redis is away they stay active, and their leases run out.
 func (f *fetcher) requeueLeftovers() {
 	f.mu.Lock()
-	// RPUSH puts a task where the next is taken: the last given back goes
-	// first, so that the first taken is taken first again.
+	// RPUSH puts a task where the next is taken: the last taken goes
+	// first, so that the first taken is taken first again. (Runners give
+	// tasks back in any order: one waiting for a session at once, one
+	// running when it is cancelled.)
+	slices.SortFunc(f.leftover, func(a, b fetchedTask) int { return cmp.Compare(a.seq, b.seq) })
 	byQueue := map[string][]string{}
 	for _, j := range slices.Backward(f.leftover) {
 		byQueue[j.queue] = append(byQueue[j.queue], j.msg.ID)

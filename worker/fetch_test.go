@@ -22,8 +22,6 @@ import (
 	"github.com/reqfleet/reqfleet/tasks"
 )
 
-type execFunc = func(ctx context.Context, queue string, t tasks.Task, start time.Time, a *ack) error
-
 // newTestFetcher is a fetcher with small defaults, stopped at the end of the
 // test. It is not started.
 func newTestFetcher(t *testing.T, rdb redis.UniversalClient, cfg fetcherConfig, exec execFunc) *fetcher {
@@ -95,7 +93,7 @@ func enqueueJobs(t *testing.T, rdb redis.UniversalClient, queue string, n int) {
 // finishing runs no request: it records a 200 response for each job.
 func finishing(rdb redis.UniversalClient) execFunc {
 	rec := &recorder{rdb: rdb, ttl: time.Hour}
-	return func(ctx context.Context, queue string, t tasks.Task, _ time.Time, a *ack) error {
+	return func(ctx context.Context, queue string, t tasks.Task, _ time.Time, a *ack, _ func()) error {
 		_, err := rec.finish(ctx, queue, t, &tasks.Response{ID: t.Job.ID, Batch: t.Batch, Request: t.Job, StatusCode: 200, Attempt: t.Attempt}, a)
 		return err
 	}
@@ -130,12 +128,12 @@ func TestFetcherFinishesInAsynqLayout(t *testing.T) {
 		enqueueJobs(t, rdb, "q", jobs)
 		var running, peak, peakHeld atomic.Int64
 		finish := finishing(rdb)
-		f := newTestFetcher(t, rdb, fetcherConfig{concurrency: runners, batch: batch, prefetch: prefetch}, func(ctx context.Context, q string, tk tasks.Task, s time.Time, a *ack) error {
+		f := newTestFetcher(t, rdb, fetcherConfig{concurrency: runners, batch: batch, prefetch: prefetch}, func(ctx context.Context, q string, tk tasks.Task, s time.Time, a *ack, sent func()) error {
 			n := running.Add(1)
 			defer running.Add(-1)
 			raise(&peak, n)
 			raise(&peakHeld, rdb.LLen(ctx, reqrdb.ActiveKey("q")).Val())
-			return finish(ctx, q, tk, s, a)
+			return finish(ctx, q, tk, s, a, sent)
 		})
 		startFetcher(t, f)
 		waitOutcomes(t, rdb, "q", jobs)
@@ -157,6 +155,45 @@ func TestFetcherFinishesInAsynqLayout(t *testing.T) {
 		}
 		if ttl := rdb.TTL(ctx, reqrdb.ProcessedKey("q", time.Now())).Val(); ttl < 80*24*time.Hour {
 			t.Fatalf("daily processed counter expires in %v, want about 90 days", ttl)
+		}
+	})
+}
+
+// A runner that gave its session back (sent) records its outcome while
+// another runner sends the next request: with every first outcome's record
+// held up, twice as many jobs as sessions are under way, and the credits of
+// the outcomes being recorded do not hold back the next fetch. (That no
+// more requests than sessions are sent at once is
+// TestFetcherFinishesInAsynqLayout's.)
+func TestFetcherRecordsWhileNextJobSends(t *testing.T) {
+	testredis.Each(t, func(t *testing.T, rdb redis.UniversalClient) {
+		const jobs, sessions = 12, 2
+		enqueueJobs(t, rdb, "q", jobs)
+		var recording atomic.Int64
+		gate := make(chan struct{})
+		finish := finishing(rdb)
+		f := newTestFetcher(t, rdb, fetcherConfig{concurrency: sessions, batch: 4, prefetch: 1}, func(ctx context.Context, q string, tk tasks.Task, s time.Time, a *ack, sent func()) error {
+			sent()
+			recording.Add(1)
+			defer recording.Add(-1)
+			select { // a slow record: held until the gate opens
+			case <-gate:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			return finish(ctx, q, tk, s, a, sent)
+		})
+		startFetcher(t, f)
+		testkit.WaitUntil(t, testWait, func() error {
+			if n := recording.Load(); n < 2*sessions {
+				return fmt.Errorf("%d outcomes being recorded at once, want %d", n, 2*sessions)
+			}
+			return nil
+		}, "a runner per session recording while the others send")
+		close(gate)
+		waitOutcomes(t, rdb, "q", jobs)
+		if qi := queueInfo(t, rdb, "q"); qi.Pending != 0 || qi.Active != 0 || qi.Processed != jobs {
+			t.Fatalf("queue after: %+v", qi)
 		}
 	})
 }
@@ -222,7 +259,7 @@ func TestFetcherRequeuesAtShutdown(t *testing.T) {
 		enqueueJobs(t, rdb, "q", 5)
 		var started testkit.Signal[struct{}]
 		started.Init(t)
-		f := newTestFetcher(t, rdb, fetcherConfig{concurrency: 1, batch: 8, prefetch: 8}, func(ctx context.Context, _ string, _ tasks.Task, _ time.Time, _ *ack) error {
+		f := newTestFetcher(t, rdb, fetcherConfig{concurrency: 1, batch: 8, prefetch: 8}, func(ctx context.Context, _ string, _ tasks.Task, _ time.Time, _ *ack, _ func()) error {
 			started.Signal(struct{}{}) // once: the others are never started
 			<-ctx.Done()
 			return ctx.Err()
@@ -260,7 +297,7 @@ func TestFetcherArchivesNonJobs(t *testing.T) {
 			t.Fatal(err)
 		}
 		var ran atomic.Int32
-		f := newTestFetcher(t, rdb, fetcherConfig{}, func(context.Context, string, tasks.Task, time.Time, *ack) error {
+		f := newTestFetcher(t, rdb, fetcherConfig{}, func(context.Context, string, tasks.Task, time.Time, *ack, func()) error {
 			ran.Add(1)
 			return nil
 		})
@@ -304,7 +341,7 @@ func TestFetcherLeases(t *testing.T) {
 		release := make(chan struct{})
 		var started testkit.Signal[string]
 		started.Init(t)
-		f := newTestFetcher(t, rdb, fetcherConfig{concurrency: 2, now: clock}, func(ctx context.Context, _ string, tk tasks.Task, _ time.Time, _ *ack) error {
+		f := newTestFetcher(t, rdb, fetcherConfig{concurrency: 2, now: clock}, func(ctx context.Context, _ string, tk tasks.Task, _ time.Time, _ *ack, _ func()) error {
 			started.Signal(tk.Job.ID)
 			select {
 			case <-release:
@@ -355,7 +392,7 @@ func TestFetcherHeartbeatExtendsLeases(t *testing.T) {
 	var started testkit.Signal[struct{}]
 	started.Init(t)
 	f := newTestFetcher(t, rdb, fetcherConfig{now: clock, beat: 2 * time.Millisecond, extendEvery: 10 * time.Millisecond},
-		func(ctx context.Context, _ string, _ tasks.Task, _ time.Time, _ *ack) error {
+		func(ctx context.Context, _ string, _ tasks.Task, _ time.Time, _ *ack, _ func()) error {
 			started.Signal(struct{}{})
 			select {
 			case <-release:
@@ -407,9 +444,9 @@ func TestFetcherRerunOfRecordedJob(t *testing.T) {
 		}
 		ran := make(chan string, 2)
 		finish := finishing(rdb)
-		f := newTestFetcher(t, rdb, fetcherConfig{}, func(ctx context.Context, q string, tk tasks.Task, s time.Time, a *ack) error {
+		f := newTestFetcher(t, rdb, fetcherConfig{}, func(ctx context.Context, q string, tk tasks.Task, s time.Time, a *ack, sent func()) error {
 			ran <- tk.Job.ID
-			return finish(ctx, q, tk, s, a)
+			return finish(ctx, q, tk, s, a, sent)
 		})
 		startFetcher(t, f)
 		if id := <-ran; id != "lost" {
@@ -658,7 +695,7 @@ func TestFetcherStopBoundedByCtx(t *testing.T) {
 	enqueueJobs(t, rdb, "q", 1)
 	var started testkit.Signal[struct{}]
 	started.Init(t)
-	f := newTestFetcher(t, rdb, fetcherConfig{shutdown: time.Hour}, func(ctx context.Context, _ string, _ tasks.Task, _ time.Time, _ *ack) error {
+	f := newTestFetcher(t, rdb, fetcherConfig{shutdown: time.Hour}, func(ctx context.Context, _ string, _ tasks.Task, _ time.Time, _ *ack, _ func()) error {
 		started.Signal(struct{}{})
 		<-ctx.Done()
 		return ctx.Err()

@@ -158,7 +158,7 @@ func TestFetcherFencing(t *testing.T) {
 			set := func(d time.Duration) { mu.Lock(); now = recoverNow.Add(d); mu.Unlock() }
 			var ran testkit.Signal[string]
 			ran.Init(t)
-			f := newTestFetcher(t, rdb, fetcherConfig{now: clock, lease: 5 * time.Second, extendEvery: time.Hour}, func(context.Context, string, tasks.Task, time.Time, *ack) error {
+			f := newTestFetcher(t, rdb, fetcherConfig{now: clock, lease: 5 * time.Second, extendEvery: time.Hour}, func(context.Context, string, tasks.Task, time.Time, *ack, func()) error {
 				ran.Signal("ran")
 				return nil
 			})
@@ -166,6 +166,7 @@ func TestFetcherFencing(t *testing.T) {
 				t.Fatalf("fetched %d, %v", got, err)
 			}
 			j := <-f.jobs
+			<-f.credits // the fetch loop's part: a credit per job taken, which run gives back
 			if tt.renew > 0 {
 				set(tt.renew)
 				f.extendOnce()

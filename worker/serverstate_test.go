@@ -27,7 +27,7 @@ func TestFetcherInAsynqServerList(t *testing.T) {
 		var running testkit.Signal[string]
 		running.Init(t)
 		release := make(chan struct{})
-		f := newTestFetcher(t, rdb, fetcherConfig{identity: id}, func(ctx context.Context, _ string, tk tasks.Task, _ time.Time, _ *ack) error {
+		f := newTestFetcher(t, rdb, fetcherConfig{identity: id}, func(ctx context.Context, _ string, tk tasks.Task, _ time.Time, _ *ack, _ func()) error {
 			running.Signal(tk.Job.ID)
 			select {
 			case <-release:

@@ -48,7 +48,7 @@ type Config struct {
 	Redis          redis.UniversalClient // required; shared, not closed by the worker
 	Queues         map[string]int        // queue name -> priority; default {"default": 1}
 	StrictPriority bool                  // drain higher priorities first
-	Concurrency    int                   // jobs at once = sessions; default runtime.NumCPU(), as the original
+	Concurrency    int                   // requests at once = sessions (the fetcher records as many more outcomes meanwhile); default runtime.NumCPU(), as the original
 
 	// FetchBatch is the most jobs the fetcher takes in one Redis call
 	// (fetch.go); default DefaultFetchBatch. The fetcher runs the jobs on
@@ -521,23 +521,27 @@ func (w *Worker) process(ctx context.Context, queue string, payload []byte) erro
 		// archives it, where the fleet's archive sweep finds it.
 		return fmt.Errorf("%w: %w", asynq.SkipRetry, err)
 	}
-	return w.run(ctx, queue, t, start, nil)
+	return w.run(ctx, queue, t, start, nil, nil)
 }
 
-// run sends the job's request on a session from the pool and records its
-// outcome (finishing a fetched task with it, when a != nil).
-func (w *Worker) run(ctx context.Context, queue string, t tasks.Task, start time.Time, a *ack) error {
+// run sends the job's request on a session from the pool, calls sent (if
+// not nil) once the session is back, and records its outcome (finishing a
+// fetched task with it, when a != nil).
+func (w *Worker) run(ctx context.Context, queue string, t tasks.Task, start time.Time, a *ack, sent func()) error {
 	s, err := w.pool.get(ctx)
 	if err != nil {
 		return err
 	}
-	sent := time.Now()
+	at := time.Now()
 	out, err := w.exec.Do(ctx, s, t)
 	w.pool.put(s)
+	if sent != nil {
+		sent()
+	}
 	if err != nil {
 		return err // shutting down: the job goes back to the queue
 	}
-	w.admit.observe(ctx, t, out, time.Since(sent)) // Retry-After pauses, adaptive throttling (admit.go)
+	w.admit.observe(ctx, t, out, time.Since(at)) // Retry-After pauses, adaptive throttling (admit.go)
 	if a != nil {
 		withThrottled(out, a.throttled)
 	}
