@@ -157,8 +157,9 @@ for i = 0, n - 1 do
   local id = ARGV[a+5]
   -- An id is on the active list once (fetched from pending once): LREM
   -- -1 stops at it, looking from the tail, where the oldest tasks are, so
-  -- that a record costs no more with many tasks active.
-  if id ~= '' and redis.call('LREM', KEYS[3], -1, id) > 0 then
+  -- that a record costs no more with many tasks active. (The count as a
+  -- string: a Lua number is formatted with snprintf on every call.)
+  if id ~= '' and redis.call('LREM', KEYS[3], '-1', id) > 0 then
     ids[#ids+1] = id
     taskKeys[#taskKeys+1] = prefix .. id
     local u = ARGV[a+6]
