@@ -529,6 +529,15 @@ func (f *fetcher) run(j fetchedTask) {
 	if j.msg.Retried > 0 && f.recordedBefore(j, t) {
 		return
 	}
+	// A session's slot before the lease check and the per-host admission,
+	// so that a job waiting for one holds no host's slot.
+	select {
+	case <-f.slots:
+		slot = true
+	case <-f.quit:
+		f.giveBack(j) // taken, not started
+		return
+	}
 	if left := f.leaseLeft(j.queue, j.msg.ID); left <= f.cfg.margin {
 		// Fenced: its lease could not be renewed (Redis away) and may soon
 		// be another worker's; not sent, let go to the lease recoverer.
@@ -541,13 +550,6 @@ func (f *fetcher) run(j fetchedTask) {
 		return
 	}
 	defer ad.leave()
-	select {
-	case <-f.slots:
-		slot = true
-	case <-f.quit:
-		f.giveBack(j) // taken, not started
-		return
-	}
 	ctx := f.abort
 	dl := j.msg.ContextDeadline(f.cfg.now())
 	if !dl.IsZero() {
