@@ -484,20 +484,8 @@ func (f *fetcher) release(q, id string) {
 
 func (f *fetcher) runner() {
 	for j := range f.jobs {
-		select {
-		case <-f.quit:
-			f.giveBack(j) // taken, not started
-			f.giveCredit()
-		default:
-			f.run(j)
-		}
+		f.run(j)
 	}
-}
-
-// giveCredit gives a job's credit back: the fetch loop may take another.
-func (f *fetcher) giveCredit() {
-	f.finished.Add(1)
-	f.credits <- struct{}{}
 }
 
 // run runs one task and finishes it. It gives the task's credit back, and
@@ -510,12 +498,19 @@ func (f *fetcher) run(j fetchedTask) {
 			slot = false
 			f.slots <- struct{}{}
 		}
-		if credit {
+		if credit { // the fetch loop may take another
 			credit = false
-			f.giveCredit()
+			f.finished.Add(1)
+			f.credits <- struct{}{}
 		}
 	}
 	defer sent()
+	select {
+	case <-f.quit:
+		f.giveBack(j) // taken, not started
+		return
+	default:
+	}
 	start := time.Now()
 	if j.msg.Type != tasks.TypeRequest {
 		f.archive(j, fmt.Sprintf("handler not found for task %q", j.msg.Type))
