@@ -16,6 +16,7 @@ import (
 
 	"github.com/reqfleet/reqfleet/internal/rdb"
 	"github.com/reqfleet/reqfleet/internal/startstop"
+	"github.com/reqfleet/reqfleet/internal/testkit"
 	"github.com/reqfleet/reqfleet/tasks"
 )
 
@@ -132,6 +133,13 @@ type fetcher struct {
 
 	credits chan struct{}
 	slots   chan struct{} // one per session: taken by a job before it starts
+	// alone: a job run again after a lost worker (a suspect: it may be what
+	// kills workers) holds it locked, any other job read-locked, each from
+	// before its slot until its outcome is recorded: a suspect runs with no
+	// other job running or waiting for its record, so that if its worker is
+	// lost again, no other job was running with it (suspects.go).
+	alone     sync.RWMutex
+	aloneWait testkit.Signal[string] // tests: a suspect waits to run alone, with its task id
 	jobs    chan fetchedTask
 	quit    chan struct{} // closed: take no more tasks
 	abort   context.Context
@@ -521,8 +529,17 @@ func (f *fetcher) run(j fetchedTask) {
 		f.archive(j, err.Error())
 		return
 	}
-	if j.msg.Retried > 0 && f.recordedBefore(j, t) {
+	suspect := j.msg.Retried > 0
+	if suspect && f.recordedBefore(j, t) {
 		return
+	}
+	if suspect {
+		f.aloneWait.Signal(j.msg.ID)
+		f.alone.Lock()
+		defer f.alone.Unlock()
+	} else {
+		f.alone.RLock()
+		defer f.alone.RUnlock()
 	}
 	// A session's slot before the lease check and the per-host admission,
 	// so that a job waiting for one holds no host's slot.
@@ -545,6 +562,9 @@ func (f *fetcher) run(j fetchedTask) {
 		return
 	}
 	defer ad.leave()
+	if suspect && !f.markStarted(j) {
+		return
+	}
 	ctx := f.abort
 	dl := j.msg.ContextDeadline(f.cfg.now())
 	if !dl.IsZero() {

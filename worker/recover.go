@@ -28,7 +28,9 @@ import (
 //     after a retry delay); its next run finishes it without sending its
 //     request again if its outcome was recorded after all (fetch.go's
 //     recordedBefore);
-//   - or, once its workers died while holding it Config.MaxCrashes times
+//   - or, run again (retried > 0) and only held when its worker was lost
+//     (not marked as started: suspects.go), puts it back as it was;
+//   - or, once its workers died while running it Config.MaxCrashes times
 //     (its retried count), records it as a WorkerCrashed exception and
 //     finishes it in the same script, exactly once (the batch's seen set),
 //     so that a job that kills its worker does not walk through the fleet;
@@ -163,6 +165,12 @@ func (r *leaseRecoverer) decide(q string, e rdb.Expired, now time.Time) (rdb.Rec
 	rec := rdb.Recovery{ID: e.ID, Msg: e.Msg}
 	var typ, msg string
 	switch {
+	case m.Retried > 0 && e.Started == "":
+		// Run again after a lost worker, it runs alone and is marked before
+		// its request (suspects.go): not marked, it was only held beside
+		// what ran, and goes back as it was.
+		rec.Requeue = []byte(e.Msg)
+		return rec, "", true
 	case m.Retried >= m.Retry:
 		typ = tasks.WorkerLost
 		msg = "the job's worker was lost before it recorded an outcome (" + rdb.LeaseExpiredMsg + ", after " + strconv.Itoa(m.Retried) + " asynq retries)"

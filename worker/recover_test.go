@@ -25,8 +25,9 @@ func testRecoverer(rdb redis.UniversalClient, maxCrashes int) *leaseRecoverer {
 }
 
 // heldBy enqueues job id (asynq MaxRetry maxRetry) and takes it as a
-// worker would, under a lease until lease, after retried lease expiries.
-func heldBy(t *testing.T, rdb redis.UniversalClient, id string, maxRetry, retried int, lease time.Time) {
+// worker would, under a lease until lease, after retried lease expiries;
+// started: marked as started, as the fetcher marks a job run again.
+func heldBy(t *testing.T, rdb redis.UniversalClient, id string, maxRetry, retried int, lease time.Time, started bool) {
 	t.Helper()
 	ctx := context.Background()
 	tk := tasks.Task{Batch: "B", Attempt: 1, Job: job(id, "http://x/")}
@@ -43,31 +44,47 @@ func heldBy(t *testing.T, rdb redis.UniversalClient, id string, maxRetry, retrie
 	if err := rdb.HSet(ctx, reqrdb.TaskKey("q", id), "msg", m.WithRetried(retried)).Err(); err != nil {
 		t.Fatal(err)
 	}
+	if started {
+		if ok, err := c.MarkStarted(ctx, "q", id, "w1"); !ok || err != nil {
+			t.Fatalf("mark started: %v, %v", ok, err)
+		}
+	}
 }
 
 // The lease recoverer requeues a lost worker's job at once, retried+1;
 // records it as WorkerCrashed the MaxCrashes-th time, and as WorkerLost
-// when its asynq retries are used up; leaves a live lease alone.
+// when its asynq retries are used up; leaves a live lease alone. A job
+// run again counts a loss only if it was marked as started: only held, it
+// goes back as it was (suspects.go).
 func TestLeaseRecoverer(t *testing.T) {
+	past := recoverNow.Add(-time.Second)
 	tests := []struct {
 		name              string
 		maxRetry, retried int
 		lease             time.Time
+		started           bool
 		wantState         asynq.TaskState // 0: finished, with exception wantExc
 		wantExc           string
 		wantRetried       int
 	}{
-		{"first loss: requeued", 25, 0, recoverNow.Add(-time.Second), asynq.TaskStatePending, "", 1},
-		{"second loss: requeued", 25, 1, recoverNow.Add(-time.Second), asynq.TaskStatePending, "", 2},
-		{"third loss: WorkerCrashed", 25, 2, recoverNow.Add(-time.Second), 0, tasks.WorkerCrashed, 0},
-		{"no asynq retries: WorkerLost", 0, 0, recoverNow.Add(-time.Second), 0, tasks.WorkerLost, 0},
-		{"live lease: left alone", 25, 0, recoverNow.Add(time.Second), asynq.TaskStateActive, "", 0},
-		{"ends now: left alone", 25, 0, recoverNow, asynq.TaskStateActive, "", 0},
+		{"first loss: requeued", 25, 0, past, false, asynq.TaskStatePending, "", 1},
+		{"first loss, started: requeued", 25, 0, past, true, asynq.TaskStatePending, "", 1},
+		{"second loss, started: requeued", 25, 1, past, true, asynq.TaskStatePending, "", 2},
+		{"second loss, only held: back as it was", 25, 1, past, false, asynq.TaskStatePending, "", 1},
+		{"third loss, started: WorkerCrashed", 25, 2, past, true, 0, tasks.WorkerCrashed, 0},
+		{"third loss, only held: back as it was", 25, 2, past, false, asynq.TaskStatePending, "", 2},
+		{"no asynq retries: WorkerLost", 0, 0, past, false, 0, tasks.WorkerLost, 0},
+		{"asynq retries used up, started: WorkerLost", 1, 1, past, true, 0, tasks.WorkerLost, 0},
+		{"asynq retries used up, only held: back as it was", 1, 1, past, false, asynq.TaskStatePending, "", 1},
+		{"live lease: left alone", 25, 0, recoverNow.Add(time.Second), false, asynq.TaskStateActive, "", 0},
+		{"ends now: left alone", 25, 0, recoverNow, false, asynq.TaskStateActive, "", 0},
+		{"live lease, started: left alone", 25, 1, recoverNow.Add(time.Second), true, asynq.TaskStateActive, "", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			backends(t, func(t *testing.T, rdb redis.UniversalClient) {
-				heldBy(t, rdb, "j", tt.maxRetry, tt.retried, tt.lease)
+				heldBy(t, rdb, "j", tt.maxRetry, tt.retried, tt.lease, tt.started)
+				before := rdb.HGet(context.Background(), reqrdb.TaskKey("q", "j"), "msg").Val()
 				r := testRecoverer(rdb, 3)
 				n := r.round(context.Background())
 				info, err := asynq.NewInspectorFromRedisClient(rdb).GetTaskInfo("q", "j")
@@ -87,8 +104,18 @@ func TestLeaseRecoverer(t *testing.T) {
 				if info.State != tt.wantState || info.Retried != tt.wantRetried {
 					t.Fatalf("state %v retried %d, want %v %d", info.State, info.Retried, tt.wantState, tt.wantRetried)
 				}
-				if tt.wantState == asynq.TaskStatePending && info.LastErr != reqrdb.LeaseExpiredMsg {
+				if tt.wantState != asynq.TaskStatePending {
+					return
+				}
+				if tt.retried > 0 && !tt.started {
+					if after := rdb.HGet(context.Background(), reqrdb.TaskKey("q", "j"), "msg").Val(); after != before {
+						t.Fatal("a job only held went back with another message")
+					}
+				} else if info.LastErr != reqrdb.LeaseExpiredMsg {
 					t.Fatalf("last error %q", info.LastErr)
+				}
+				if rdb.HExists(context.Background(), reqrdb.TaskKey("q", "j"), reqrdb.StartedField).Val() {
+					t.Fatal("requeued with its started mark")
 				}
 			})
 		})
@@ -98,7 +125,7 @@ func TestLeaseRecoverer(t *testing.T) {
 // Several workers' recoverers at once: one outcome.
 func TestLeaseRecoverersAtOnce(t *testing.T) {
 	backends(t, func(t *testing.T, rdb redis.UniversalClient) {
-		heldBy(t, rdb, "j", 25, 2, recoverNow.Add(-time.Second))
+		heldBy(t, rdb, "j", 25, 2, recoverNow.Add(-time.Second), true)
 		var wg sync.WaitGroup
 		for range 4 {
 			wg.Go(func() { testRecoverer(rdb, 3).round(context.Background()) })
@@ -112,7 +139,7 @@ func TestLeaseRecoverersAtOnce(t *testing.T) {
 
 func TestLeaseRecovererStartStop(t *testing.T) {
 	rdb := miniRedis(t)
-	heldBy(t, rdb, "j", 25, 0, recoverNow.Add(-time.Second))
+	heldBy(t, rdb, "j", 25, 0, recoverNow.Add(-time.Second), false)
 	r := testRecoverer(rdb, 3)
 	r.rounds.Init(t)
 	if err := r.Start(context.Background()); err != nil {

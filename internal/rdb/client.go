@@ -296,8 +296,8 @@ func (c *Client) Fetch(ctx context.Context, queue string, leaseExpiry time.Time,
 // requeueCmd; a task no longer active is left alone. The last id goes
 // first. [requeue.lua]
 func (c *Client) Requeue(ctx context.Context, queue string, ids []string) error {
-	argv := make([]any, 0, 1+len(ids))
-	argv = append(argv, TaskKeyPrefix(queue))
+	argv := make([]any, 0, 2+len(ids))
+	argv = append(argv, TaskKeyPrefix(queue), StartedField)
 	for _, id := range ids {
 		argv = append(argv, id)
 	}

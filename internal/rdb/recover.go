@@ -34,26 +34,31 @@ func init() {
 // LeaseExpiredMsg is the error_msg a task requeued by RecoverLeases gets.
 const LeaseExpiredMsg = "lease expired"
 
+// StartedField is the task hash's field MarkStarted sets: the worker
+// that started the task's request, in this run.
+const StartedField = "reqfleet_started"
+
 // Expired is a task whose lease ended, as ExpiredLeases lists it.
 type Expired struct {
-	ID  string
-	Msg string // its encoded TaskMessage
+	ID      string
+	Msg     string // its encoded TaskMessage
+	Started string // MarkStarted's mark: the worker that started it; "" for none
 }
 
 // ExpiredLeases lists up to n tasks of queue whose lease ended before now.
 // [expired_leases.lua]
 func (c *Client) ExpiredLeases(ctx context.Context, queue string, now time.Time, n int) ([]Expired, error) {
 	res, err := expiredLeasesScript.Run(ctx, c.r, []string{LeaseKey(queue), ActiveKey(queue)},
-		unixSeconds(now), TaskKeyPrefix(queue), n).StringSlice()
+		unixSeconds(now), TaskKeyPrefix(queue), n, StartedField).StringSlice()
 	if err != nil {
 		return nil, err
 	}
-	if len(res)%2 != 0 {
+	if len(res)%3 != 0 {
 		return nil, fmt.Errorf("%w: expired leases script returned %d strings", ErrReply, len(res))
 	}
-	out := make([]Expired, 0, len(res)/2)
-	for i := 0; i < len(res); i += 2 {
-		out = append(out, Expired{ID: res[i], Msg: res[i+1]})
+	out := make([]Expired, 0, len(res)/3)
+	for i := 0; i < len(res); i += 3 {
+		out = append(out, Expired{ID: res[i], Msg: res[i+1], Started: res[i+2]})
 	}
 	return out, nil
 }
@@ -85,8 +90,8 @@ func (c *Client) RecoverLeases(ctx context.Context, queue string, now time.Time,
 	keys := make([]string, 0, 9+3*len(rs))
 	keys = append(keys, ActiveKey(queue), LeaseKey(queue), PendingKey(queue), ProcessedKey(queue, now), FailedKey(queue, now),
 		ProcessedTotalKey(queue), FailedTotalKey(queue), ExceptionsKey(queue), HostsKey(queue))
-	argv := make([]any, 0, 4+8*len(rs))
-	argv = append(argv, unixSeconds(now), int64(ttl/time.Second), now.Add(StatsTTL).Unix(), MaxHostFields)
+	argv := make([]any, 0, 5+8*len(rs))
+	argv = append(argv, unixSeconds(now), int64(ttl/time.Second), now.Add(StatsTTL).Unix(), MaxHostFields, StartedField)
 	for _, r := range rs {
 		tk := TaskKey(queue, r.ID)
 		if r.Requeue != nil {
@@ -109,6 +114,17 @@ func (c *Client) RecoverLeases(ctx context.Context, queue string, now time.Time,
 		out[i] = Recovered(v)
 	}
 	return out, nil
+}
+
+// MarkStarted marks an active task of queue as started by worker, before
+// its request goes out; false if the task is no longer active. The fetcher
+// marks a task it runs again after a lost worker, so that recovery counts
+// a crash only against the task that was running (Expired.Started), not
+// those its worker only held. Recovery and Requeue clear the mark.
+// [mark_started.lua]
+func (c *Client) MarkStarted(ctx context.Context, queue, id, worker string) (bool, error) {
+	n, err := markStartedScript.Run(ctx, c.r, []string{TaskKey(queue, id)}, StartedField, worker).Int()
+	return n == 1, err
 }
 
 // WithLeaseExpired is the message as RecoverLeases requeues it: retried

@@ -2,6 +2,7 @@ package rdb
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -150,6 +151,55 @@ func TestRecoverLeases(t *testing.T) {
 		if r.Get(ctx, ProcessedTotalKey("q")).Val() != "4" || r.Get(ctx, FailedTotalKey("q")).Val() != "4" ||
 			r.Get(ctx, ProcessedKey("q", now)).Val() != "4" || r.Get(ctx, FailedKey("q", now)).Val() != "4" {
 			t.Fatal("processed and failed counters")
+		}
+	})
+}
+
+// MarkStarted marks an active task only; ExpiredLeases lists the mark;
+// a requeue, by recovery or by Requeue, clears it.
+func TestMarkStarted(t *testing.T) {
+	testredis.Each(t, func(t *testing.T, r redis.UniversalClient) {
+		ctx, c := context.Background(), New(r)
+		fetchedUntil(t, c, "q", testNow, "run", "held", "back")
+		_, err := c.EnqueueMany(ctx, "q", testNow, []string{"pending"}, [][]byte{NewMessageEncoder("q", "request", 25, time.Minute).Encode("pending", []byte(`{}`))}, []string{""})
+		must(t, err)
+		for _, tt := range []struct {
+			id   string
+			want bool
+		}{{"run", true}, {"back", true}, {"pending", false}, {"gone", false}} {
+			ok, err := c.MarkStarted(ctx, "q", tt.id, "w1")
+			must(t, err)
+			if ok != tt.want {
+				t.Fatalf("mark %s: %v, want %v", tt.id, ok, tt.want)
+			}
+		}
+		if r.HExists(ctx, TaskKey("q", "pending"), StartedField).Val() || r.Exists(ctx, TaskKey("q", "gone")).Val() != 0 {
+			t.Fatal("marked a task not active")
+		}
+		must(t, c.Requeue(ctx, "q", []string{"back"}))
+		if r.HExists(ctx, TaskKey("q", "back"), StartedField).Val() {
+			t.Fatal("requeued with its mark")
+		}
+		exp, err := c.ExpiredLeases(ctx, "q", testNow.Add(time.Second), 10)
+		must(t, err)
+		started := map[string]string{}
+		for _, e := range exp {
+			started[e.ID] = e.Started
+		}
+		if !maps.Equal(started, map[string]string{"run": "w1", "held": ""}) {
+			t.Fatalf("listed %v", started)
+		}
+		var rs []Recovery
+		for _, e := range exp {
+			rs = append(rs, Recovery{ID: e.ID, Msg: e.Msg, Requeue: []byte(e.Msg)})
+		}
+		res, err := c.RecoverLeases(ctx, "q", testNow.Add(time.Second), time.Hour, rs)
+		must(t, err)
+		if !slices.Equal(res, []Recovered{RecoveredRequeued, RecoveredRequeued}) {
+			t.Fatalf("recovered %v", res)
+		}
+		if r.HExists(ctx, TaskKey("q", "run"), StartedField).Val() {
+			t.Fatal("recovered with its mark")
 		}
 	})
 }

@@ -19,6 +19,8 @@ var (
 	enqueueManyLua string
 	//go:embed lua/record_many.lua
 	recordManyLua string
+	//go:embed lua/mark_started.lua
+	markStartedLua string
 	//go:embed lua/write_server_state.lua
 	writeServerStateLua string
 	//go:embed lua/fetch.lua
@@ -49,6 +51,7 @@ var (
 	moveToRetryingScript   = redis.NewScript(moveToRetryingLua)
 	enqueueManyScript      = redis.NewScript(enqueueManyLua)
 	recordManyScript       = redis.NewScript(recordManyLua)
+	markStartedScript      = redis.NewScript(markStartedLua)
 	writeServerStateScript = redis.NewScript(writeServerStateLua)
 	fetchScript            = redis.NewScript(fetchLua)
 	requeueScript          = redis.NewScript(requeueLua)
@@ -68,6 +71,7 @@ var scriptsByName = map[string]*redis.Script{
 	"move_to_retrying":   moveToRetryingScript,
 	"enqueue_many":       enqueueManyScript,
 	"record_many":        recordManyScript,
+	"mark_started":       markStartedScript,
 	"write_server_state": writeServerStateScript,
 	"fetch":              fetchScript,
 	"requeue":            requeueScript,

@@ -10,7 +10,8 @@
 -- a requeued task goes to the head of the pending list (RPUSH: taken next)
 -- instead of the retry set, at once; a task no longer expired, active or
 -- with the message listed is left alone instead of a NOT FOUND error; the
--- totals are not wrapped at max int64; the uniqueness lock is an ARGV.
+-- totals are not wrapped at max int64; the uniqueness lock is an ARGV; a
+-- requeue clears the task's started mark.
 --
 -- KEYS[1] -> asynq:{<qname>}:active
 -- KEYS[2] -> asynq:{<qname>}:lease
@@ -30,7 +31,8 @@
 -- ARGV[2] -> TTL in seconds of the batch keys (0: none)
 -- ARGV[3] -> stats expiration timestamp (unix seconds)
 -- ARGV[4] -> the hosts hash's cap of fields (as record_many)
--- eight ARGV per task i (a = 4 + 8*(i-1)):
+-- ARGV[5] -> the started mark's field (mark_started.lua), cleared on a requeue
+-- eight ARGV per task i (a = 5 + 8*(i-1)):
 -- ARGV[a+1] -> task ID
 -- ARGV[a+2] -> the encoded TaskMessage listed
 -- ARGV[a+3] -> "requeue" or "record"
@@ -50,7 +52,7 @@ local n = (#KEYS - 9) / 3
 local out = {}
 local processed, failed = 0, 0
 for i = 0, n - 1 do
-  local k, a = 9 + 3*i, 4 + 8*i
+  local k, a = 9 + 3*i, 5 + 8*i
   local id, key = ARGV[a+1], KEYS[k+1]
   local score = redis.call('ZSCORE', KEYS[2], id)
   out[i+1] = 0
@@ -60,6 +62,7 @@ for i = 0, n - 1 do
     processed = processed + 1
     if ARGV[a+3] == 'requeue' then
       redis.call('HSET', key, 'msg', ARGV[a+4], 'state', 'pending')
+      redis.call('HDEL', key, ARGV[5])
       redis.call('RPUSH', KEYS[3], id)
       failed = failed + 1
       out[i+1] = 1
