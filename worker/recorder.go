@@ -247,9 +247,9 @@ func (b *batcher) flush(group []*recordReq) {
 	for _, r := range group {
 		byQueue[r.queue] = append(byQueue[r.queue], r)
 	}
-	now := b.rec.clock()
+	now, rc := b.rec.clock(), rdb.New(b.rec.rdb)
 	if len(byQueue) == 1 {
-		fresh, err := rdb.New(b.rec.rdb).RecordMany(ctx, now, b.rec.ttl, records(group))
+		fresh, err := rc.RecordMany(ctx, now, b.rec.ttl, records(group))
 		b.answer(group, fresh, err)
 		return
 	}
@@ -260,12 +260,12 @@ func (b *batcher) flush(group []*recordReq) {
 	calls := make([]call, 0, len(byQueue))
 	_, err := b.rec.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, reqs := range byQueue {
-			calls = append(calls, call{reqs, rdb.QueueRecordMany(ctx, p, now, b.rec.ttl, records(reqs))})
+			calls = append(calls, call{reqs, rc.QueueRecordMany(ctx, p, now, b.rec.ttl, records(reqs))})
 		}
 		return nil
 	})
 	for _, c := range calls {
-		fresh, cerr := c.cmd.Result(err)
+		fresh, cerr := c.cmd.Result(ctx, err)
 		b.answer(c.reqs, fresh, cerr)
 	}
 }

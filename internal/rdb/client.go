@@ -206,7 +206,10 @@ func sameQueue(recs []Record) error {
 // queue's hosts hash.
 // The batches' keys get ttl (0: none); now is the clock of asynq's daily
 // stats. One call's outcomes share a queue (a Redis Cluster slot), else
-// the call fails without a command sent. [record_many.lua]
+// the call fails without a command sent. The call takes them all to be
+// new, with what they count gathered here [record_new.lua]; when one was
+// recorded before, it writes nothing and a second call sorts them one by
+// one [record_many.lua].
 func (c *Client) RecordMany(ctx context.Context, now time.Time, ttl time.Duration, recs []Record) (fresh []bool, err error) {
 	if len(recs) == 0 {
 		return nil, nil
@@ -214,40 +217,63 @@ func (c *Client) RecordMany(ctx context.Context, now time.Time, ttl time.Duratio
 	if err := sameQueue(recs); err != nil {
 		return nil, err
 	}
-	keys, argv := recordArgs(now, ttl, recs)
-	return recordResult(recordManyScript.Run(ctx, c.r, keys, argv...), len(recs))
+	if keys, argv, ok := recordNewArgs(now, ttl, recs); ok {
+		all, err := recordNewResult(recordNewScript.Run(ctx, c.r, keys, argv...))
+		if err != nil || all {
+			return allFresh(len(recs)), err
+		}
+	}
+	return c.recordAll(ctx, now, ttl, recs)
 }
 
 // RecordManyCmd is a RecordMany queued on a pipeline.
 type RecordManyCmd struct {
-	cmd *redis.Cmd // nil: nothing queued, err says why (nil: no outcomes)
-	err error
-	n   int
+	c    *Client
+	cmd  *redis.Cmd // nil: nothing queued, err says why (nil: no outcomes)
+	all  bool       // cmd is record_new.lua's: if it wrote nothing, record_many.lua's call is still to make
+	err  error
+	now  time.Time
+	ttl  time.Duration
+	recs []Record
 }
 
 // QueueRecordMany queues RecordMany on p, as EVAL (a pipeline cannot fall
 // back from EVALSHA); its Result is known once p has run.
-func QueueRecordMany(ctx context.Context, p redis.Pipeliner, now time.Time, ttl time.Duration, recs []Record) *RecordManyCmd {
+func (c *Client) QueueRecordMany(ctx context.Context, p redis.Pipeliner, now time.Time, ttl time.Duration, recs []Record) *RecordManyCmd {
 	if len(recs) == 0 {
 		return &RecordManyCmd{}
 	}
 	if err := sameQueue(recs); err != nil {
-		return &RecordManyCmd{err: err, n: len(recs)}
+		return &RecordManyCmd{err: err}
 	}
-	keys, argv := recordArgs(now, ttl, recs)
-	return &RecordManyCmd{cmd: recordManyScript.Eval(ctx, p, keys, argv...), n: len(recs)}
+	m := &RecordManyCmd{c: c, now: now, ttl: ttl, recs: recs}
+	if keys, argv, ok := recordNewArgs(now, ttl, recs); ok {
+		m.cmd, m.all = recordNewScript.Eval(ctx, p, keys, argv...), true
+	} else {
+		keys, argv := recordArgs(now, ttl, recs)
+		m.cmd = recordManyScript.Eval(ctx, p, keys, argv...)
+	}
+	return m
 }
 
 // Result is RecordMany's; pipeErr is the pipeline's error, the call's own
-// when it has none.
-func (c *RecordManyCmd) Result(pipeErr error) (fresh []bool, err error) {
-	if c.cmd == nil {
-		return nil, c.err
+// when it has none. When the pipelined call found an outcome recorded
+// before, Result makes RecordMany's second call, on ctx.
+func (m *RecordManyCmd) Result(ctx context.Context, pipeErr error) (fresh []bool, err error) {
+	if m.cmd == nil {
+		return nil, m.err
 	}
-	if pipeErr != nil && c.cmd.Err() == nil {
-		c.cmd.SetErr(pipeErr)
+	if pipeErr != nil && m.cmd.Err() == nil {
+		m.cmd.SetErr(pipeErr)
 	}
-	return recordResult(c.cmd, c.n)
+	if !m.all {
+		return recordResult(m.cmd, len(m.recs))
+	}
+	all, err := recordNewResult(m.cmd)
+	if err != nil || all {
+		return allFresh(len(m.recs)), err
+	}
+	return m.c.recordAll(ctx, m.now, m.ttl, m.recs)
 }
 
 func recordResult(cmd *redis.Cmd, n int) ([]bool, error) {

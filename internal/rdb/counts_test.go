@@ -175,8 +175,8 @@ func recordManyBatches(t *testing.T, r redis.UniversalClient) {
 		t.Fatalf("two queues in a call: %v", err)
 	}
 	p := r.Pipeline()
-	cmd := QueueRecordMany(ctx, p, testNow, time.Hour, mixed)
-	if _, err := cmd.Result(nil); !errors.Is(err, errMixedQueues) {
+	cmd := c.QueueRecordMany(ctx, p, testNow, time.Hour, mixed)
+	if _, err := cmd.Result(ctx, nil); !errors.Is(err, errMixedQueues) {
 		t.Fatalf("two queues in a pipelined call: %v", err)
 	}
 	if r.SIsMember(ctx, SeenKey("q", "B"), "1:x").Val() {

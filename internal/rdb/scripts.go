@@ -19,6 +19,8 @@ var (
 	enqueueManyLua string
 	//go:embed lua/record_many.lua
 	recordManyLua string
+	//go:embed lua/record_new.lua
+	recordNewLua string
 	//go:embed lua/mark_started.lua
 	markStartedLua string
 	//go:embed lua/write_server_state.lua
@@ -51,6 +53,7 @@ var (
 	moveToRetryingScript   = redis.NewScript(moveToRetryingLua)
 	enqueueManyScript      = redis.NewScript(enqueueManyLua)
 	recordManyScript       = redis.NewScript(recordManyLua)
+	recordNewScript        = redis.NewScript(recordNewLua)
 	markStartedScript      = redis.NewScript(markStartedLua)
 	writeServerStateScript = redis.NewScript(writeServerStateLua)
 	fetchScript            = redis.NewScript(fetchLua)
@@ -71,6 +74,7 @@ var scriptsByName = map[string]*redis.Script{
 	"move_to_retrying":   moveToRetryingScript,
 	"enqueue_many":       enqueueManyScript,
 	"record_many":        recordManyScript,
+	"record_new":         recordNewScript,
 	"mark_started":       markStartedScript,
 	"write_server_state": writeServerStateScript,
 	"fetch":              fetchScript,

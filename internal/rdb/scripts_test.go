@@ -208,9 +208,9 @@ func TestRecordMany(t *testing.T) {
 		}
 		// On a pipeline, the same answers.
 		p := r.Pipeline()
-		cmd := QueueRecordMany(ctx, p, testNow, 0, recs[1:])
+		cmd := c.QueueRecordMany(ctx, p, testNow, 0, recs[1:])
 		_, perr := p.Exec(ctx)
-		fresh, err = cmd.Result(perr)
+		fresh, err = cmd.Result(ctx, perr)
 		must(t, err)
 		if !slices.Equal(fresh, []bool{false, false}) {
 			t.Fatalf("pipelined fresh %v", fresh)
@@ -357,7 +357,7 @@ func TestInbox(t *testing.T) {
 
 // mirrors are the lua/ scripts that mirror one of asynq's (its Go name).
 var mirrors = map[string]string{
-	"fetch": "dequeueCmd", "record_many": "doneCmd", "recorded_before": "doneCmd", "requeue": "requeueCmd",
+	"fetch": "dequeueCmd", "record_many": "doneCmd", "record_new": "doneCmd", "recorded_before": "doneCmd", "requeue": "requeueCmd",
 	"archive": "archiveCmd", "enqueue_many": "enqueueCmd", "write_server_state": "writeServerStateCmd",
 	"retry": "retryCmd", "forward": "forwardCmd",
 }
@@ -547,4 +547,101 @@ func TestFetchMatchesDequeue(t *testing.T) {
 			})
 		}
 	})
+}
+
+// BenchmarkFetchRecord is a worker's steady state as Redis sees it:
+// tasks fetched fetch at a time and their outcomes recorded record at a
+// time, the oldest first, with about active tasks held: a worker of 64
+// sessions holds 64 to 192 (sessions, prefetch, outcomes being recorded),
+// and under load `reqfleet bench` sees about 20 tasks a fetch and 11
+// outcomes a record. It reports Redis' own CPU per job (INFO's
+// used_cpu_user+sys), the figure `reqfleet bench` reports, less the polls
+// and heartbeats of a fleet, and the scripts' time in it.
+//
+//	go test -run XXX -bench FetchRecord -benchtime 20000x ./internal/rdb/
+func BenchmarkFetchRecord(b *testing.B) {
+	for _, bc := range []struct{ active, fetch, record int }{{64, 8, 8}, {160, 20, 11}} {
+		b.Run(fmt.Sprintf("active=%d/fetch=%d/record=%d", bc.active, bc.fetch, bc.record), func(b *testing.B) {
+			srv := testredis.Start(b)
+			r := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+			defer r.Close()
+			ctx, c := context.Background(), New(r)
+			enc := NewMessageEncoder("q", "request", 25, time.Minute)
+			if err := c.PublishQueue(ctx, "q"); err != nil {
+				b.Fatal(err)
+			}
+			const batch = "20261202T160313-051a600b"
+			jobID := func(i int) string { return fmt.Sprintf("14c45104-9a32-4660-b91a-%012d", i) }
+			n := b.N + bc.active + bc.fetch
+			const chunk = 1000
+			for s := 0; s < n; s += chunk {
+				e := min(s+chunk, n)
+				ids, msgs := make([]string, e-s), make([][]byte, e-s)
+				for i := range ids {
+					ids[i] = batch + ":1:" + jobID(s+i)
+					msgs[i] = enc.Encode(ids[i], []byte(`{"batch":"`+batch+`","attempt":1,"job":{"id":"`+jobID(s+i)+`","url":"http://127.0.0.1:40000/"}}`))
+				}
+				if _, err := c.EnqueueMany(ctx, "q", testNow, ids, msgs, make([]string, len(ids))); err != nil {
+					b.Fatal(err)
+				}
+			}
+			line := []byte(`{"request":{"batch":"` + batch + `","attempt":1,"job":{"id":"` + jobID(0) + `","url":"http://127.0.0.1:40000/"}},"status_code":200,"reason":"OK","headers":{"Content-Length":"64","Content-Type":"text/plain","Date":"Wed, 02 Dec 2026 16:00:00 GMT"},"encoding":"utf-8","elapsed":0.000123,"url":"http://127.0.0.1:40000/","history":[],"cookies":{},"text":"` + strings.Repeat("x", 64) + `"}`)
+			var held []string
+			fetch := func(k int) {
+				got, err := c.Fetch(ctx, "q", testNow.Add(time.Hour), k)
+				if err != nil || len(got) != k {
+					b.Fatal(len(got), err)
+				}
+				for _, m := range got {
+					tm, err := DecodeTaskMessage([]byte(m))
+					if err != nil {
+						b.Fatal(err)
+					}
+					held = append(held, tm.ID)
+				}
+			}
+			for len(held) < bc.active {
+				fetch(bc.fetch)
+			}
+			recs := make([]Record, bc.record)
+			cpu0, usec0 := redisCPUUsec(b, r), evalUsec(b, r)
+			b.ResetTimer()
+			done := 0
+			for ; done < b.N; done += bc.record {
+				for len(held) < bc.active+bc.record {
+					fetch(bc.fetch)
+				}
+				for i := range recs {
+					id := held[i]
+					recs[i] = Record{Queue: "q", Batch: batch, Member: id[len(batch)+1:], Line: line, TaskID: id,
+						Detail: "code:200", Host: "127.0.0.1:40000"}
+				}
+				if _, err := c.RecordMany(ctx, testNow, time.Hour, recs); err != nil {
+					b.Fatal(err)
+				}
+				held = held[bc.record:]
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(redisCPUUsec(b, r)-cpu0)/float64(done), "redis-cpu-us/job")
+			b.ReportMetric(float64(evalUsec(b, r)-usec0)/float64(done), "script-us/job")
+		})
+	}
+}
+
+// redisCPUUsec is Redis' CPU so far (INFO cpu: used_cpu_user and
+// used_cpu_sys), in µs.
+func redisCPUUsec(b *testing.B, r *redis.Client) int64 {
+	txt, err := r.Info(context.Background(), "cpu").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var total float64
+	for line := range strings.SplitSeq(txt, "\r\n") {
+		name, v, ok := strings.Cut(line, ":")
+		if ok && (name == "used_cpu_user" || name == "used_cpu_sys") {
+			f, _ := strconv.ParseFloat(v, 64)
+			total += f
+		}
+	}
+	return int64(total * 1e6)
 }

@@ -19,7 +19,7 @@ const asynqModule = "github.com/hibiken/asynq"
 // place, and the layout must be verified again before these move.
 var asynqScriptSHA256 = map[string]string{
 	"dequeueCmd":          "1f7fba789b45017be8b4ccf2a515bb6b120b9777b98b7629d81437c07fc539e7", // fetch.lua
-	"doneCmd":             "4062f1bb0231c71fc0e98618ad6c95ba927130432485186fe4f2deffd8989bcc", // record_many.lua, recorded_before.lua
+	"doneCmd":             "4062f1bb0231c71fc0e98618ad6c95ba927130432485186fe4f2deffd8989bcc", // record_many.lua, record_new.lua, recorded_before.lua
 	"requeueCmd":          "941994866354109f7fd0d055d3628a43beba2ef7458ee11fc250de44a375d0bb", // requeue.lua
 	"archiveCmd":          "90432f7f5677d4c83db516b7c397f4c1b0ed6abec29ed7045725fffb1d195285", // archive.lua
 	"enqueueCmd":          "e21695f99889155d0a4e755b794236f941cc009adde6efeebd4943ede949f7d9", // enqueue_many.lua
