@@ -133,18 +133,19 @@ type fetcher struct {
 
 	credits chan struct{}
 	slots   chan struct{} // one per session: taken by a job before it starts
-	// alone: a job run again after a lost worker (a suspect: it may be what
-	// kills workers) holds it locked, any other job read-locked, each from
-	// before its slot until its outcome is recorded: a suspect runs with no
-	// other job running or waiting for its record, so that if its worker is
-	// lost again, no other job was running with it (suspects.go).
-	alone     sync.RWMutex
-	aloneWait testkit.Signal[string] // tests: a suspect waits to run alone, with its task id
 	jobs    chan fetchedTask
 	quit    chan struct{} // closed: take no more tasks
 	abort   context.Context
 	cancel  context.CancelFunc // ends the jobs in flight
 	rng     *rand.Rand         // the fetch loop's only
+
+	// alone: a job run again after a lost worker (a suspect: it may be what
+	// kills workers) holds it locked, any other job read-locked, each from
+	// its admission until its outcome is recorded: a suspect runs with no
+	// other job running or waiting for its record, so that if its worker is
+	// lost again, no other job was running with it (suspects.go).
+	alone     sync.RWMutex
+	aloneWait testkit.Signal[string] // tests: a suspect waits to run alone, with its task id
 
 	finished atomic.Int64 // jobs whose credits were given back
 	// The fetch loop's only: credits held back from the prefetch, and the
@@ -533,14 +534,6 @@ func (f *fetcher) run(j fetchedTask) {
 	if suspect && f.recordedBefore(j, t) {
 		return
 	}
-	if suspect {
-		f.aloneWait.Signal(j.msg.ID)
-		f.alone.Lock()
-		defer f.alone.Unlock()
-	} else {
-		f.alone.RLock()
-		defer f.alone.RUnlock()
-	}
 	// A session's slot before the lease check and the per-host admission,
 	// so that a job waiting for one holds no host's slot.
 	select {
@@ -562,8 +555,18 @@ func (f *fetcher) run(j fetchedTask) {
 		return
 	}
 	defer ad.leave()
-	if suspect && !f.markStarted(j) {
-		return
+	// Admitted, so that a suspect waiting for its host holds no other job
+	// up; until its outcome is recorded.
+	if suspect {
+		f.aloneWait.Signal(j.msg.ID)
+		f.alone.Lock()
+		defer f.alone.Unlock()
+		if !f.markStarted(j) {
+			return
+		}
+	} else {
+		f.alone.RLock()
+		defer f.alone.RUnlock()
 	}
 	ctx := f.abort
 	dl := j.msg.ContextDeadline(f.cfg.now())
