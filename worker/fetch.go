@@ -561,12 +561,18 @@ func (f *fetcher) run(j fetchedTask) {
 		f.aloneWait.Signal(j.msg.ID)
 		f.alone.Lock()
 		defer f.alone.Unlock()
-		if !f.markStarted(j) {
-			return
-		}
 	} else {
 		f.alone.RLock()
 		defer f.alone.RUnlock()
+	}
+	select {
+	case <-f.quit: // it waited for a suspect, or for the jobs beside one
+		f.giveBack(j)
+		return
+	default:
+	}
+	if suspect && !f.markStarted(j) {
+		return
 	}
 	ctx := f.abort
 	dl := j.msg.ContextDeadline(f.cfg.now())

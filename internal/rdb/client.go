@@ -219,8 +219,11 @@ func (c *Client) RecordMany(ctx context.Context, now time.Time, ttl time.Duratio
 	}
 	if keys, argv, ok := recordNewArgs(now, ttl, recs); ok {
 		all, err := recordNewResult(recordNewScript.Run(ctx, c.r, keys, argv...))
-		if err != nil || all {
-			return allFresh(len(recs)), err
+		if err != nil {
+			return nil, err
+		}
+		if all {
+			return allFresh(len(recs)), nil
 		}
 	}
 	return c.recordAll(ctx, now, ttl, recs)
@@ -270,8 +273,11 @@ func (m *RecordManyCmd) Result(ctx context.Context, pipeErr error) (fresh []bool
 		return recordResult(m.cmd, len(m.recs))
 	}
 	all, err := recordNewResult(m.cmd)
-	if err != nil || all {
-		return allFresh(len(m.recs)), err
+	if err != nil {
+		return nil, err
+	}
+	if all {
+		return allFresh(len(m.recs)), nil
 	}
 	return m.c.recordAll(ctx, m.now, m.ttl, m.recs)
 }

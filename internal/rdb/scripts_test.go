@@ -456,21 +456,31 @@ func BenchmarkRecordManyActive(b *testing.B) {
 // evalUsec is the time Redis has spent in EVALSHA and EVAL calls so far,
 // in µs (INFO commandstats).
 func evalUsec(b *testing.B, r *redis.Client) int64 {
-	txt, err := r.Info(context.Background(), "commandstats").Result()
+	return int64(infoSum(b, r, "commandstats", func(name, v string) float64 {
+		if name != "cmdstat_evalsha" && name != "cmdstat_eval" {
+			return 0
+		}
+		for f := range strings.SplitSeq(v, ",") {
+			if u, ok := strings.CutPrefix(f, "usec="); ok {
+				n, _ := strconv.ParseFloat(u, 64)
+				return n
+			}
+		}
+		return 0
+	}))
+}
+
+// infoSum is the sum of what val makes of each "name:value" line of the
+// INFO section.
+func infoSum(b *testing.B, r *redis.Client, section string, val func(name, v string) float64) float64 {
+	txt, err := r.Info(context.Background(), section).Result()
 	if err != nil {
 		b.Fatal(err)
 	}
-	var total int64
+	var total float64
 	for line := range strings.SplitSeq(txt, "\r\n") {
-		name, rest, ok := strings.Cut(line, ":")
-		if !ok || (name != "cmdstat_evalsha" && name != "cmdstat_eval") {
-			continue
-		}
-		for f := range strings.SplitSeq(rest, ",") {
-			if v, ok := strings.CutPrefix(f, "usec="); ok {
-				n, _ := strconv.ParseInt(v, 10, 64)
-				total += n
-			}
+		if name, v, ok := strings.Cut(line, ":"); ok {
+			total += val(name, v)
 		}
 	}
 	return total
@@ -631,17 +641,11 @@ func BenchmarkFetchRecord(b *testing.B) {
 // redisCPUUsec is Redis' CPU so far (INFO cpu: used_cpu_user and
 // used_cpu_sys), in µs.
 func redisCPUUsec(b *testing.B, r *redis.Client) int64 {
-	txt, err := r.Info(context.Background(), "cpu").Result()
-	if err != nil {
-		b.Fatal(err)
-	}
-	var total float64
-	for line := range strings.SplitSeq(txt, "\r\n") {
-		name, v, ok := strings.Cut(line, ":")
-		if ok && (name == "used_cpu_user" || name == "used_cpu_sys") {
-			f, _ := strconv.ParseFloat(v, 64)
-			total += f
+	return int64(1e6 * infoSum(b, r, "cpu", func(name, v string) float64 {
+		if name != "used_cpu_user" && name != "used_cpu_sys" {
+			return 0
 		}
-	}
-	return int64(total * 1e6)
+		f, _ := strconv.ParseFloat(v, 64)
+		return f
+	}))
 }
