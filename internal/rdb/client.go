@@ -163,13 +163,18 @@ func (r *Record) kind() string {
 	return "e"
 }
 
+// recordKeys are the queue's keys of record_many.lua and record_new.lua,
+// KEYS[1] to KEYS[9]; each batch's two follow.
+func recordKeys(q string, now time.Time) []string {
+	return append(make([]string, 0, 11), ResultsKey(q), ExceptionsKey(q), ActiveKey(q), LeaseKey(q),
+		ProcessedKey(q, now), ProcessedTotalKey(q), HostsKey(q), FailedKey(q, now), FailedTotalKey(q))
+}
+
 // recordArgs are record_many.lua's keys and arguments, for outcomes of
 // one queue: the queue's keys once, each batch's two keys once.
 func recordArgs(now time.Time, ttl time.Duration, recs []Record) ([]string, []any) {
 	q := recs[0].Queue
-	keys := make([]string, 0, 11)
-	keys = append(keys, ResultsKey(q), ExceptionsKey(q), ActiveKey(q), LeaseKey(q),
-		ProcessedKey(q, now), ProcessedTotalKey(q), HostsKey(q), FailedKey(q, now), FailedTotalKey(q))
+	keys := recordKeys(q, now)
 	argv := make([]any, 0, 4+8*len(recs))
 	argv = append(argv, int64(ttl/time.Second), now.Add(StatsTTL).Unix(), MaxHostFields, TaskKeyPrefix(q))
 	batches := make(map[string]int, 1) // batch id -> its number in the call: 1, 2, ...
@@ -218,13 +223,7 @@ func (c *Client) RecordMany(ctx context.Context, now time.Time, ttl time.Duratio
 		return nil, err
 	}
 	if keys, argv, ok := recordNewArgs(now, ttl, recs); ok {
-		all, err := recordNewResult(recordNewScript.Run(ctx, c.r, keys, argv...))
-		if err != nil {
-			return nil, err
-		}
-		if all {
-			return allFresh(len(recs)), nil
-		}
+		return c.recordRest(ctx, recordNewScript.Run(ctx, c.r, keys, argv...), now, ttl, recs)
 	}
 	return c.recordAll(ctx, now, ttl, recs)
 }
@@ -272,14 +271,7 @@ func (m *RecordManyCmd) Result(ctx context.Context, pipeErr error) (fresh []bool
 	if !m.all {
 		return recordResult(m.cmd, len(m.recs))
 	}
-	all, err := recordNewResult(m.cmd)
-	if err != nil {
-		return nil, err
-	}
-	if all {
-		return allFresh(len(m.recs)), nil
-	}
-	return m.c.recordAll(ctx, m.now, m.ttl, m.recs)
+	return m.c.recordRest(ctx, m.cmd, m.now, m.ttl, m.recs)
 }
 
 func recordResult(cmd *redis.Cmd, n int) ([]bool, error) {

@@ -37,8 +37,7 @@ func recordNewArgs(now time.Time, ttl time.Duration, recs []Record) (keys []stri
 		failedNew   int
 	)
 	q := recs[0].Queue
-	keys = append(make([]string, 0, 11), ResultsKey(q), ExceptionsKey(q), ActiveKey(q), LeaseKey(q),
-		ProcessedKey(q, now), ProcessedTotalKey(q), HostsKey(q), FailedKey(q, now), FailedTotalKey(q))
+	keys = recordKeys(q, now)
 	for i := range recs {
 		r := &recs[i]
 		k := [2]string{r.Batch, r.Member}
@@ -114,6 +113,24 @@ func recordNewArgs(now time.Time, ttl time.Duration, recs []Record) (keys []stri
 	return keys, argv, true
 }
 
+// recordRest is RecordMany's answer once record_new.lua's call (cmd) is
+// answered: every outcome new when it recorded them all; when any was
+// recorded before (it wrote nothing), record_many.lua's.
+func (c *Client) recordRest(ctx context.Context, cmd *redis.Cmd, now time.Time, ttl time.Duration, recs []Record) ([]bool, error) {
+	all, err := recordNewResult(cmd)
+	if err != nil {
+		return nil, err
+	}
+	if !all {
+		return c.recordAll(ctx, now, ttl, recs)
+	}
+	fresh := make([]bool, len(recs))
+	for i := range fresh {
+		fresh[i] = true
+	}
+	return fresh, nil
+}
+
 // recordNewResult is record_new.lua's answer: true when it recorded all,
 // false when any was recorded before and it wrote nothing.
 func recordNewResult(cmd *redis.Cmd) (bool, error) {
@@ -125,15 +142,6 @@ func recordNewResult(cmd *redis.Cmd) (bool, error) {
 		return false, fmt.Errorf("%w: record script returned %d", ErrReply, n)
 	}
 	return n == 1, nil
-}
-
-// allFresh is RecordMany's answer when every outcome was new.
-func allFresh(n int) []bool {
-	fresh := make([]bool, n)
-	for i := range fresh {
-		fresh[i] = true
-	}
-	return fresh
 }
 
 // recordAll is RecordMany by record_many.lua alone, which sorts the new

@@ -388,6 +388,20 @@ func TestScriptFiles(t *testing.T) {
 	}
 }
 
+// benchQueue is a Redis of the benchmark's own with queue q published, a
+// Client on it and an encoder of q's messages.
+func benchQueue(b *testing.B) (*redis.Client, *Client, *MessageEncoder) {
+	b.Helper()
+	srv := testredis.Start(b)
+	r := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	b.Cleanup(func() { r.Close() })
+	c := New(r)
+	if err := c.PublishQueue(context.Background(), "q"); err != nil {
+		b.Fatal(err)
+	}
+	return r, c, NewMessageEncoder("q", "request", 25, time.Minute)
+}
+
 // BenchmarkRecordManyActive records outcomes of fetched tasks, 64 a call,
 // the oldest taken first, with 1k and 64k tasks active: the cost of a
 // record must not grow with the active list (its LREM scans from the tail,
@@ -397,14 +411,8 @@ func TestScriptFiles(t *testing.T) {
 func BenchmarkRecordManyActive(b *testing.B) {
 	for _, active := range []int{1 << 10, 1 << 16} {
 		b.Run(strconv.Itoa(active), func(b *testing.B) {
-			srv := testredis.Start(b)
-			r := redis.NewClient(&redis.Options{Addr: srv.Addr()})
-			defer r.Close()
-			ctx, c := context.Background(), New(r)
-			enc := NewMessageEncoder("q", "request", 25, time.Minute)
-			if err := c.PublishQueue(ctx, "q"); err != nil {
-				b.Fatal(err)
-			}
+			r, c, enc := benchQueue(b)
+			ctx := context.Background()
 			next := 0
 			var held []string // in fetch order
 			take := func(n int) {
@@ -572,14 +580,8 @@ func TestFetchMatchesDequeue(t *testing.T) {
 func BenchmarkFetchRecord(b *testing.B) {
 	for _, bc := range []struct{ active, fetch, record int }{{64, 8, 8}, {160, 20, 11}} {
 		b.Run(fmt.Sprintf("active=%d/fetch=%d/record=%d", bc.active, bc.fetch, bc.record), func(b *testing.B) {
-			srv := testredis.Start(b)
-			r := redis.NewClient(&redis.Options{Addr: srv.Addr()})
-			defer r.Close()
-			ctx, c := context.Background(), New(r)
-			enc := NewMessageEncoder("q", "request", 25, time.Minute)
-			if err := c.PublishQueue(ctx, "q"); err != nil {
-				b.Fatal(err)
-			}
+			r, c, enc := benchQueue(b)
+			ctx := context.Background()
 			const batch = "20261202T160313-051a600b"
 			jobID := func(i int) string { return fmt.Sprintf("14c45104-9a32-4660-b91a-%012d", i) }
 			n := b.N + bc.active + bc.fetch

@@ -56,7 +56,7 @@
 --
 -- Output:
 -- 1 if all were recorded; 0 if any was recorded before: nothing written
-local ttl = ARGV[1]
+local ttl, expires = ARGV[1], tonumber(ARGV[1]) > 0
 local cap = tonumber(ARGV[3])
 local prefix = ARGV[4]
 local nr, ne, nf = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
@@ -106,7 +106,7 @@ for b = 1, nb do
       redis.call('HINCRBY', batch, ARGV[f], ARGV[f+1])
     end
   end
-  if tonumber(ttl) > 0 then
+  if expires then
     redis.call('EXPIRE', seen, ttl)
     redis.call('EXPIRE', batch, ttl)
   end
