@@ -51,8 +51,11 @@ type Config struct {
 	Concurrency int // sessions in all, split among the workers; also the ceiling's clients [64]
 	Shards      int // asynq servers per worker process [the worker's default]
 	RecordBatch int // outcomes per record call in the workers [the worker's default]
-	FetchBatch  int // jobs per fetch call in the workers [the worker's default]
-	Prefetch    int // the workers' prefetch; -1 none [the worker's default]
+	// RecordLinger is how long a record call under load waits for more
+	// outcomes in the workers [the worker's default]; negative: never.
+	RecordLinger time.Duration
+	FetchBatch   int // jobs per fetch call in the workers [the worker's default]
+	Prefetch     int // the workers' prefetch; -1 none [the worker's default]
 	// AsynqProcessor runs the workers' jobs through asynq's processor, not
 	// the fetcher.
 	AsynqProcessor bool
@@ -350,7 +353,7 @@ func (r *run) startWorkers(ctx context.Context) error {
 		c := r.workerShare(i)
 		if r.cfg.Exe == "" {
 			w, err := worker.New(worker.Config{Redis: r.rdb, Queues: map[string]int{r.queue: 1}, Concurrency: c,
-				Shards: r.cfg.Shards, RecordBatch: r.cfg.RecordBatch, FetchBatch: r.cfg.FetchBatch, Prefetch: r.cfg.Prefetch, AsynqProcessor: r.cfg.AsynqProcessor, ForceAsynqLayout: r.cfg.ForceAsynqLayout, TaskCheckInterval: r.cfg.CheckEvery, ShutdownTimeout: 5 * time.Second,
+				Shards: r.cfg.Shards, RecordBatch: r.cfg.RecordBatch, RecordLinger: r.cfg.RecordLinger, FetchBatch: r.cfg.FetchBatch, Prefetch: r.cfg.Prefetch, AsynqProcessor: r.cfg.AsynqProcessor, ForceAsynqLayout: r.cfg.ForceAsynqLayout, TaskCheckInterval: r.cfg.CheckEvery, ShutdownTimeout: 5 * time.Second,
 				Name: fmt.Sprintf("bench-%d", i+1), Sweep: worker.SweepConfig{Disabled: true}})
 			if err == nil {
 				err = w.Start()
@@ -371,6 +374,9 @@ func (r *run) startWorkers(ctx context.Context) error {
 		}
 		if r.cfg.RecordBatch > 0 {
 			args = append(args, "--record-batch", strconv.Itoa(r.cfg.RecordBatch))
+		}
+		if r.cfg.RecordLinger != 0 {
+			args = append(args, "--record-linger", max(r.cfg.RecordLinger, 0).String())
 		}
 		if r.cfg.FetchBatch > 0 {
 			args = append(args, "--fetch-batch", strconv.Itoa(r.cfg.FetchBatch))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/reqfleet/reqfleet/internal/rdb"
 	"github.com/reqfleet/reqfleet/internal/startstop"
+	"github.com/reqfleet/reqfleet/internal/testkit"
 	"github.com/reqfleet/reqfleet/tasks"
 )
 
@@ -105,9 +106,16 @@ type recordRes struct {
 
 // batcher records outcomes in groups: a flusher takes the first outcome
 // waiting, then every other one already waiting (up to max), and records
-// them all in one script call. There is no timer: under light load a group
-// is one outcome and costs one round trip, as recorder.record; under heavy
-// load the outcomes that arrive during a call make the next group. Several
+// them all in one script call. Under light load a group is one outcome and
+// costs one round trip, as recorder.record; under heavy load the outcomes
+// that arrive during a call make the next group, and a group that found
+// lingerFrom or more (load: several arrived during one call) lingers up
+// to linger for more before it goes, unless full: a call costs Redis about
+// as much as a dozen outcomes in it (the script's per-call commands, the
+// round trip), so under load fewer, fuller calls cut its CPU per outcome,
+// for a few milliseconds more before an outcome is in its list. The
+// session of a job whose outcome waits is already free (fetch.go's
+// runners), so the wait costs no throughput. Several
 // flushers keep that many calls in flight, but only one with a group short
 // of max (it holds the lone token): the others go on gathering meanwhile,
 // so that under load groups grow as large as the arrivals of one call
@@ -116,22 +124,30 @@ type recordRes struct {
 // and the caller's retry goes through the dedupe, so an outcome recorded by
 // a call whose reply was lost is not recorded again.
 type batcher struct {
-	rec      *recorder
-	max      int
-	flushers int
-	reqs     chan *recordReq
-	short    chan struct{} // the token of the one call in flight with a group short of max
-	quit     chan struct{} // closed at Stop
-	life     startstop.Base
-	wg       sync.WaitGroup
+	rec        *recorder
+	max        int
+	flushers   int
+	linger     time.Duration       // 0: none
+	lingerFrom int                 // the fewest outcomes a group lingers with [defaultLingerFrom]
+	lingering  testkit.Signal[int] // tests: a group lingers, with its size
+	reqs       chan *recordReq
+	short      chan struct{} // the token of the one call in flight with a group short of max
+	quit       chan struct{} // closed at Stop
+	life       startstop.Base
+	wg         sync.WaitGroup
 
 	reqPool sync.Pool
 }
 
+// defaultLingerFrom is batcher.lingerFrom's default: four outcomes
+// arrived during one call.
+const defaultLingerFrom = 4
+
 // newBatcher makes a batcher of flushers goroutines recording up to max
-// outcomes a call; Start starts them.
-func newBatcher(rec *recorder, flushers, max int) *batcher {
-	b := &batcher{rec: rec, max: max, flushers: flushers, reqs: make(chan *recordReq), short: make(chan struct{}, 1), quit: make(chan struct{})}
+// outcomes a call, a group under load lingering up to linger (0: never);
+// Start starts them.
+func newBatcher(rec *recorder, flushers, max int, linger time.Duration) *batcher {
+	b := &batcher{rec: rec, max: max, flushers: flushers, linger: linger, lingerFrom: defaultLingerFrom, reqs: make(chan *recordReq), short: make(chan struct{}, 1), quit: make(chan struct{})}
 	b.short <- struct{}{}
 	b.reqPool.New = func() any { return &recordReq{done: make(chan recordRes, 1)} }
 	return b
@@ -216,6 +232,7 @@ func (b *batcher) flusher() {
 		}
 		if token {
 			group = b.gather(group) // what came while the token was away
+			group = b.lingerOn(group)
 		}
 		b.flush(group)
 		if token {
@@ -232,6 +249,28 @@ func (b *batcher) gather(group []*recordReq) []*recordReq {
 		case r := <-b.reqs:
 			group = append(group, r)
 		default:
+			return group
+		}
+	}
+	return group
+}
+
+// lingerOn adds to a group of lingerFrom or more outcomes, short of max,
+// what arrives within linger, up to max; at Stop it returns at once.
+func (b *batcher) lingerOn(group []*recordReq) []*recordReq {
+	if b.linger <= 0 || len(group) < b.lingerFrom || len(group) >= b.max {
+		return group
+	}
+	b.lingering.Signal(len(group))
+	t := time.NewTimer(b.linger)
+	defer t.Stop()
+	for len(group) < b.max {
+		select {
+		case r := <-b.reqs:
+			group = append(group, r)
+		case <-t.C:
+			return group
+		case <-b.quit:
 			return group
 		}
 	}

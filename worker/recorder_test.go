@@ -2,6 +2,8 @@ package worker
 
 import (
 	"context"
+	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -77,5 +79,100 @@ func TestFillClearsTheLastUse(t *testing.T) {
 	}
 	if req.ack != (ack{}) || req.queue != "q" || req.member != tk.OutcomeKey() {
 		t.Fatalf("filled %+v", req)
+	}
+}
+
+// lingerBatcher starts a batcher of one flusher whose groups of from or
+// more outcomes linger up to linger, its lingering signal live; stopped at
+// the end of the test.
+func lingerBatcher(t *testing.T, rdb redis.UniversalClient, max, from int, linger time.Duration) *batcher {
+	t.Helper()
+	b := newBatcher(&recorder{rdb: rdb, ttl: time.Hour}, 1, max, linger)
+	b.lingerFrom = from
+	b.lingering.Init(t)
+	if err := b.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stopBatcher(t, b) })
+	return b
+}
+
+// recordAsync records outcome id through b in a goroutine; its result
+// comes on the channel.
+func recordAsync(ctx context.Context, b *batcher, id string) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		tk, o := outcome(id)
+		fresh, err := b.record(ctx, "q", tk, o)
+		if err == nil && !fresh {
+			err = fmt.Errorf("outcome %s: not new", id)
+		}
+		done <- err
+	}()
+	return done
+}
+
+// A group under load lingers for more outcomes, up to its linger or until
+// full, and not below lingerFrom; Stop ends a linger at once. Each outcome
+// is still recorded, once.
+func TestBatcherLingers(t *testing.T) {
+	tests := []struct {
+		name   string
+		max    int
+		from   int
+		linger time.Duration
+		late   int  // outcomes sent once the first group lingers
+		stop   bool // Stop the batcher while it lingers
+		calls  int32
+	}{
+		{name: "until full", max: 4, from: 1, linger: time.Hour, late: 3, calls: 1},
+		{name: "until its linger ends", max: 4, from: 1, linger: 20 * time.Millisecond, calls: 1},
+		{name: "until Stop", max: 4, from: 1, linger: time.Hour, stop: true, calls: 1},
+		{name: "not below lingerFrom", max: 4, from: 2, linger: time.Hour, calls: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			backends(t, func(t *testing.T, rdb redis.UniversalClient) {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				// Load the scripts first: a script's first call is two.
+				tk, o := outcome("warm-up")
+				if _, err := (&recorder{rdb: rdb, ttl: time.Hour}).record(ctx, "w", tk, o); err != nil {
+					t.Fatal(err)
+				}
+				var calls atomic.Int32
+				rdb.AddHook(countScripts{&calls})
+				b := lingerBatcher(t, rdb, tt.max, tt.from, tt.linger)
+				first := recordAsync(ctx, b, "first")
+				if tt.from == 1 {
+					if n := b.lingering.WaitOrTimeout(); n != 1 {
+						t.Fatalf("lingers with %d outcomes, want 1", n)
+					}
+				}
+				var late []<-chan error
+				for i := range tt.late {
+					late = append(late, recordAsync(ctx, b, fmt.Sprint("late", i)))
+				}
+				if tt.stop {
+					stopBatcher(t, b)
+				}
+				for _, c := range append(late, first) {
+					if err := <-c; err != nil {
+						t.Fatal(err)
+					}
+				}
+				if n := calls.Load(); n != tt.calls {
+					t.Errorf("%d script calls, want %d", n, tt.calls)
+				}
+				if n := rdb.LLen(ctx, reqrdb.ResultsKey("q")).Val(); n != int64(1+tt.late) {
+					t.Errorf("%d results, want %d", n, 1+tt.late)
+				}
+				select {
+				case n := <-b.lingering.C():
+					t.Errorf("a group of %d lingered", n)
+				default:
+				}
+			})
+		})
 	}
 }

@@ -27,6 +27,8 @@ const (
 	maintenanceCheckInterval = time.Second
 	// DefaultRecordBatch is Config.RecordBatch's default.
 	DefaultRecordBatch = 64
+	// DefaultRecordLinger is Config.RecordLinger's default.
+	DefaultRecordLinger = 2 * time.Millisecond
 	// sessionsPerShard is how many sessions make one more default shard.
 	sessionsPerShard = 8
 	// maxDefaultShards caps the default number of shards.

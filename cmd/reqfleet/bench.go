@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"os"
 	"time"
 
@@ -20,6 +21,8 @@ func (a *app) runBench(ctx context.Context, args []string) error {
 	const passed = " (passed to the workers; default: the worker's)"
 	fs.IntVar(&cfg.Shards, "shards", 0, use("shards", passed))
 	fs.IntVar(&cfg.RecordBatch, "record-batch", 0, use("record-batch", passed))
+	linger := durationFlag(0)
+	fs.Var(&linger, "record-linger", use("record-linger", passed))
 	fs.IntVar(&cfg.FetchBatch, "fetch-batch", 0, use("fetch-batch", passed))
 	fs.IntVar(&cfg.Prefetch, "prefetch", 0, use("prefetch", passed))
 	fs.BoolVar(&cfg.AsynqProcessor, "asynq-processor", false, use("asynq-processor", " (passed to the workers)"))
@@ -61,6 +64,11 @@ func (a *app) runBench(ctx context.Context, args []string) error {
 	}
 	cfg.ForceAsynqLayout = *forceLayout
 	cfg.CheckEvery, cfg.MaxTime, cfg.RoundTimeout = time.Duration(check), time.Duration(maxTime), time.Duration(round)
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "record-linger" {
+			cfg.RecordLinger = noneIfZero(time.Duration(linger))
+		}
+	})
 	if cfg.CPUProfileDir != "" && *inProcess {
 		return usageErr(fs, "--cpuprofile-dir needs worker processes, not --in-process")
 	}

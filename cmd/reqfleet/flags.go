@@ -121,6 +121,7 @@ var flagMeanings = map[string]meaning{
 	"force-asynq-layout":  {kind: "bool", text: "keep the enqueue fast path and the worker's fetcher, which write asynq v0.26.0's Redis layout directly, even when the linked asynq is another version (by default they then fall back to asynq's Client and processor, with a warning)"},
 	"shards":              {kind: "int", text: "asynq servers in a worker process, sharing its sessions"},
 	"record-batch":        {kind: "int", text: "most outcomes a worker records in one Redis call"},
+	"record-linger":       {kind: "duration", text: "how long, under load, a worker's record call waits for more outcomes to fill it"},
 	"task-check-interval": {kind: "duration", text: "how often an idle worker polls the queues"},
 	"lease":               {kind: "duration", text: "how long the worker holds a job unless it renews the lease"},
 	"lease-renew":         {kind: "duration", text: "how often the leases of the jobs held are renewed"},

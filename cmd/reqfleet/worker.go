@@ -31,6 +31,8 @@ func (a *app) runWorker(ctx context.Context, args []string) error {
 	forceLayout := forceLayoutFlag(fs)
 	shards := fs.Int("shards", 0, use("shards", " (default 1; with --asynq-processor one per 8 sessions, at most 8)"))
 	recordBatch := fs.Int("record-batch", 0, use("record-batch", "; 1 records each on its own (default 64)"))
+	linger := durationFlag(worker.DefaultRecordLinger)
+	fs.Var(&linger, "record-linger", use("record-linger", "; 0 never waits"))
 	checkEvery := durationFlag(0)
 	fs.Var(&checkEvery, "task-check-interval", use("task-check-interval", " (default 50ms)"))
 	lease, leaseRenew, recoverEvery := durationFlag(worker.DefaultLease), durationFlag(worker.DefaultLeaseRenew), durationFlag(worker.DefaultRecoverEvery)
@@ -63,6 +65,7 @@ func (a *app) runWorker(ctx context.Context, args []string) error {
 		RecordTimeout:   max(c.retryFor(), time.Second),
 		Shards:          *shards,
 		RecordBatch:     *recordBatch,
+		RecordLinger:    noneIfZero(time.Duration(linger)),
 		FetchBatch:      *fetchBatch,
 		Prefetch:        *prefetch,
 		AsynqProcessor:  *asynqProcessor,
@@ -197,4 +200,13 @@ func waitRedis(ctx context.Context, rdb redis.UniversalClient, limit time.Durati
 		}
 		delay = min(2*delay, 2*time.Second)
 	}
+}
+
+// noneIfZero is a duration flag's 0 ("never") as the Config's negative, 0
+// there being the default.
+func noneIfZero(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
