@@ -297,6 +297,7 @@ type attempt struct {
 	connRetries      int             // requests sent again after a reused connection closed (oneShot)
 	conns            []*progressConn // the connections that report to dog
 	hopStart, hopEnd time.Time
+	hop              hop // the hop under way, as the trace reports it (oneShot)
 }
 
 type attemptKey struct{}
@@ -326,9 +327,13 @@ func (a *attempt) trace() *httptrace.ClientTrace {
 				a.conns = append(a.conns, c)
 			}
 			a.armRead()
+			a.hop.gotConn(info)
 		},
-		WroteRequest:         func(httptrace.WroteRequestInfo) { a.armRead() },
-		GotFirstResponseByte: a.dog.progress,
+		WroteRequest: func(httptrace.WroteRequestInfo) { a.armRead() },
+		GotFirstResponseByte: func() {
+			a.dog.progress()
+			a.hop.gotFirstByte()
+		},
 	}
 }
 

@@ -40,21 +40,27 @@ func newOneShot(next http.RoundTripper) *oneShot { return &oneShot{next: next} }
 
 func (o *oneShot) RoundTrip(req *http.Request) (*http.Response, error) {
 	resend := resendable(req)
-	var conns atomic.Int32
-	var reused, answered atomic.Bool
-	ctx := httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
-		GotConn: func(info httptrace.GotConnInfo) {
-			conns.Add(1)
-			reused.Store(info.Reused)
-			answered.Store(false)
-		},
-		GotFirstResponseByte: func() { answered.Store(true) },
-	})
-	r := req.WithContext(ctx) // a shallow copy: the client's request is left alone
+	// What the hop's trace tells: the job's own trace (attempt.trace)
+	// reports to its attempt's hop; a request without an attempt gets a
+	// trace of its own. One trace a request, not two: httptrace composes
+	// two traces' hooks with reflect.MakeFunc, and every call of a
+	// composed hook goes through reflect (3% of a worker's CPU).
+	a := attemptFrom(req.Context())
+	var h *hop
+	r := req.WithContext(req.Context()) // a shallow copy: the client's request is left alone
+	if a != nil {
+		h = &a.hop
+		h.reset()
+	} else {
+		h = new(hop)
+		r = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+			GotConn:              h.gotConn,
+			GotFirstResponseByte: h.gotFirstByte,
+		}))
+	}
 	if !resend {
 		r.GetBody = nil
 	}
-	a := attemptFrom(req.Context())
 	if a != nil && a.jar != nil {
 		if c := a.jar.header(r.URL); c != "" {
 			r.Header = r.Header.Clone()
@@ -68,7 +74,7 @@ func (o *oneShot) RoundTrip(req *http.Request) (*http.Response, error) {
 		a.hopStart = a.now()
 	}
 	resp, err := o.next.RoundTrip(r)
-	if err != nil && resend && !goReplays(req) && reused.Load() && !answered.Load() && req.Context().Err() == nil {
+	if err != nil && resend && !goReplays(req) && h.reused.Load() && !h.answered.Load() && req.Context().Err() == nil {
 		// The Transport does not resend a PUT or DELETE: send it once
 		// more, on the connection the Transport gives now (the one that
 		// closed is out of its pool).
@@ -81,7 +87,7 @@ func (o *oneShot) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	if a != nil {
 		a.hopEnd = a.now()
-		if n := conns.Load(); n > 1 {
+		if n := h.conns.Load(); n > 1 {
 			a.connRetries += int(n - 1)
 		}
 	}
@@ -139,3 +145,26 @@ func hasIdempotencyKey(r *http.Request) bool {
 	_, xok := r.Header["X-Idempotency-Key"]
 	return ok || xok
 }
+
+// hop is what oneShot learns of one hop (one RoundTrip) from the client's
+// trace: the connections it took, whether the last was reused, and
+// whether any byte of the answer came on it. The trace's hooks may run in
+// the Transport's goroutines.
+type hop struct {
+	conns            atomic.Int32
+	reused, answered atomic.Bool
+}
+
+func (h *hop) reset() {
+	h.conns.Store(0)
+	h.reused.Store(false)
+	h.answered.Store(false)
+}
+
+func (h *hop) gotConn(info httptrace.GotConnInfo) {
+	h.conns.Add(1)
+	h.reused.Store(info.Reused)
+	h.answered.Store(false)
+}
+
+func (h *hop) gotFirstByte() { h.answered.Store(true) }
