@@ -29,6 +29,7 @@ func recordNewArgs(now time.Time, ttl time.Duration, recs []Record) (keys []stri
 		batches     []*batch
 		byID        = make(map[string]*batch, 1)
 		met         = make(map[[2]string]struct{}, len(recs))
+		metTask     = make(map[string]struct{}, len(recs))
 		resp, exc   []any
 		hosts       []*host
 		hostByField = map[string]*host{}
@@ -45,6 +46,12 @@ func recordNewArgs(now time.Time, ttl time.Duration, recs []Record) (keys []stri
 			return nil, nil, false
 		}
 		met[k] = struct{}{}
+		if r.TaskID != "" {
+			if _, twice := metTask[r.TaskID]; twice {
+				return nil, nil, false
+			}
+			metTask[r.TaskID] = struct{}{}
+		}
 		b := byID[r.Batch]
 		if b == nil {
 			b = &batch{counts: make(map[string]int, 2)}

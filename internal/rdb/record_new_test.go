@@ -23,8 +23,9 @@ import (
 // batches, responses and exceptions, details and hosts (the hosts hash
 // one field short of its cap), tasks active, gone and without an ID,
 // uniqueness locks held and taken over, and outcomes recorded before or
-// met twice in the group, so that both paths run. When record_new.lua
-// finds an outcome recorded before, it must have written nothing.
+// met twice in the group, so that both paths run, with or without lines on
+// the lists before. When record_new.lua finds an outcome recorded before,
+// it must have written nothing.
 func TestRecordNewMatchesRecordMany(t *testing.T) {
 	testredis.Each(t, func(t *testing.T, r redis.UniversalClient) {
 		ctx, c := context.Background(), New(r)
@@ -66,7 +67,7 @@ func TestRecordNewMatchesRecordMany(t *testing.T) {
 			}
 			a, b := dumpQueue(t, r, "a"), dumpQueue(t, r, "b")
 			if a != b {
-				t.Fatalf("trial %d (%d outcomes): RecordMany and record_many.lua differ:\n%s", trial, len(recsA), diffLines(b, a))
+				t.Fatalf("trial %d (%d outcomes): RecordMany and record_many.lua differ:\n%s\nthe trial: %+v", trial, len(recsA), diffLines(b, a), setup)
 			}
 		}
 		for _, p := range []string{"record_new", "record_new, then record_many", "met twice: record_many"} {
@@ -83,6 +84,7 @@ type recordTrial struct {
 	locks  map[string]string // unique lock name -> the task id holding it
 	seen   map[string][]string
 	hosts  int // host fields there before
+	lines  int // lines on the results and exceptions lists before
 	outs   []trialRecord
 }
 
@@ -104,6 +106,7 @@ func recordNewTrial(rng *rand.Rand) recordTrial {
 	if rng.IntN(3) == 0 {
 		tr.hosts = MaxHostFields - 1
 	}
+	tr.lines = rng.IntN(3)
 	for range 1 + rng.IntN(12) {
 		j := rng.IntN(12)
 		tr.outs = append(tr.outs, trialRecord{
@@ -128,6 +131,10 @@ func (tr recordTrial) apply(t *testing.T, c *Client, r redis.UniversalClient, q 
 	}
 	for b, members := range tr.seen {
 		must(t, r.SAdd(ctx, SeenKey(q, b), members).Err())
+	}
+	for i := range tr.lines {
+		must(t, r.RPush(ctx, ResultsKey(q), "before "+strconv.Itoa(i)).Err())
+		must(t, r.RPush(ctx, ExceptionsKey(q), "before "+strconv.Itoa(i)).Err())
 	}
 	if tr.hosts > 0 {
 		fields := make([]any, 0, 2*tr.hosts)
@@ -214,4 +221,38 @@ func diffLines(want, got string) string {
 		}
 	}
 	return b.String()
+}
+
+// TestRecordNewListNotAList: when the results list is not a list,
+// RecordMany (record_new.lua, and record_many.lua alone when an outcome is
+// met twice) must answer an error and write nothing, so that the outcomes
+// are still to record once it is a list again.
+func TestRecordNewListNotAList(t *testing.T) {
+	testredis.Each(t, func(t *testing.T, r redis.UniversalClient) {
+		ctx, c := context.Background(), New(r)
+		m := fetched(t, c, "q", "B:1:j1")
+		must(t, r.Set(ctx, ResultsKey("q"), "not a list", 0).Err())
+		must(t, r.RPush(ctx, ExceptionsKey("q"), "before").Err())
+		before := dumpQueue(t, r, "q")
+		recs := []Record{
+			{Queue: "q", Batch: "B", Member: "1:j1", Line: []byte(`{"r":1}`), TaskID: m.ID, Detail: "code:200", Host: "h"},
+			{Queue: "q", Batch: "B", Member: "1:j2", Line: []byte(`{"e":2}`), Exception: true, Failed: true},
+		}
+		twice := append(slices.Clone(recs), recs[1]) // record_many.lua alone
+		for _, group := range [][]Record{recs, twice} {
+			if _, err := c.RecordMany(ctx, testNow, time.Hour, group); err == nil {
+				t.Fatalf("recorded %d outcomes with the results key not a list", len(group))
+			}
+			if after := dumpQueue(t, r, "q"); after != before {
+				t.Fatalf("a failed record of %d outcomes wrote:\n%s", len(group), diffLines(before, after))
+			}
+		}
+		// Once it is a list, the same outcomes are recorded, once.
+		must(t, r.Del(ctx, ResultsKey("q")).Err())
+		fresh, err := c.RecordMany(ctx, testNow, time.Hour, recs)
+		must(t, err)
+		if !slices.Equal(fresh, []bool{true, true}) || r.LLen(ctx, ResultsKey("q")).Val() != 1 || r.LLen(ctx, ExceptionsKey("q")).Val() != 2 {
+			t.Fatalf("fresh %v, lists %d and %d", fresh, r.LLen(ctx, ResultsKey("q")).Val(), r.LLen(ctx, ExceptionsKey("q")).Val())
+		}
+	})
 }

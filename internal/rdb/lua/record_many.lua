@@ -54,13 +54,23 @@
 -- ARGV[a+8] -> the host ("" for none)
 --
 -- Output:
--- One per outcome, in order: 1 if recorded, 0 if recorded before
+-- One per outcome, in order: 1 if recorded, 0 if recorded before; an
+-- error, nothing written, if KEYS[1] or KEYS[2] is not a list
 local ttl = tonumber(ARGV[1])
 local cap = tonumber(ARGV[3])
 local prefix = ARGV[4]
 local n = (#ARGV - 4) / 8
 local nb = (#KEYS - 9) / 2
 local out = {}
+
+-- The lists must be lists (or none yet) before anything is written: an
+-- RPUSH failing after the seen sets took the outcomes would lose them.
+for k = 1, 2 do
+  local t = redis.call('TYPE', KEYS[k]).ok
+  if t ~= 'list' and t ~= 'none' then
+    return redis.error_reply('WRONGTYPE ' .. KEYS[k] .. ' is not a list: no outcome recorded')
+  end
+end
 
 -- cmd (on key, if one) with vals, in calls of 1000 values at most: unpack
 -- takes a few thousand at most.

@@ -55,7 +55,8 @@
 -- and the lock still its)
 --
 -- Output:
--- 1 if all were recorded; 0 if any was recorded before: nothing written
+-- 1 if all were recorded; 0 if any was recorded before: nothing written;
+-- an error, nothing written, if KEYS[1] or KEYS[2] is not a list
 local ttl, expires = ARGV[1], tonumber(ARGV[1]) > 0
 local cap = tonumber(ARGV[3])
 local prefix = ARGV[4]
@@ -68,6 +69,15 @@ local nb = (#KEYS - 9) / 2
 local function each1000(cmd, key, s, e)
   for c = s, e, 1000 do
     redis.call(cmd, key, unpack(ARGV, c, math.min(c + 999, e)))
+  end
+end
+
+-- The lists must be lists (or none yet) before anything is written: an
+-- RPUSH failing after the seen sets took the outcomes would lose them.
+for k = 1, 2 do
+  local t = redis.call('TYPE', KEYS[k]).ok
+  if t ~= 'list' and t ~= 'none' then
+    return redis.error_reply('WRONGTYPE ' .. KEYS[k] .. ' is not a list: no outcome recorded')
   end
 end
 
