@@ -13,7 +13,7 @@ import (
 var (
 	//go:embed lua/auto_observe.lua
 	autoObserveLua    string
-	autoObserveScript = redis.NewScript(autoObserveLua)
+	autoObserveScript = newScript(autoObserveLua)
 )
 
 func init() { scriptsByName["auto_observe"] = autoObserveScript }

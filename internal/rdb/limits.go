@@ -31,9 +31,9 @@ var (
 	//go:embed lua/set_limit.lua
 	setLimitLua string
 
-	hostAdmitScript = redis.NewScript(hostAdmitLua)
-	pauseHostScript = redis.NewScript(pauseHostLua)
-	setLimitScript  = redis.NewScript(setLimitLua)
+	hostAdmitScript = newScript(hostAdmitLua)
+	pauseHostScript = newScript(pauseHostLua)
+	setLimitScript  = newScript(setLimitLua)
 )
 
 func init() {

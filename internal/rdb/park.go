@@ -29,9 +29,9 @@ var (
 	//go:embed lua/park_release.lua
 	parkReleaseLua string
 
-	parkScript        = redis.NewScript(parkLua)
-	parkClaimScript   = redis.NewScript(parkClaimLua)
-	parkReleaseScript = redis.NewScript(parkReleaseLua)
+	parkScript        = newScript(parkLua)
+	parkClaimScript   = newScript(parkClaimLua)
+	parkReleaseScript = newScript(parkReleaseLua)
 )
 
 func init() {

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
@@ -22,8 +21,8 @@ var (
 	//go:embed lua/recover_leases.lua
 	recoverLeasesLua string
 
-	expiredLeasesScript = redis.NewScript(expiredLeasesLua)
-	recoverLeasesScript = redis.NewScript(recoverLeasesLua)
+	expiredLeasesScript = newScript(expiredLeasesLua)
+	recoverLeasesScript = newScript(recoverLeasesLua)
 )
 
 func init() {

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // A job's automatic retries (worker/retry.go): RetryLater moves a fetched
@@ -25,9 +23,9 @@ var (
 	//go:embed lua/forward.lua
 	forwardLua string
 
-	retryScript   = redis.NewScript(retryLua)
-	addTryScript  = redis.NewScript(addTryLua)
-	forwardScript = redis.NewScript(forwardLua)
+	retryScript   = newScript(retryLua)
+	addTryScript  = newScript(addTryLua)
+	forwardScript = newScript(forwardLua)
 )
 
 func init() {

@@ -2,6 +2,7 @@ package rdb
 
 import (
 	_ "embed"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -9,7 +10,8 @@ import (
 // Every Lua script of reqfleet, one file each under lua/, whose header is
 // its KEYS/ARGV table (and, where it mirrors one of asynq's, which and how
 // it differs). Each is loaded by go-redis' Script: EVALSHA, then EVAL when
-// Redis lacks it.
+// Redis lacks it; in a transaction, EVAL alone. Redis gets them without
+// their comment lines (newScript).
 var (
 	//go:embed lua/new_batch.lua
 	newBatchLua string
@@ -49,23 +51,23 @@ var (
 
 // The scripts, immutable after init (a Script holds its text and hash only).
 var (
-	newBatchScript         = redis.NewScript(newBatchLua)
-	moveToRetryingScript   = redis.NewScript(moveToRetryingLua)
-	enqueueManyScript      = redis.NewScript(enqueueManyLua)
-	recordManyScript       = redis.NewScript(recordManyLua)
-	recordNewScript        = redis.NewScript(recordNewLua)
-	markStartedScript      = redis.NewScript(markStartedLua)
-	writeServerStateScript = redis.NewScript(writeServerStateLua)
-	fetchScript            = redis.NewScript(fetchLua)
-	requeueScript          = redis.NewScript(requeueLua)
-	archiveScript          = redis.NewScript(archiveLua)
-	recordedBeforeScript   = redis.NewScript(recordedBeforeLua)
-	popScript              = redis.NewScript(popLua)
-	inboxTakeScript        = redis.NewScript(inboxTakeLua)
-	inboxRestampScript     = redis.NewScript(inboxRestampLua)
-	inboxRejectScript      = redis.NewScript(inboxRejectLua)
-	inboxRenewScript       = redis.NewScript(inboxRenewLua)
-	inboxReleaseScript     = redis.NewScript(inboxReleaseLua)
+	newBatchScript         = newScript(newBatchLua)
+	moveToRetryingScript   = newScript(moveToRetryingLua)
+	enqueueManyScript      = newScript(enqueueManyLua)
+	recordManyScript       = newScript(recordManyLua)
+	recordNewScript        = newScript(recordNewLua)
+	markStartedScript      = newScript(markStartedLua)
+	writeServerStateScript = newScript(writeServerStateLua)
+	fetchScript            = newScript(fetchLua)
+	requeueScript          = newScript(requeueLua)
+	archiveScript          = newScript(archiveLua)
+	recordedBeforeScript   = newScript(recordedBeforeLua)
+	popScript              = newScript(popLua)
+	inboxTakeScript        = newScript(inboxTakeLua)
+	inboxRestampScript     = newScript(inboxRestampLua)
+	inboxRejectScript      = newScript(inboxRejectLua)
+	inboxRenewScript       = newScript(inboxRenewLua)
+	inboxReleaseScript     = newScript(inboxReleaseLua)
 )
 
 // scriptsByName are the scripts by their file's name without ".lua".
@@ -92,3 +94,19 @@ var scriptsByName = map[string]*redis.Script{
 // Script is the script of lua/NAME.lua (nil if none), for tests that load
 // it or watch for its hash.
 func Script(name string) *redis.Script { return scriptsByName[name] }
+
+// newScript is the script of src as Redis gets it (scriptCode).
+func newScript(src string) *redis.Script { return redis.NewScript(scriptCode(src)) }
+
+// scriptCode is src with each line that is a comment alone left empty, so
+// that an EVAL sends and hashes (SHA1, each call) the code only, and
+// Redis' errors name the file's own lines.
+func scriptCode(src string) string {
+	lines := strings.SplitAfter(src, "\n")
+	for i, l := range lines {
+		if t := strings.TrimSpace(l); strings.HasPrefix(t, "--") && !strings.HasPrefix(t, "--[") {
+			lines[i] = l[len(strings.TrimRight(l, "\n")):] // its newline, if any
+		}
+	}
+	return strings.Join(lines, "")
+}

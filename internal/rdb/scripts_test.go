@@ -2,6 +2,8 @@ package rdb
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -384,8 +386,40 @@ func TestScriptFiles(t *testing.T) {
 			if m := mirrors[name]; m != "" && !strings.Contains(text, "-- mirrors asynq "+AsynqVerified+" "+m+"; differs: ") {
 				t.Fatalf("%s does not say it mirrors asynq %s %s and how it differs", f, AsynqVerified, m)
 			}
+			// What Redis gets: the same lines, each comment line empty.
+			code := scriptCode(text)
+			if h := sha1.Sum([]byte(code)); Script(name).Hash() != hex.EncodeToString(h[:]) {
+				t.Fatalf("%s: the script is not its code", f)
+			}
+			sent, file := strings.Split(code, "\n"), strings.Split(text, "\n")
+			if len(sent) != len(file) {
+				t.Fatalf("%s: %d lines sent, %d in the file", f, len(sent), len(file))
+			}
+			comments := 0
+			for i, l := range file {
+				switch {
+				case strings.HasPrefix(strings.TrimSpace(l), "--"):
+					comments++
+					if sent[i] != "" {
+						t.Fatalf("%s:%d: comment sent: %q", f, i+1, sent[i])
+					}
+				case sent[i] != l:
+					t.Fatalf("%s:%d: sent %q", f, i+1, sent[i])
+				}
+			}
+			if comments == 0 {
+				t.Fatalf("%s: no comment line met", f)
+			}
 		})
 	}
+	// Redis takes every one of them.
+	testredis.Each(t, func(t *testing.T, r redis.UniversalClient) {
+		for name, s := range scriptsByName {
+			if err := s.Load(context.Background(), r).Err(); err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+		}
+	})
 }
 
 // benchQueue is a Redis of the benchmark's own with queue q published, a

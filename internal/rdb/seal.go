@@ -5,8 +5,6 @@ import (
 	_ "embed"
 	"fmt"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // A batch's lease: while its enqueuer lives, a batch is open and in the
@@ -36,9 +34,9 @@ var (
 	//go:embed lua/seal_batch.lua
 	sealBatchLua string
 
-	batchRenewScript  = redis.NewScript(batchRenewLua)
-	sealOrphansScript = redis.NewScript(sealOrphansLua)
-	sealBatchScript   = redis.NewScript(sealBatchLua)
+	batchRenewScript  = newScript(batchRenewLua)
+	sealOrphansScript = newScript(sealOrphansLua)
+	sealBatchScript   = newScript(sealBatchLua)
 )
 
 func init() {
