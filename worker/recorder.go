@@ -110,12 +110,14 @@ type recordRes struct {
 // costs one round trip, as recorder.record; under heavy load the outcomes
 // that arrive during a call make the next group, and a group that found
 // lingerFrom or more (load: several arrived during one call) lingers up
-// to linger for more before it goes, unless full: a call costs Redis about
-// as much as a dozen outcomes in it (the script's per-call commands, the
-// round trip), so under load fewer, fuller calls cut its CPU per outcome,
-// for a few milliseconds more before an outcome is in its list. The
-// session of a job whose outcome waits is already free (fetch.go's
-// runners), so the wait costs no throughput. Several
+// to linger for more before it goes, until it holds lingerTo: a call costs
+// Redis about as much as a dozen outcomes in it (the script's per-call
+// commands, the round trip), so under load fewer, fuller calls cut its CPU
+// per outcome, for a few milliseconds more before an outcome is in its
+// list. The session of a job whose outcome waits is already free
+// (fetch.go's runners), but its runner is not: a worker has as many
+// runners to spare as sessions, so a lingering group stops at half of
+// them (lingerTo), or the sessions would wait for runners. Several
 // flushers keep that many calls in flight, but only one with a group short
 // of max (it holds the lone token): the others go on gathering meanwhile,
 // so that under load groups grow as large as the arrivals of one call
@@ -129,6 +131,7 @@ type batcher struct {
 	flushers   int
 	linger     time.Duration       // 0: none
 	lingerFrom int                 // the fewest outcomes a group lingers with [defaultLingerFrom]
+	lingerTo   int                 // the outcomes a lingering group goes with (at most max)
 	lingering  testkit.Signal[int] // tests: a group lingers, with its size
 	reqs       chan *recordReq
 	short      chan struct{} // the token of the one call in flight with a group short of max
@@ -144,10 +147,11 @@ type batcher struct {
 const defaultLingerFrom = 4
 
 // newBatcher makes a batcher of flushers goroutines recording up to max
-// outcomes a call, a group under load lingering up to linger (0: never);
-// Start starts them.
-func newBatcher(rec *recorder, flushers, max int, linger time.Duration) *batcher {
-	b := &batcher{rec: rec, max: max, flushers: flushers, linger: linger, lingerFrom: defaultLingerFrom, reqs: make(chan *recordReq), short: make(chan struct{}, 1), quit: make(chan struct{})}
+// outcomes a call, a group under load lingering up to linger (0: never)
+// until it holds lingerTo outcomes (at most max); Start starts them.
+func newBatcher(rec *recorder, flushers, max int, linger time.Duration, lingerTo int) *batcher {
+	b := &batcher{rec: rec, max: max, flushers: flushers, linger: linger, lingerFrom: defaultLingerFrom, lingerTo: min(lingerTo, max),
+		reqs: make(chan *recordReq), short: make(chan struct{}, 1), quit: make(chan struct{})}
 	b.short <- struct{}{}
 	b.reqPool.New = func() any { return &recordReq{done: make(chan recordRes, 1)} }
 	return b
@@ -255,16 +259,17 @@ func (b *batcher) gather(group []*recordReq) []*recordReq {
 	return group
 }
 
-// lingerOn adds to a group of lingerFrom or more outcomes, short of max,
-// what arrives within linger, up to max; at Stop it returns at once.
+// lingerOn adds to a group of lingerFrom or more outcomes, short of
+// lingerTo, what arrives within linger, up to lingerTo; at Stop it returns
+// at once.
 func (b *batcher) lingerOn(group []*recordReq) []*recordReq {
-	if b.linger <= 0 || len(group) < b.lingerFrom || len(group) >= b.max {
+	if b.linger <= 0 || len(group) < b.lingerFrom || len(group) >= b.lingerTo {
 		return group
 	}
 	b.lingering.Signal(len(group))
 	t := time.NewTimer(b.linger)
 	defer t.Stop()
-	for len(group) < b.max {
+	for len(group) < b.lingerTo {
 		select {
 		case r := <-b.reqs:
 			group = append(group, r)

@@ -83,11 +83,12 @@ func TestFillClearsTheLastUse(t *testing.T) {
 }
 
 // lingerBatcher starts a batcher of one flusher whose groups of from or
-// more outcomes linger up to linger, its lingering signal live; stopped at
+// more outcomes linger up to linger until they hold to (0: max), its
+// lingering signal live; stopped at
 // the end of the test.
-func lingerBatcher(t *testing.T, rdb redis.UniversalClient, max, from int, linger time.Duration) *batcher {
+func lingerBatcher(t *testing.T, rdb redis.UniversalClient, max, from, to int, linger time.Duration) *batcher {
 	t.Helper()
-	b := newBatcher(&recorder{rdb: rdb, ttl: time.Hour}, 1, max, linger)
+	b := newBatcher(&recorder{rdb: rdb, ttl: time.Hour}, 1, max, linger, to)
 	b.lingerFrom = from
 	b.lingering.Init(t)
 	if err := b.Start(context.Background()); err != nil {
@@ -113,19 +114,21 @@ func recordAsync(ctx context.Context, b *batcher, id string) <-chan error {
 }
 
 // A group under load lingers for more outcomes, up to its linger or until
-// full, and not below lingerFrom; Stop ends a linger at once. Each outcome
-// is still recorded, once.
+// it holds lingerTo (full, or fewer), and not below lingerFrom; Stop ends a
+// linger at once. Each outcome is still recorded, once.
 func TestBatcherLingers(t *testing.T) {
 	tests := []struct {
 		name   string
 		max    int
 		from   int
+		to     int // lingerTo; 0: max
 		linger time.Duration
 		late   int  // outcomes sent once the first group lingers
 		stop   bool // Stop the batcher while it lingers
 		calls  int32
 	}{
 		{name: "until full", max: 4, from: 1, linger: time.Hour, late: 3, calls: 1},
+		{name: "until it holds lingerTo", max: 8, from: 1, to: 4, linger: time.Hour, late: 3, calls: 1},
 		{name: "until its linger ends", max: 4, from: 1, linger: 20 * time.Millisecond, calls: 1},
 		{name: "until Stop", max: 4, from: 1, linger: time.Hour, stop: true, calls: 1},
 		{name: "not below lingerFrom", max: 4, from: 2, linger: time.Hour, calls: 1},
@@ -142,7 +145,11 @@ func TestBatcherLingers(t *testing.T) {
 				}
 				var calls atomic.Int32
 				rdb.AddHook(countScripts{&calls})
-				b := lingerBatcher(t, rdb, tt.max, tt.from, tt.linger)
+				to := tt.to
+				if to == 0 {
+					to = tt.max
+				}
+				b := lingerBatcher(t, rdb, tt.max, tt.from, to, tt.linger)
 				first := recordAsync(ctx, b, "first")
 				if tt.from == 1 {
 					if n := b.lingering.WaitOrTimeout(); n != 1 {

@@ -121,7 +121,7 @@ func outcome(id string) (tasks.Task, tasks.Outcome) {
 // startBatcher starts a batcher, stopped at the end of the test.
 func startBatcher(t *testing.T, rec *recorder, flushers, max int) *batcher {
 	t.Helper()
-	b := newBatcher(rec, flushers, max, 0)
+	b := newBatcher(rec, flushers, max, 0, max)
 	if err := b.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -89,9 +89,12 @@ type Config struct {
 	// RecordLinger is how long, under load, a record call waits for more
 	// outcomes to fill its group (up to RecordBatch) before it goes: a
 	// group lingers only if it found 4 or more outcomes waiting, several
-	// having arrived during the last call. Fuller calls cost Redis less
-	// per outcome; an outcome then reaches its list up to RecordLinger
-	// later. Default DefaultRecordLinger (2ms); negative: never.
+	// having arrived during the last call, and only until it holds half
+	// of Concurrency (each outcome waiting holds a runner, of which the
+	// fetcher has Concurrency to spare). Fuller calls cost Redis less per
+	// outcome; an outcome then reaches its list up to RecordLinger later.
+	// Default DefaultRecordLinger (2ms); negative: never. With
+	// AsynqProcessor, never (a session waits for its own outcome's record).
 	RecordLinger time.Duration
 
 	// NewSession makes one session (the original's session=); default
@@ -358,7 +361,13 @@ func (w *Worker) Start() error {
 	mux := asynq.NewServeMux()
 	mux.HandleFunc(tasks.TypeRequest, w.processTask)
 	if w.cfg.RecordBatch > 1 {
-		w.batch = newBatcher(&w.rec, recordFlushers, w.cfg.RecordBatch, max(w.cfg.RecordLinger, 0))
+		// A linger holds a group's runners (the fetcher's: half its spare
+		// ones at most) or, with asynq's processor, its sessions: none then.
+		linger := max(w.cfg.RecordLinger, 0)
+		if w.cfg.AsynqProcessor {
+			linger = 0
+		}
+		w.batch = newBatcher(&w.rec, recordFlushers, w.cfg.RecordBatch, linger, w.cfg.Concurrency/2)
 		_ = w.batch.Start(context.Background()) // a new batcher: cannot fail
 	}
 	// The fetcher runs without asynq servers: one beside it would take a
