@@ -613,7 +613,7 @@ func TestFetchMatchesDequeue(t *testing.T) {
 //
 //	go test -run XXX -bench FetchRecord -benchtime 20000x ./internal/rdb/
 func BenchmarkFetchRecord(b *testing.B) {
-	for _, bc := range []struct{ active, fetch, record int }{{64, 8, 8}, {160, 20, 11}, {160, 26, 30}} {
+	for _, bc := range []struct{ active, fetch, record int }{{64, 8, 8}, {160, 20, 11}, {160, 26, 30}, {160, 64, 30}, {160, 26, 64}, {160, 64, 64}, {320, 64, 30}} {
 		b.Run(fmt.Sprintf("active=%d/fetch=%d/record=%d", bc.active, bc.fetch, bc.record), func(b *testing.B) {
 			r, c, enc := benchQueue(b)
 			ctx := context.Background()
