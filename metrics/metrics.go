@@ -12,8 +12,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -92,7 +90,7 @@ func (m *Jobs) Observe(queue string, o tasks.Outcome, elapsed time.Duration) {
 	var resends int
 	switch v := o.(type) {
 	case *tasks.Response:
-		outcome, code, rawURL, resends = "response", strconv.Itoa(v.StatusCode), v.Request.URL, v.ConnectionRetries
+		outcome, code, rawURL, resends = "response", codeLabel(v.StatusCode), v.Request.URL, v.ConnectionRetries
 	case *tasks.Exception:
 		outcome, exception, rawURL, resends = "exception", v.Exception.Type, v.Request.URL, v.ConnectionRetries
 	default:
@@ -109,11 +107,10 @@ func (m *Jobs) Observe(queue string, o tasks.Outcome, elapsed time.Duration) {
 // host is the URL's host label: host[:port] in lower case, "invalid" when
 // there is none, "other" once maxHosts hosts have been seen.
 func (m *Jobs) host(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil || u.Host == "" {
+	h, ok := urlHost(rawURL)
+	if !ok {
 		return InvalidHost
 	}
-	h := strings.ToLower(u.Host) // never u.User
 	m.mu.RLock()
 	_, known := m.hosts[h]
 	full := len(m.hosts) >= m.maxHosts
