@@ -83,9 +83,8 @@ func TestFillClearsTheLastUse(t *testing.T) {
 }
 
 // lingerBatcher starts a batcher of one flusher whose groups of from or
-// more outcomes linger up to linger until they hold to (0: max), its
-// lingering signal live; stopped at
-// the end of the test.
+// more outcomes linger up to linger until they hold to, its lingering
+// signal live; stopped at the end of the test.
 func lingerBatcher(t *testing.T, rdb redis.UniversalClient, max, from, to int, linger time.Duration) *batcher {
 	t.Helper()
 	b := newBatcher(&recorder{rdb: rdb, ttl: time.Hour}, 1, max, linger, to)
@@ -180,6 +179,35 @@ func TestBatcherLingers(t *testing.T) {
 				default:
 				}
 			})
+		})
+	}
+}
+
+// A worker's record groups linger until they hold half its sessions (each
+// waiting outcome holds one of the fetcher's spare runners), at most a
+// record batch; with asynq's processor, whose sessions wait for their own
+// records, they never linger.
+func TestWorkerLingerShape(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		cfg    Config
+		linger time.Duration
+		to     int
+	}{
+		{"fetcher", Config{Concurrency: 64}, DefaultRecordLinger, 32},
+		{"fetcher, small record batch", Config{Concurrency: 64, RecordBatch: 16}, DefaultRecordLinger, 16},
+		{"fetcher, 16 sessions", Config{Concurrency: 16, RecordLinger: 5 * time.Millisecond}, 5 * time.Millisecond, 8},
+		{"fetcher, no linger", Config{Concurrency: 16, RecordLinger: -1}, 0, 8},
+		{"asynq processor", Config{Concurrency: 16, AsynqProcessor: true}, 0, 8},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFleet(t, miniRedis(t), tc.cfg)
+			if err := f.w.Start(); err != nil {
+				t.Fatal(err)
+			}
+			if b := f.w.batch; b == nil || b.linger != tc.linger || b.lingerTo != tc.to {
+				t.Fatalf("batcher %+v, want linger %v to %d outcomes", b, tc.linger, tc.to)
+			}
 		})
 	}
 }

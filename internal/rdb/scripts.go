@@ -10,7 +10,7 @@ import (
 // Every Lua script of reqfleet, one file each under lua/, whose header is
 // its KEYS/ARGV table (and, where it mirrors one of asynq's, which and how
 // it differs). Each is loaded by go-redis' Script: EVALSHA, then EVAL when
-// Redis lacks it; in a transaction, EVAL alone. Redis gets them without
+// Redis lacks it; in a pipeline, EVAL alone. Redis gets them without
 // their comment lines (newScript).
 var (
 	//go:embed lua/new_batch.lua
