@@ -72,7 +72,9 @@ func (a *app) runStats(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(tw, "workers\t%d\n", len(st.Workers))
 	for _, w := range st.Workers {
-		fmt.Fprintf(tw, "  %s:%d\tconcurrency %d\tbusy %d\tup %s\n", w.Host, w.PID, w.Concurrency, w.Active, time.Since(w.Started).Round(time.Second))
+		// Active: its jobs started and not yet recorded (asynq's workers), up
+		// to twice its concurrency under load (records off the sessions' path).
+		fmt.Fprintf(tw, "  %s:%d\tconcurrency %d\tactive %d\tup %s\n", w.Host, w.PID, w.Concurrency, w.Active, time.Since(w.Started).Round(time.Second))
 	}
 	fmt.Fprintf(tw, "batches\t%d\n", len(st.Batches))
 	for _, b := range st.Batches {
