@@ -153,10 +153,10 @@ func (e *Executor) Do(ctx context.Context, s *Session, t tasks.Task) (tasks.Outc
 		follow:     job.FollowRedirects(),
 		cfg:        &e.cfg,
 	}
-	tctx, cancelTotal := context.WithDeadlineCause(ctx, a.deadline, &totalTimeoutError{timeout: e.cfg.JobTimeout})
-	defer cancelTotal()
-	jctx, cancel := context.WithCancelCause(tctx)
-	defer cancel(context.Canceled)
+	// One context a job: the total deadline's, which the watchdog cancels
+	// too (its cause then its own: jobCause).
+	jctx, cancel := context.WithDeadlineCause(ctx, a.deadline, &totalTimeoutError{timeout: e.cfg.JobTimeout})
+	defer cancel()
 	a.dog.init(cancel)
 	defer a.dog.stop()
 	defer a.releaseConns()
@@ -186,7 +186,7 @@ func (e *Executor) Do(ctx context.Context, s *Session, t tasks.Task) (tasks.Outc
 		if cerr := ctx.Err(); cerr != nil {
 			return nil, cerr
 		}
-		if cause := context.Cause(jctx); cause != nil {
+		if cause := a.jobCause(jctx); cause != nil {
 			err = cause // our own timeouts: the error is only their symptom
 		}
 		x := e.exception(t, classify(err), describe(job.Method, job.URL, err))
@@ -204,7 +204,7 @@ func (e *Executor) Do(ctx context.Context, s *Session, t tasks.Task) (tasks.Outc
 		if cerr := ctx.Err(); cerr != nil {
 			return nil, cerr
 		}
-		if cause := context.Cause(jctx); cause != nil {
+		if cause := a.jobCause(jctx); cause != nil {
 			err = cause
 		}
 		x := e.exception(t, classifyBody(err), describe(job.Method, resp.Request.URL.Redacted(), bodyErr(err)))
@@ -502,21 +502,42 @@ func pyPort(u *url.URL) int {
 	return n
 }
 
-// watchdog cancels the job's context with the cause of the current phase
-// when the phase's time runs out. Progress only moves the deadline; the
-// timer checks it when it fires and waits on if it moved.
+// watchdog cancels the job's context when the current phase's time runs
+// out, and keeps the phase's cause (fired). Progress only moves the
+// deadline; the timer checks it when it fires and waits on if it moved.
 type watchdog struct {
 	mu       sync.Mutex
 	timer    *time.Timer
-	cancel   context.CancelCauseFunc
+	cancel   context.CancelFunc
 	cause    error
+	fired    error // the cause of the phase whose time ran out
 	d        time.Duration
 	deadline time.Time
 	armed    bool
 	stopped  bool
 }
 
-func (w *watchdog) init(cancel context.CancelCauseFunc) { w.cancel = cancel }
+func (w *watchdog) init(cancel context.CancelFunc) { w.cancel = cancel }
+
+// firedCause is the cause of the phase whose time ran out, nil if none.
+func (w *watchdog) firedCause() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.fired
+}
+
+// jobCause is why the job's context ctx ended (nil if it has not): the
+// total deadline's cause, the parent's, or, when the watchdog cancelled it
+// first, the cause of the phase whose time ran out.
+func (a *attempt) jobCause(ctx context.Context) error {
+	cause := context.Cause(ctx)
+	if cause == context.Canceled { // the watchdog's cancel, or the parent's
+		if f := a.dog.firedCause(); f != nil {
+			return f
+		}
+	}
+	return cause
+}
 
 // arm starts a phase: cancel with cause unless there is progress every d.
 func (w *watchdog) arm(d time.Duration, cause error) {
@@ -574,10 +595,9 @@ func (w *watchdog) fire() {
 		w.mu.Unlock()
 		return
 	}
-	cause := w.cause
-	w.armed = false
+	w.fired, w.armed = w.cause, false
 	w.mu.Unlock()
-	w.cancel(cause)
+	w.cancel()
 }
 
 // build makes the job's request as requests prepares it: the URL with the
