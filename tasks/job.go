@@ -439,10 +439,8 @@ func isControl(r rune) bool { return unicode.IsControl(r) }
 // all, as in the exception of a payload that was not a job) is written as
 // null, which UnmarshalJSON reads back as the zero Job.
 func (j Job) MarshalJSON() ([]byte, error) {
-	if k := j.kept; k != nil {
-		if sum, err := j.normalSum(); err == nil && sum == k.sum {
-			return k.withID(j.ID)
-		}
+	if j.unchanged() {
+		return j.kept.withID(j.ID), nil
 	}
 	j.kept = nil
 	if reflect.ValueOf(j).IsZero() {
@@ -451,27 +449,50 @@ func (j Job) MarshalJSON() ([]byte, error) {
 	return j.marshalNormal()
 }
 
+// unchanged: the job has its kept form and its fields are still those
+// decoded from it (MarshalJSON writes the kept form then).
+func (j Job) unchanged() bool {
+	if j.kept == nil {
+		return false
+	}
+	sum, err := j.normalSum()
+	return err == nil && sum == j.kept.sum
+}
+
+// appendKept appends the job as MarshalJSON writes it when that is its
+// kept form (compact and HTML-escaped, as json.Marshal writes); false, b
+// as it was, when the job is not unchanged.
+func (j Job) appendKept(b []byte) ([]byte, bool) {
+	if !j.unchanged() {
+		return b, false
+	}
+	return j.kept.appendWithID(b, j.ID), true
+}
+
 // withID is the kept form with the member "id": id spliced in, or without
 // one when id is "".
-func (k *keptForm) withID(id string) ([]byte, error) {
+func (k *keptForm) withID(id string) []byte {
 	if id == "" {
-		return k.raw, nil
+		return k.raw
 	}
-	v, err := json.Marshal(id)
-	if err != nil {
-		return nil, err
+	return k.appendWithID(make([]byte, 0, len(k.raw)+len(id)+8), id)
+}
+
+// appendWithID appends the kept form with the member "id" (withID).
+func (k *keptForm) appendWithID(b []byte, id string) []byte {
+	if id == "" {
+		return append(b, k.raw...)
 	}
-	out := make([]byte, 0, len(k.raw)+len(v)+6)
-	out = append(out, k.raw[:k.at]...)
+	b = append(b, k.raw[:k.at]...)
 	if k.at > 1 {
-		out = append(out, ',')
+		b = append(b, ',')
 	}
-	out = append(out, `"id":`...)
-	out = append(out, v...)
+	b = append(b, `"id":`...)
+	b = appendJSONString(b, id)
 	if k.at == 1 && len(k.raw) > 2 {
-		out = append(out, ',')
+		b = append(b, ',')
 	}
-	return append(out, k.raw[k.at:]...), nil
+	return append(b, k.raw[k.at:]...)
 }
 
 // marshalNormal writes the job's fields, in the normalised form.

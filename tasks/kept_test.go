@@ -3,6 +3,7 @@ package tasks_test
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/reqfleet/reqfleet/tasks"
@@ -116,5 +117,31 @@ func TestKeptFormChanged(t *testing.T) {
 				t.Errorf("json.Marshal = %s, %v; want %s", b, err, tt.want)
 			}
 		})
+	}
+}
+
+// The id spliced into a kept form is written as json.Marshal writes the
+// string, HTML escapes, U+2028 and bytes that are not UTF-8 included, in
+// the job's own JSON and in its outcome's request.
+func TestKeptFormID(t *testing.T) {
+	for _, id := range []string{"g", `a"b\c`, "<&>", "\u2028\u2029", "\xff\xfe", "\x00\x1f", "é"} {
+		j, err := tasks.DecodeJob([]byte(`{"url":"http://x","method":"GET"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		j.ID = id
+		v, err := json.Marshal(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := `{"id":` + string(v) + `,"url":"http://x","method":"GET"}`
+		got, err := json.Marshal(j)
+		if err != nil || string(got) != want {
+			t.Errorf("id %q: job %s, %v; want %s", id, got, err, want)
+		}
+		line, err := tasks.AppendOutcome(nil, &tasks.Response{ID: "r", Request: j})
+		if err != nil || !strings.Contains(string(line), `"request":`+want+`,`) {
+			t.Errorf("id %q: outcome %s, %v; want its request %s", id, line, err, want)
+		}
 	}
 }

@@ -60,14 +60,18 @@ func (r *Response) appendJSON(b []byte) ([]byte, bool) {
 	b = append(b, `,"batch":`...)
 	b = appendJSONString(b, r.Batch)
 	b = append(b, `,"request":`...)
-	req, err := r.Request.MarshalJSON()
-	if err != nil {
-		return b, false
+	if kept, ok := r.Request.appendKept(b); ok {
+		b = kept
+	} else {
+		req, err := r.Request.MarshalJSON()
+		if err != nil {
+			return b, false
+		}
+		if compact, escaped := jsonForm(req); !compact || !escaped {
+			return b, false // json.Marshal would rewrite it
+		}
+		b = append(b, req...)
 	}
-	if compact, escaped := jsonForm(req); !compact || !escaped {
-		return b, false // json.Marshal would rewrite it
-	}
-	b = append(b, req...)
 	b = append(b, `,"status_code":`...)
 	b = strconv.AppendInt(b, int64(r.StatusCode), 10)
 	b = append(b, `,"reason":`...)
