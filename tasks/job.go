@@ -309,8 +309,7 @@ func isPySpace(r rune) bool { return unicode.IsSpace(r) || r >= 0x1c && r <= 0x1
 func decodeHeaders(j *Job, raw json.RawMessage) error {
 	var remove []string
 	if firstByte(raw) == '{' {
-		var all map[string]json.RawMessage
-		if json.Unmarshal(raw, &all) == nil {
+		if all, err := rawObject(raw); err == nil {
 			for _, k := range sortedKeys(all) {
 				if firstByte(all[k]) == 'n' { // null: remove the header
 					if !IsToken(k) {
@@ -370,8 +369,8 @@ func decodeStringMap(field string, raw json.RawMessage) (map[string]string, erro
 	if firstByte(raw) != '{' {
 		return nil, fieldErr(field, ErrType, "must be an object of strings")
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
+	m, err := rawObject(raw)
+	if err != nil {
 		return nil, fieldErr(field, ErrType, "must be an object of strings")
 	}
 	if len(m) == 0 {

@@ -66,22 +66,13 @@ func decodePairs(field string, raw json.RawMessage) (*Pairs, error) {
 		}
 		return &Pairs{Text: &s}, nil
 	case '{':
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.UseNumber()
-		if _, err := dec.Token(); err != nil { // {
-			return nil, fieldErr(field, ErrType, "must be an object")
+		if !isCompact(raw) {
+			return pairsByDecoder(field, raw)
 		}
+		// Compact (and valid, as every value a decoder gets): its members
+		// in order, as the decoder reads them (FuzzPairsObject diffs the two).
 		p := &Pairs{List: []Pair{}}
-		for dec.More() {
-			tok, err := dec.Token()
-			if err != nil {
-				return nil, fieldErr(field, ErrType, "must be an object")
-			}
-			key, _ := tok.(string)
-			var v json.RawMessage
-			if err := dec.Decode(&v); err != nil {
-				return nil, fieldErr(field, ErrType, "must be an object")
-			}
+		for key, v := range objectMembers(raw) {
 			if err := p.add(field, key, v); err != nil {
 				return nil, err
 			}
@@ -167,4 +158,30 @@ func firstByte(raw json.RawMessage) byte {
 		return 0
 	}
 	return raw[0]
+}
+
+// pairsByDecoder is an object's members in order, a key met twice kept
+// twice, read by encoding/json's Decoder.
+func pairsByDecoder(field string, raw json.RawMessage) (*Pairs, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if _, err := dec.Token(); err != nil { // {
+		return nil, fieldErr(field, ErrType, "must be an object")
+	}
+	p := &Pairs{List: []Pair{}}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, fieldErr(field, ErrType, "must be an object")
+		}
+		key, _ := tok.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, fieldErr(field, ErrType, "must be an object")
+		}
+		if err := p.add(field, key, v); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
 }

@@ -163,3 +163,22 @@ func isIDKey(raw []byte) bool {
 	var key string
 	return json.Unmarshal(raw, &key) == nil && key == "id"
 }
+
+// rawObject is raw, a JSON object, as json.Unmarshal reads it into a map
+// of raw values (a key met twice: its last value). A compact one (as a
+// job's fields are when the enqueuer wrote them) is walked by
+// objectMembers; anything else goes through json.Unmarshal. raw must be
+// valid JSON, as every value a decoder gets is (FuzzRawObject diffs the
+// two).
+func rawObject(raw []byte) (map[string]json.RawMessage, error) {
+	if firstByte(raw) != '{' || !isCompact(raw) {
+		var m map[string]json.RawMessage
+		err := json.Unmarshal(raw, &m)
+		return m, err
+	}
+	m := make(map[string]json.RawMessage, 4)
+	for k, v := range objectMembers(raw) {
+		m[k] = v
+	}
+	return m, nil
+}

@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"testing"
 )
@@ -120,4 +121,41 @@ func checkMembers(t *testing.T, data []byte) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("objectMembers(%s) = %q, json %q", data, got, want)
 	}
+}
+
+// FuzzRawObject: for valid JSON, rawObject reads what json.Unmarshal reads
+// into a map of raw values.
+func FuzzRawObject(f *testing.F) {
+	for _, s := range []string{`{}`, `null`, `{"a":"b","a":1}`, `{"A":null,"b":{"c":[1,"x"]}}`, `{"\u00e9\n":"v","\xff":"w"}`, `{ "a" : 1 }`, `[1]`, `"s"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if !json.Valid(raw) {
+			return
+		}
+		var want map[string]json.RawMessage
+		werr := json.Unmarshal(raw, &want)
+		got, err := rawObject(raw)
+		if (err == nil) != (werr == nil) || !reflect.DeepEqual(got, want) {
+			t.Fatalf("rawObject(%q) = %q, %v; json.Unmarshal: %q, %v", raw, got, err, want, werr)
+		}
+	})
+}
+
+// FuzzPairsObject: for a valid, compact object, decodePairs reads the
+// members (and the first bad one) as encoding/json's Decoder does.
+func FuzzPairsObject(f *testing.F) {
+	for _, s := range []string{`{}`, `{"a":"b","a":1}`, `{"q":[1,"x",null],"p":2.50}`, `{"e":{"x":1}}`, `{"\u00e9":"v","\xff":true}`, `{"n":null,"t":false}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if firstByte(raw) != '{' || !json.Valid(raw) || !isCompact(raw) {
+			return
+		}
+		got, err := decodePairs("params", raw)
+		want, werr := pairsByDecoder("params", raw)
+		if !reflect.DeepEqual(got, want) || fmt.Sprint(err) != fmt.Sprint(werr) {
+			t.Fatalf("decodePairs(%q) = %+v, %v; the decoder: %+v, %v", raw, got, err, want, werr)
+		}
+	})
 }
