@@ -207,6 +207,9 @@ var confCases = []confCase{
 	{name: "json_body", job: map[string]any{"method": "POST", "url": "{A}/json_body/", "json": json.RawMessage(`{"a": 1000.0, "b": "é", "c": [1, 2], "d": null}`)}},
 	{name: "params_numbers", job: map[string]any{"url": "{A}/params_numbers/", "params": json.RawMessage(`{"a": 1e3, "b": 1.50, "c": -0, "d": 10, "e": true}`)}},
 	{name: "data_numbers", job: map[string]any{"method": "POST", "url": "{A}/data_numbers/", "data": json.RawMessage(`{"a": 1e3, "b": 1.50}`)}},
+	// A key given twice: Python's json keeps the last value, where the key first stood.
+	{name: "params_key_twice", job: map[string]any{"url": "{A}/params_key_twice/", "params": json.RawMessage(`{"k": "v", "x": ["1", "2"], "k": "w"}`)}},
+	{name: "data_key_twice", job: map[string]any{"method": "POST", "url": "{A}/data_key_twice/", "data": json.RawMessage(`{"k": ["v", "u"], "x": "1", "k": "w"}`)}},
 	{name: "header_latin1", job: map[string]any{"url": "{A}/header_latin1/", "headers": map[string]any{"X-L": "café"}}},
 	{name: "url_dot_segments", job: map[string]any{"url": "{A}/url_dot_segments/a/./b/../c"}},
 	{name: "url_percent_escapes", job: map[string]any{"url": "{A}/url_percent_escapes/%7e%2f%41"}},

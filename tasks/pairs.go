@@ -71,13 +71,11 @@ func decodePairs(field string, raw json.RawMessage) (*Pairs, error) {
 		}
 		// Compact (and valid, as every value a decoder gets): its members
 		// in order, as the decoder reads them (FuzzPairsObject diffs the two).
-		p := &Pairs{List: []Pair{}}
+		var ms members
 		for key, v := range objectMembers(raw) {
-			if err := p.add(field, key, v); err != nil {
-				return nil, err
-			}
+			ms.set(key, v)
 		}
-		return p, nil
+		return ms.pairs(field)
 	case '[':
 		var items [][]json.RawMessage
 		if err := json.Unmarshal(raw, &items); err != nil {
@@ -160,15 +158,15 @@ func firstByte(raw json.RawMessage) byte {
 	return raw[0]
 }
 
-// pairsByDecoder is an object's members in order, a key met twice kept
-// twice, read by encoding/json's Decoder.
+// pairsByDecoder is an object's pairs (members.pairs), its members read
+// by encoding/json's Decoder.
 func pairsByDecoder(field string, raw json.RawMessage) (*Pairs, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	if _, err := dec.Token(); err != nil { // {
 		return nil, fieldErr(field, ErrType, "must be an object")
 	}
-	p := &Pairs{List: []Pair{}}
+	var ms members
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -179,7 +177,53 @@ func pairsByDecoder(field string, raw json.RawMessage) (*Pairs, error) {
 		if err := dec.Decode(&v); err != nil {
 			return nil, fieldErr(field, ErrType, "must be an object")
 		}
-		if err := p.add(field, key, v); err != nil {
+		ms.set(key, v)
+	}
+	return ms.pairs(field)
+}
+
+// members are an object's members as Python's json reads them into a
+// dict, which requests then sends in order: a key given twice keeps its
+// last value, where the key first stood.
+type members struct {
+	keys []string
+	vals []json.RawMessage
+	at   map[string]int // index of each key, once there are many
+}
+
+// manyMembers is where members starts to index its keys.
+const manyMembers = 16
+
+func (m *members) set(key string, v json.RawMessage) {
+	if m.at != nil {
+		if i, ok := m.at[key]; ok {
+			m.vals[i] = v
+			return
+		}
+	} else {
+		for i, k := range m.keys {
+			if k == key {
+				m.vals[i] = v
+				return
+			}
+		}
+	}
+	m.keys, m.vals = append(m.keys, key), append(m.vals, v)
+	if m.at != nil {
+		m.at[key] = len(m.keys) - 1
+	} else if len(m.keys) == manyMembers {
+		m.at = make(map[string]int, 2*manyMembers)
+		for i, k := range m.keys {
+			m.at[k] = i
+		}
+	}
+}
+
+// pairs are the members' pairs, a list value one pair an item.
+func (m *members) pairs(field string) (*Pairs, error) {
+	p := &Pairs{List: []Pair{}}
+	for i, k := range m.keys {
+		if err := p.add(field, k, m.vals[i]); err != nil {
 			return nil, err
 		}
 	}

@@ -2,6 +2,8 @@ package tasks_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"strings"
 	"reflect"
 	"testing"
 
@@ -41,8 +43,13 @@ func TestDecodePairs(t *testing.T) {
 		{"form-encoding", `{"q": "a b&c=d", "é": "ü", "safe": "-_.~", "+": "/?#"}`,
 			&tasks.Pairs{List: []tasks.Pair{{"q", "a b&c=d"}, {"é", "ü"}, {"safe", "-_.~"}, {"+", "/?#"}}},
 			"q=a+b%26c%3Dd&%C3%A9=%C3%BC&safe=-_.~&%2B=%2F%3F%23"},
-		{"duplicate keys kept in order", `{"a": 1, "a": 2}`,
-			&tasks.Pairs{List: []tasks.Pair{{"a", "1"}, {"a", "2"}}}, "a=1&a=2"},
+		// As Python's json reads a key given twice (the last value, where
+		// the key first stood), and requests sends the dict: the
+		// conformance cases params_key_twice and data_key_twice run it.
+		{"a key given twice: its last value, at its first place", `{"a": 1, "b": [3, 4], "a": 2}`,
+			&tasks.Pairs{List: []tasks.Pair{{"a", "2"}, {"b", "3"}, {"b", "4"}}}, "a=2&b=3&b=4"},
+		{"a key given twice, compact", `{"a":1,"b":"x","a":[5,6]}`,
+			&tasks.Pairs{List: []tasks.Pair{{"a", "5"}, {"a", "6"}, {"b", "x"}}}, "a=5&a=6&b=x"},
 	}
 	for _, tt := range tests {
 		for _, field := range []string{"params", "data"} {
@@ -126,5 +133,27 @@ func TestPairsEncodeNil(t *testing.T) {
 	}
 	if got := (&tasks.Pairs{}).Encode(); got != "" {
 		t.Errorf("empty Encode() = %q", got)
+	}
+}
+
+// A key given twice among many (past the members' index threshold) still
+// keeps its last value at its first place.
+func TestDecodePairsKeyTwiceAmongMany(t *testing.T) {
+	var in strings.Builder
+	var want []string
+	in.WriteString(`{`)
+	for i := range 40 {
+		fmt.Fprintf(&in, `"k%d":%d,`, i, i)
+		want = append(want, fmt.Sprintf("k%d=%d", i, i))
+	}
+	in.WriteString(`"k3":"last","k30":null}`) // null: left out, as requests leaves out None
+	want[3] = "k3=last"
+	want = append(want[:30], want[31:]...)
+	j, err := tasks.DecodeJob([]byte(`{"url":"http://x","params":` + in.String() + `}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := j.Params.Encode(); got != strings.Join(want, "&") {
+		t.Fatalf("params %s", got)
 	}
 }
