@@ -3,8 +3,8 @@ package tasks_test
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/reqfleet/reqfleet/tasks"
