@@ -202,6 +202,10 @@ var confCases = []confCase{
 	{name: "header_null_user_agent", job: map[string]any{"url": "{A}/header_null_user_agent/", "headers": map[string]any{"User-Agent": nil}},
 		differs: "urllib3 then sends its own User-Agent (python-urllib3/2.x); reqfleet sends none"},
 	{name: "header_null_accept", job: map[string]any{"url": "{A}/header_null_accept/", "headers": map[string]any{"Accept": nil, "X-Kept": "1"}}},
+	// Names that differ only in case: requests' case-insensitive dict keeps the last.
+	{name: "header_case_twice", job: map[string]any{"url": "{A}/header_case_twice/", "headers": json.RawMessage(`{"X-A": "1", "x-a": "2", "X-b": "3", "x-B": "4"}`)}},
+	{name: "header_null_then_value", job: map[string]any{"url": "{A}/header_null_then_value/", "headers": json.RawMessage(`{"Accept": null, "accept": "text/plain"}`)}},
+	{name: "header_value_then_null", job: map[string]any{"url": "{A}/header_value_then_null/", "headers": json.RawMessage(`{"accept": "text/plain", "Accept": null, "X-Kept": "1"}`)}},
 
 	// Request bytes.
 	{name: "json_body", job: map[string]any{"method": "POST", "url": "{A}/json_body/", "json": json.RawMessage(`{"a": 1000.0, "b": "é", "c": [1, 2], "d": null}`)}},

@@ -309,17 +309,30 @@ func isPySpace(r rune) bool { return unicode.IsSpace(r) || r >= 0x1c && r <= 0x1
 func decodeHeaders(j *Job, raw json.RawMessage) error {
 	var remove []string
 	if firstByte(raw) == '{' {
-		if all, err := rawObject(raw); err == nil {
-			for _, k := range sortedKeys(all) {
-				if firstByte(all[k]) == 'n' { // null: remove the header
+		// As requests reads a dict of headers into its case-insensitive
+		// dict: of names that differ only in case, the last given wins.
+		keys, vals, err := orderedMembers(raw)
+		if err == nil {
+			last := make(map[string]int, len(keys))
+			for i, k := range keys {
+				last[strings.ToLower(k)] = i
+			}
+			all := make(map[string]json.RawMessage, len(keys))
+			for i, k := range keys {
+				if last[strings.ToLower(k)] != i {
+					continue
+				}
+				if firstByte(vals[i]) == 'n' { // null: remove the header
 					if !IsToken(k) {
 						return fieldErr("headers", ErrValue, "%q is not a valid header name", k)
 					}
 					remove = append(remove, k)
-					delete(all, k)
+					continue
 				}
+				all[k] = vals[i]
 			}
-			if len(remove) > 0 {
+			slices.Sort(remove)
+			if len(remove) > 0 || len(all) < len(keys) {
 				raw, _ = json.Marshal(all) // the strings, decoded below
 			}
 		}

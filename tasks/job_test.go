@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -484,4 +485,29 @@ func htmlEscape(raw json.RawMessage) json.RawMessage {
 	var b bytes.Buffer
 	json.HTMLEscape(&b, raw)
 	return b.Bytes()
+}
+
+// Header names that differ only in case: the last given wins, as in
+// requests' case-insensitive dict (conformance cases header_case_twice,
+// header_null_then_value, header_value_then_null).
+func TestDecodeJobHeaderCaseTwice(t *testing.T) {
+	for _, tc := range []struct {
+		headers string
+		want    map[string]string
+		remove  []string
+	}{
+		{`{"X-A":"1","x-a":"2"}`, map[string]string{"x-a": "2"}, nil},
+		{`{ "X-A" : "1", "x-a" : "2" }`, map[string]string{"x-a": "2"}, nil},
+		{`{"Accept":null,"accept":"t","X-K":"1"}`, map[string]string{"accept": "t", "X-K": "1"}, nil},
+		{`{"accept":"t","Accept":null}`, nil, []string{"Accept"}},
+		{`{"b":null,"A":null,"x":"1","X":"2"}`, map[string]string{"X": "2"}, []string{"A", "b"}},
+	} {
+		j, err := tasks.DecodeJob([]byte(`{"url":"http://x","headers":` + tc.headers + `}`))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.headers, err)
+		}
+		if !reflect.DeepEqual(j.Headers, tc.want) || !slices.Equal(j.RemoveHeaders, tc.remove) {
+			t.Errorf("%s: headers %v, removed %v; want %v, %v", tc.headers, j.Headers, j.RemoveHeaders, tc.want, tc.remove)
+		}
+	}
 }

@@ -182,3 +182,32 @@ func rawObject(raw []byte) (map[string]json.RawMessage, error) {
 	}
 	return m, nil
 }
+
+// orderedMembers are the members of raw, a JSON object, in order, a key
+// given twice kept twice: walked by objectMembers when compact, else read
+// by encoding/json's Decoder. raw must be valid JSON.
+func orderedMembers(raw []byte) (keys []string, vals []json.RawMessage, err error) {
+	if isCompact(raw) {
+		for k, v := range objectMembers(raw) {
+			keys, vals = append(keys, k), append(vals, v)
+		}
+		return keys, vals, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if _, err := dec.Token(); err != nil { // {
+		return nil, nil, err
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, nil, err
+		}
+		k, _ := tok.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, nil, err
+		}
+		keys, vals = append(keys, k), append(vals, v)
+	}
+	return keys, vals, nil
+}
