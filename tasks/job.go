@@ -307,7 +307,12 @@ func decodeURL(j *Job, raw json.RawMessage) error {
 func isPySpace(r rune) bool { return unicode.IsSpace(r) || r >= 0x1c && r <= 0x1f }
 
 func decodeHeaders(j *Job, raw json.RawMessage) error {
-	var remove []string
+	var (
+		remove []string
+		m      map[string]string
+		err    error
+		given  map[string]json.RawMessage // the object's strings, once read
+	)
 	if firstByte(raw) == '{' {
 		// As requests reads a dict of headers into its case-insensitive
 		// dict: of names that differ only in case, the last given wins.
@@ -332,12 +337,14 @@ func decodeHeaders(j *Job, raw json.RawMessage) error {
 				all[k] = vals[i]
 			}
 			slices.Sort(remove)
-			if len(remove) > 0 || len(all) < len(keys) {
-				raw, _ = json.Marshal(all) // the strings, decoded below
-			}
+			given = all
 		}
 	}
-	m, err := decodeStringMap("headers", raw)
+	if given != nil {
+		m, err = stringsOf("headers", given)
+	} else {
+		m, err = decodeStringMap("headers", raw)
+	}
 	if err != nil {
 		return err
 	}
@@ -386,6 +393,12 @@ func decodeStringMap(field string, raw json.RawMessage) (map[string]string, erro
 	if err != nil {
 		return nil, fieldErr(field, ErrType, "must be an object of strings")
 	}
+	return stringsOf(field, m)
+}
+
+// stringsOf is an object's members read as strings (nil for none); the
+// first not a string, in the keys' order, is the error.
+func stringsOf(field string, m map[string]json.RawMessage) (map[string]string, error) {
 	if len(m) == 0 {
 		return nil, nil // {} is no headers, as an absent field: omitted when marshalled
 	}
