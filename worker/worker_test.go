@@ -205,6 +205,13 @@ func TestWorkerJobRunTwiceRecordsOnce(t *testing.T) {
 		if done := f.rdb.HGet(context.Background(), reqrdb.BatchKey("q", "B"), "done").Val(); done != "2" {
 			t.Fatalf("done = %s, want 2", done)
 		}
+		// OnOutcome comes after its record, which empties the queue: a
+		// shutdown waits for the runs still calling it.
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := f.w.Shutdown(sctx); err != nil {
+			t.Fatal(err)
+		}
 		if n := observed.Load(); n != 2 {
 			t.Fatalf("OnOutcome called %d times, want 2: once per recorded outcome", n)
 		}
