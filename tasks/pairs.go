@@ -66,14 +66,13 @@ func decodePairs(field string, raw json.RawMessage) (*Pairs, error) {
 		}
 		return &Pairs{Text: &s}, nil
 	case '{':
-		if !isCompact(raw) {
-			return pairsByDecoder(field, raw)
+		keys, vals, err := orderedMembers(raw)
+		if err != nil {
+			return nil, fieldErr(field, ErrType, "must be an object")
 		}
-		// Compact (and valid, as every value a decoder gets): its members
-		// in order, as the decoder reads them (FuzzPairsObject diffs the two).
 		var ms members
-		for key, v := range objectMembers(raw) {
-			ms.set(key, v)
+		for i, k := range keys {
+			ms.set(k, vals[i])
 		}
 		return ms.pairs(field)
 	case '[':
@@ -156,30 +155,6 @@ func firstByte(raw json.RawMessage) byte {
 		return 0
 	}
 	return raw[0]
-}
-
-// pairsByDecoder is an object's pairs (members.pairs), its members read
-// by encoding/json's Decoder.
-func pairsByDecoder(field string, raw json.RawMessage) (*Pairs, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if _, err := dec.Token(); err != nil { // {
-		return nil, fieldErr(field, ErrType, "must be an object")
-	}
-	var ms members
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, fieldErr(field, ErrType, "must be an object")
-		}
-		key, _ := tok.(string)
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, fieldErr(field, ErrType, "must be an object")
-		}
-		ms.set(key, v)
-	}
-	return ms.pairs(field)
 }
 
 // members are an object's members as Python's json reads them into a

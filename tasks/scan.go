@@ -185,14 +185,20 @@ func rawObject(raw []byte) (map[string]json.RawMessage, error) {
 
 // orderedMembers are the members of raw, a JSON object, in order, a key
 // given twice kept twice: walked by objectMembers when compact, else read
-// by encoding/json's Decoder. raw must be valid JSON.
+// by encoding/json's Decoder (membersByDecoder; FuzzOrderedMembers diffs
+// the two). raw must be valid JSON.
 func orderedMembers(raw []byte) (keys []string, vals []json.RawMessage, err error) {
-	if isCompact(raw) {
-		for k, v := range objectMembers(raw) {
-			keys, vals = append(keys, k), append(vals, v)
-		}
-		return keys, vals, nil
+	if !isCompact(raw) {
+		return membersByDecoder(raw)
 	}
+	for k, v := range objectMembers(raw) {
+		keys, vals = append(keys, k), append(vals, v)
+	}
+	return keys, vals, nil
+}
+
+// membersByDecoder is orderedMembers by encoding/json's Decoder.
+func membersByDecoder(raw []byte) (keys []string, vals []json.RawMessage, err error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if _, err := dec.Token(); err != nil { // {
 		return nil, nil, err
