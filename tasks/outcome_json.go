@@ -63,7 +63,7 @@ func (r *Response) appendJSON(b []byte) ([]byte, bool) {
 	if kept, ok := r.Request.appendKept(b); ok {
 		b = kept
 	} else {
-		req, err := r.Request.MarshalJSON()
+		req, err := r.Request.Normalized().MarshalJSON() // not unchanged: its normal form
 		if err != nil {
 			return b, false
 		}
