@@ -58,7 +58,7 @@ type Job struct {
 type keptForm struct {
 	raw []byte
 	at  int    // where the id member goes in raw: after its last member before the id, or 1
-	sum uint64 // hash of the normalised form (without the id) of the fields decoded from raw
+	sum uint64 // fieldSum of the fields decoded from raw
 }
 
 // keepSeed seeds the hashes of keptForm.sum; they never leave the process.
@@ -172,9 +172,7 @@ func decodeJob(data []byte, validCompact bool) (Job, error) {
 	if err != nil {
 		return Job{}, err
 	}
-	if k.sum, err = j.normalSum(); err != nil {
-		return Job{}, err
-	}
+	k.sum = j.fieldSum()
 	j.kept = k
 	return j, nil
 }
@@ -225,16 +223,6 @@ func keep(data []byte) (*keptForm, error) {
 	}
 	k.raw = append(out, '}')
 	return k, nil
-}
-
-// normalSum hashes the job's normalised form without its id.
-func (j Job) normalSum() (uint64, error) {
-	j.ID, j.kept = "", nil
-	b, err := j.marshalNormal()
-	if err != nil {
-		return 0, err
-	}
-	return maphash.Bytes(keepSeed, b), nil
 }
 
 func syntaxError(err error) error {
@@ -480,8 +468,7 @@ func (j Job) unchanged() bool {
 	if j.kept == nil {
 		return false
 	}
-	sum, err := j.normalSum()
-	return err == nil && sum == j.kept.sum
+	return j.fieldSum() == j.kept.sum
 }
 
 // appendKept appends the job as MarshalJSON writes it when that is its
@@ -630,10 +617,6 @@ func (j *Job) DefaultRetries(p *Retry) error {
 	}
 	raw = append(raw, `"retries":`...)
 	raw = append(append(raw, v...), '}')
-	nk := &keptForm{raw: raw, at: k.at}
-	if nk.sum, err = j.normalSum(); err != nil {
-		return err
-	}
-	j.kept = nk
+	j.kept = &keptForm{raw: raw, at: k.at, sum: j.fieldSum()}
 	return nil
 }

@@ -98,7 +98,7 @@ func FuzzDecodeJob(f *testing.F) {
 		if j.Meta != nil {
 			j.Meta = htmlEscape(j.Meta)
 		}
-		if !reflect.DeepEqual(j, j2) {
+		if !reflect.DeepEqual(tasks.WithoutSum(j), tasks.WithoutSum(j2)) {
 			t.Fatalf("round trip of %q through %s:\n got %#v\nwant %#v", data, b, j2, j)
 		}
 		b2, err := json.Marshal(j2)

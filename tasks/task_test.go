@@ -31,6 +31,7 @@ func TestTaskRoundTrip(t *testing.T) {
 			if len(task.Job.JSON) > 0 {
 				task.Job.JSON = htmlEscape(task.Job.JSON)
 			}
+			got.Job, task.Job = tasks.WithoutSum(got.Job), tasks.WithoutSum(task.Job)
 			if !reflect.DeepEqual(got, task) {
 				t.Errorf("round trip:\n got %#v\nwant %#v", got, task)
 			}
