@@ -264,6 +264,10 @@ const (
 	admitFailed                     // Redis failed: give the job back
 )
 
+// admitTimeout bounds a job's admission: its Redis calls, or putting it
+// back when they failed.
+const admitTimeout = 10 * time.Second
+
 // admit decides on the job (task id of queue): run (with what it holds)
 // or park.
 func (a *admitter) admit(ctx context.Context, queue, id string, t tasks.Task) (*admitted, admitOutcome, error) {
@@ -275,6 +279,10 @@ func (a *admitter) admit(ctx context.Context, queue, id string, t tasks.Task) (*
 	if !ok {
 		return nil, admitRun, nil
 	}
+	// Bounded here, not by the caller: most jobs have no limit and need
+	// no Redis call, nor a context with a timer of its own.
+	ctx, cancel := context.WithTimeout(ctx, admitTimeout)
+	defer cancel()
 	if a.auto.applies(l) {
 		l = a.auto.effective(ctx, key, l)
 	}
@@ -481,9 +489,7 @@ func (f *fetcher) admitJob(j fetchedTask, t tasks.Task) (*admitted, bool) {
 	if f.admit == nil {
 		return nil, true
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	ad, out, err := f.admit.admit(ctx, j.queue, j.msg.ID, t)
+	ad, out, err := f.admit.admit(context.Background(), j.queue, j.msg.ID, t)
 	switch out {
 	case admitRun:
 		return ad, true
@@ -492,6 +498,8 @@ func (f *fetcher) admitJob(j fetchedTask, t tasks.Task) (*admitted, bool) {
 		return nil, false
 	}
 	f.cfg.log.Warn("per-host admission failed; job put back", "queue", j.queue, "task", j.msg.ID, "err", err)
+	ctx, cancel := context.WithTimeout(context.Background(), admitTimeout)
+	defer cancel()
 	if err := f.store.Requeue(ctx, j.queue, []string{j.msg.ID}); err != nil {
 		f.cfg.log.Warn("putting a job back failed; its lease runs out", "queue", j.queue, "task", j.msg.ID, "err", err)
 	}
