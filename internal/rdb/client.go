@@ -29,11 +29,12 @@ var (
 
 // Client runs reqfleet's Redis operations on a Redis client it does not own.
 type Client struct {
-	r redis.UniversalClient
+	r        redis.UniversalClient
+	pushOver int // RecordMany pushes a call's lines itself from this many bytes (record_push.go)
 }
 
 // New wraps r; closing r stays the caller's.
-func New(r redis.UniversalClient) *Client { return &Client{r: r} }
+func New(r redis.UniversalClient) *Client { return &Client{r: r, pushOver: pushLinesOver} }
 
 // Redis is the client wrapped.
 func (c *Client) Redis() redis.UniversalClient { return c.r }
@@ -214,7 +215,8 @@ func sameQueue(recs []Record) error {
 // the call fails without a command sent. The call takes them all to be
 // new, with what they count gathered here [record_new.lua]; when one was
 // recorded before, it writes nothing and a second call sorts them one by
-// one [record_many.lua].
+// one [record_many.lua]. A call whose lines come to pushLinesOver bytes or
+// more pushes them with RPUSH, not through the script (record_push.go).
 func (c *Client) RecordMany(ctx context.Context, now time.Time, ttl time.Duration, recs []Record) (fresh []bool, err error) {
 	if len(recs) == 0 {
 		return nil, nil
@@ -222,7 +224,11 @@ func (c *Client) RecordMany(ctx context.Context, now time.Time, ttl time.Duratio
 	if err := sameQueue(recs); err != nil {
 		return nil, err
 	}
-	if keys, argv, ok := recordNewArgs(now, ttl, recs); ok {
+	pushed := lineBytes(recs) >= c.pushOver
+	if keys, argv, ok := recordNewArgs(now, ttl, recs, pushed); ok {
+		if pushed {
+			return c.recordRest(ctx, c.recordPushed(ctx, keys, argv, recs), now, ttl, recs)
+		}
 		return c.recordRest(ctx, recordNewScript.Run(ctx, c.r, keys, argv...), now, ttl, recs)
 	}
 	return c.recordAll(ctx, now, ttl, recs)
@@ -249,7 +255,7 @@ func (c *Client) QueueRecordMany(ctx context.Context, p redis.Pipeliner, now tim
 		return &RecordManyCmd{err: err}
 	}
 	m := &RecordManyCmd{c: c, now: now, ttl: ttl, recs: recs}
-	if keys, argv, ok := recordNewArgs(now, ttl, recs); ok {
+	if keys, argv, ok := recordNewArgs(now, ttl, recs, false); ok {
 		m.cmd, m.all = recordNewScript.Eval(ctx, p, keys, argv...), true
 	} else {
 		keys, argv := recordArgs(now, ttl, recs)

@@ -14,8 +14,9 @@ import (
 // record_many.lua gathers it from the outcomes it finds new (each batch's
 // members and count fields, the host fields, in the order first met), so
 // that the script writes the same. ok is false when an outcome is met
-// twice (its batch and member): record_many.lua sorts those.
-func recordNewArgs(now time.Time, ttl time.Duration, recs []Record) (keys []string, argv []any, ok bool) {
+// twice (its batch and member): record_many.lua sorts those. When pushed,
+// the lines are not among argv: the caller pushes them (pushLines).
+func recordNewArgs(now time.Time, ttl time.Duration, recs []Record, pushed bool) (keys []string, argv []any, ok bool) {
 	type batch struct {
 		members []any
 		fields  []string // beside done, in the order first met
@@ -100,13 +101,15 @@ func recordNewArgs(now time.Time, ttl time.Duration, recs []Record) (keys []stri
 			}
 		}
 	}
-	argv = make([]any, 0, 11+2*len(batches)+4*len(recs)+3*len(hosts)+len(uniques))
+	argv = make([]any, 0, 12+2*len(batches)+4*len(recs)+3*len(hosts)+len(uniques))
 	argv = append(argv, strconv.FormatInt(int64(ttl/time.Second), 10), now.Add(StatsTTL).Unix(), MaxHostFields, TaskKeyPrefix(q),
-		len(resp), len(exc), failedNew, len(tasks)+len(excs), len(excs), len(hosts), len(uniques)/2)
+		len(resp), len(exc), failedNew, len(tasks)+len(excs), len(excs), len(hosts), len(uniques)/2, boolArg(pushed))
 	for _, b := range batches {
 		argv = append(argv, len(b.members), len(b.fields))
 	}
-	argv = append(append(argv, resp...), exc...)
+	if !pushed {
+		argv = append(append(argv, resp...), exc...)
+	}
 	for _, b := range batches {
 		argv = append(argv, b.members...)
 		for _, f := range b.fields {

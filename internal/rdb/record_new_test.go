@@ -3,6 +3,7 @@ package rdb
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -25,10 +26,30 @@ import (
 // uniqueness locks held and taken over, and outcomes recorded before or
 // met twice in the group, so that both paths run, with or without lines on
 // the lists before. When record_new.lua finds an outcome recorded before,
-// it must have written nothing.
+// it must have written nothing. Each trial runs with the lines passed to
+// the script and with them pushed before it (recordPushed), which it must
+// then take off again.
 func TestRecordNewMatchesRecordMany(t *testing.T) {
 	testredis.Each(t, func(t *testing.T, r redis.UniversalClient) {
-		ctx, c := context.Background(), New(r)
+		for _, pushed := range []bool{false, true} {
+			t.Run(fmt.Sprintf("pushed=%v", pushed), func(t *testing.T) { recordNewMatches(t, r, pushed) })
+		}
+	})
+}
+
+// pushing is a client that pushes every call's lines itself (or none).
+func pushing(r redis.UniversalClient, pushed bool) *Client {
+	c := New(r)
+	c.pushOver = math.MaxInt
+	if pushed {
+		c.pushOver = 0
+	}
+	return c
+}
+
+func recordNewMatches(t *testing.T, r redis.UniversalClient, pushed bool) {
+	{
+		ctx, c := context.Background(), pushing(r, pushed)
 		rng := rand.New(rand.NewPCG(1, 2))
 		paths := map[string]int{}
 		for trial := range 60 {
@@ -39,8 +60,14 @@ func TestRecordNewMatchesRecordMany(t *testing.T) {
 			}
 			recsA, recsB := setup.records("a"), setup.records("b")
 			before := dumpQueue(t, r, "a")
-			if keys, argv, ok := recordNewArgs(testNow, time.Hour, recsA); ok {
-				all, err := recordNewResult(recordNewScript.Run(ctx, r, keys, argv...))
+			if keys, argv, ok := recordNewArgs(testNow, time.Hour, recsA, pushed); ok {
+				var cmd *redis.Cmd
+				if pushed {
+					cmd = c.recordPushed(ctx, keys, argv, recsA)
+				} else {
+					cmd = recordNewScript.Run(ctx, r, keys, argv...)
+				}
+				all, err := recordNewResult(cmd)
 				must(t, err)
 				if all {
 					paths["record_new"]++
@@ -75,7 +102,7 @@ func TestRecordNewMatchesRecordMany(t *testing.T) {
 				t.Fatalf("no trial took the path %q: %v", p, paths)
 			}
 		}
-	})
+	}
 }
 
 // recordTrial is one trial's state and outcomes, made for any queue.
@@ -223,16 +250,34 @@ func diffLines(want, got string) string {
 	return b.String()
 }
 
-// TestRecordNewListNotAList: when the results list is not a list,
-// RecordMany (record_new.lua, and record_many.lua alone when an outcome is
-// met twice) must answer an error and write nothing, so that the outcomes
-// are still to record once it is a list again.
+// TestRecordNewListNotAList: when the results or the exceptions list is
+// not a list, RecordMany (record_new.lua, its lines passed or pushed, and
+// record_many.lua alone when an outcome is met twice) must answer an error
+// and write nothing (lines pushed onto the other list taken off again), so
+// that the outcomes are still to record once it is a list again.
 func TestRecordNewListNotAList(t *testing.T) {
 	testredis.Each(t, func(t *testing.T, r redis.UniversalClient) {
-		ctx, c := context.Background(), New(r)
+		for _, pushed := range []bool{false, true} {
+			for _, notList := range []string{ResultsKey("q"), ExceptionsKey("q")} {
+				t.Run(fmt.Sprintf("pushed=%v/%s", pushed, notList), func(t *testing.T) {
+					must(t, r.FlushAll(context.Background()).Err())
+					recordNotAList(t, r, pushed, notList)
+				})
+			}
+		}
+	})
+}
+
+func recordNotAList(t *testing.T, r redis.UniversalClient, pushed bool, notList string) {
+	{
+		ctx, c := context.Background(), pushing(r, pushed)
 		m := fetched(t, c, "q", "B:1:j1")
-		must(t, r.Set(ctx, ResultsKey("q"), "not a list", 0).Err())
-		must(t, r.RPush(ctx, ExceptionsKey("q"), "before").Err())
+		list := ResultsKey("q")
+		if notList == list {
+			list = ExceptionsKey("q")
+		}
+		must(t, r.Set(ctx, notList, "not a list", 0).Err())
+		must(t, r.RPush(ctx, list, "before").Err())
 		before := dumpQueue(t, r, "q")
 		recs := []Record{
 			{Queue: "q", Batch: "B", Member: "1:j1", Line: []byte(`{"r":1}`), TaskID: m.ID, Detail: "code:200", Host: "h"},
@@ -248,11 +293,11 @@ func TestRecordNewListNotAList(t *testing.T) {
 			}
 		}
 		// Once it is a list, the same outcomes are recorded, once.
-		must(t, r.Del(ctx, ResultsKey("q")).Err())
+		must(t, r.Del(ctx, notList).Err())
 		fresh, err := c.RecordMany(ctx, testNow, time.Hour, recs)
 		must(t, err)
-		if !slices.Equal(fresh, []bool{true, true}) || r.LLen(ctx, ResultsKey("q")).Val() != 1 || r.LLen(ctx, ExceptionsKey("q")).Val() != 2 {
-			t.Fatalf("fresh %v, lists %d and %d", fresh, r.LLen(ctx, ResultsKey("q")).Val(), r.LLen(ctx, ExceptionsKey("q")).Val())
+		if !slices.Equal(fresh, []bool{true, true}) || r.LLen(ctx, notList).Val() != 1 || r.LLen(ctx, list).Val() != 2 {
+			t.Fatalf("fresh %v, lists %d and %d", fresh, r.LLen(ctx, notList).Val(), r.LLen(ctx, list).Val())
 		}
-	})
+	}
 }

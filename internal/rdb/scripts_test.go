@@ -615,7 +615,20 @@ func TestFetchMatchesDequeue(t *testing.T) {
 func BenchmarkFetchRecord(b *testing.B) {
 	for _, bc := range []struct{ active, fetch, record int }{{64, 8, 8}, {160, 20, 11}, {160, 26, 30}, {160, 64, 30}, {160, 26, 64}, {160, 64, 64}, {320, 64, 30}} {
 		b.Run(fmt.Sprintf("active=%d/fetch=%d/record=%d", bc.active, bc.fetch, bc.record), func(b *testing.B) {
+			benchFetchRecord(b, bc.active, bc.fetch, bc.record, 64, pushLinesOver)
+		})
+	}
+}
+
+// benchFetchRecord is BenchmarkFetchRecord's steady state, each outcome's
+// line with a body of body bytes, a call's lines pushed by RPUSH from
+// pushOver bytes.
+func benchFetchRecord(b *testing.B, active, fetch, record, body, pushOver int) {
+	bc := struct{ active, fetch, record int }{active, fetch, record}
+	{
+		{
 			r, c, enc := benchQueue(b)
+			c.pushOver = pushOver
 			ctx := context.Background()
 			const batch = "20261202T160313-051a600b"
 			jobID := func(i int) string { return fmt.Sprintf("14c45104-9a32-4660-b91a-%012d", i) }
@@ -632,7 +645,7 @@ func BenchmarkFetchRecord(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			line := []byte(`{"request":{"batch":"` + batch + `","attempt":1,"job":{"id":"` + jobID(0) + `","url":"http://127.0.0.1:40000/"}},"status_code":200,"reason":"OK","headers":{"Content-Length":"64","Content-Type":"text/plain","Date":"Wed, 02 Dec 2026 16:00:00 GMT"},"encoding":"utf-8","elapsed":0.000123,"url":"http://127.0.0.1:40000/","history":[],"cookies":{},"text":"` + strings.Repeat("x", 64) + `"}`)
+			line := []byte(`{"request":{"batch":"` + batch + `","attempt":1,"job":{"id":"` + jobID(0) + `","url":"http://127.0.0.1:40000/"}},"status_code":200,"reason":"OK","headers":{"Content-Length":"64","Content-Type":"text/plain","Date":"Wed, 02 Dec 2026 16:00:00 GMT"},"encoding":"utf-8","elapsed":0.000123,"url":"http://127.0.0.1:40000/","history":[],"cookies":{},"text":"` + strings.Repeat("x", body) + `"}`)
 			var held []string
 			fetch := func(k int) {
 				got, err := c.Fetch(ctx, "q", testNow.Add(time.Hour), k)
@@ -671,7 +684,7 @@ func BenchmarkFetchRecord(b *testing.B) {
 			b.StopTimer()
 			b.ReportMetric(float64(redisCPUUsec(b, r)-cpu0)/float64(done), "redis-cpu-us/job")
 			b.ReportMetric(float64(evalUsec(b, r)-usec0)/float64(done), "script-us/job")
-		})
+		}
 	}
 }
 

@@ -43,10 +43,14 @@
 --             finished)
 -- ARGV[10] -> H, the host fields to raise
 -- ARGV[11] -> U, the uniqueness locks
--- two ARGV per batch b (a = 10 + 2*b): ARGV[a] -> M, its members; ARGV[a+1]
+-- ARGV[12] -> "1": the caller pushed the R and E lines onto KEYS[1] and
+--             KEYS[2] just before, in the transaction (MULTI) of this call,
+--             and they are not among the ARGV; the script takes them off
+--             the lists' tails again when it writes nothing; else "0"
+-- two ARGV per batch b (a = 11 + 2*b): ARGV[a] -> M, its members; ARGV[a+1]
 -- -> K, its count fields beside done
--- then, one after the other (p = 12 + 2*(number of batches)):
--- R response lines, then E exception lines, in order;
+-- then, one after the other (p = 13 + 2*(number of batches)):
+-- R response lines, then E exception lines, in order (unless pushed);
 -- per batch: its M members ("attempt:id"), then K pairs: field, increment
 -- (responses, exceptions, code:200, exc:ConnectionError, ...; done is M);
 -- H triples: host field ("<host> <detail>"), its detail, increment;
@@ -56,12 +60,14 @@
 --
 -- Output:
 -- 1 if all were recorded; 0 if any was recorded before: nothing written;
--- an error, nothing written, if KEYS[1] or KEYS[2] is not a list
+-- an error, nothing written, if KEYS[1] or KEYS[2] is not a list (lines
+-- the caller pushed are taken off again in both cases)
 local ttl, expires = ARGV[1], tonumber(ARGV[1]) > 0
 local cap = tonumber(ARGV[3])
 local prefix = ARGV[4]
 local nr, ne, nf = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local nt, nte, nh, nu = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
+local pushed = ARGV[12] == '1'
 local nb = (#KEYS - 9) / 2
 
 -- cmd on key with ARGV[s] to ARGV[e], in calls of 1000 values at most:
@@ -72,20 +78,37 @@ local function each1000(cmd, key, s, e)
   end
 end
 
+-- Lines the caller pushed, taken off the lists' tails again (nothing ran
+-- between its RPUSHes and this script); a list's RPUSH that failed (the
+-- key not a list) pushed none.
+local function unpush()
+  if pushed then
+    for k, n in ipairs({nr, ne}) do
+      if n > 0 and redis.call('TYPE', KEYS[k]).ok == 'list' then
+        redis.call('LTRIM', KEYS[k], 0, -n - 1)
+      end
+    end
+  end
+end
+
 -- The lists must be lists (or none yet) before anything is written: an
 -- RPUSH failing after the seen sets took the outcomes would lose them.
 for k = 1, 2 do
   local t = redis.call('TYPE', KEYS[k]).ok
   if t ~= 'list' and t ~= 'none' then
+    unpush()
     return redis.error_reply('WRONGTYPE ' .. KEYS[k] .. ' is not a list: no outcome recorded')
   end
 end
 
-local lines = 12 + 2*nb
-local p = lines + nr + ne
+local lines = 13 + 2*nb
+local p = lines
+if not pushed then
+  p = lines + nr + ne
+end
 local starts = {} -- by batch: where its members are
 for b = 1, nb do
-  local m, k = tonumber(ARGV[10 + 2*b]), tonumber(ARGV[11 + 2*b])
+  local m, k = tonumber(ARGV[11 + 2*b]), tonumber(ARGV[12 + 2*b])
   starts[b] = p
   local seen = KEYS[8 + 2*b]
   for s = p, p + m - 1, 1000 do
@@ -99,6 +122,7 @@ for b = 1, nb do
     end
     for j = 1, #r do
       if r[j] == 1 then
+        unpush()
         return 0
       end
     end
@@ -107,11 +131,11 @@ for b = 1, nb do
 end
 
 for b = 1, nb do
-  local m, k, s = tonumber(ARGV[10 + 2*b]), tonumber(ARGV[11 + 2*b]), starts[b]
+  local m, k, s = tonumber(ARGV[11 + 2*b]), tonumber(ARGV[12 + 2*b]), starts[b]
   local seen, batch = KEYS[8 + 2*b], KEYS[9 + 2*b]
   if m > 0 then
     each1000('SADD', seen, s, s + m - 1)
-    redis.call('HINCRBY', batch, 'done', ARGV[10 + 2*b])
+    redis.call('HINCRBY', batch, 'done', ARGV[11 + 2*b])
     for f = s + m, s + m + 2*k - 1, 2 do
       redis.call('HINCRBY', batch, ARGV[f], ARGV[f+1])
     end
@@ -121,8 +145,10 @@ for b = 1, nb do
     redis.call('EXPIRE', batch, ttl)
   end
 end
-each1000('RPUSH', KEYS[1], lines, lines + nr - 1)
-each1000('RPUSH', KEYS[2], lines + nr, lines + nr + ne - 1)
+if not pushed then
+  each1000('RPUSH', KEYS[1], lines, lines + nr - 1)
+  each1000('RPUSH', KEYS[2], lines + nr, lines + nr + ne - 1)
+end
 -- One call a host field; a new field over the cap goes to other.
 for f = p, p + 3*nh - 1, 3 do
   local c = ARGV[f+2]
