@@ -48,7 +48,6 @@ func (l *commandLog) take() []string {
 	return n
 }
 
-
 // TestRecordManyPushesBigLines checks that RecordMany sends a call's lines
 // through the script below pushLinesOver bytes and pushes them itself, in
 // a transaction with EVAL, from there, and that both record the outcomes
