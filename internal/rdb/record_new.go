@@ -15,7 +15,7 @@ import (
 // members and count fields, the host fields, in the order first met), so
 // that the script writes the same. ok is false when an outcome is met
 // twice (its batch and member): record_many.lua sorts those. When pushed,
-// the lines are not among argv: the caller pushes them (pushLines).
+// the lines are not among argv: the caller pushes them (recordPushed).
 func recordNewArgs(now time.Time, ttl time.Duration, recs []Record, pushed bool) (keys []string, argv []any, ok bool) {
 	type batch struct {
 		members []any
