@@ -173,11 +173,7 @@ type Admission struct {
 // [host_admit.lua]
 func (c *Client) HostAdmit(ctx context.Context, key string, members []string, concurrency int, adoptOnly bool, leaseEnd, now time.Time) (Admission, error) {
 	argv := make([]any, 0, 4+len(members))
-	adopt := "0"
-	if adoptOnly {
-		adopt = "1"
-	}
-	argv = append(argv, now.UnixMilli(), leaseEnd.UnixMilli(), concurrency, adopt)
+	argv = append(argv, now.UnixMilli(), leaseEnd.UnixMilli(), concurrency, boolArg(adoptOnly))
 	for _, m := range members {
 		argv = append(argv, m)
 	}

@@ -56,10 +56,3 @@ func (c *Client) recordPushed(ctx context.Context, keys []string, argv []any, re
 	}
 	return cmd
 }
-
-func boolArg(b bool) string {
-	if b {
-		return "1"
-	}
-	return "0"
-}

@@ -95,6 +95,14 @@ var scriptsByName = map[string]*redis.Script{
 // it or watch for its hash.
 func Script(name string) *redis.Script { return scriptsByName[name] }
 
+// boolArg is a flag as the scripts take it in ARGV: "1" or "0".
+func boolArg(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
 // newScript is the script of src as Redis gets it (scriptCode).
 func newScript(src string) *redis.Script { return redis.NewScript(scriptCode(src)) }
 

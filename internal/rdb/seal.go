@@ -108,10 +108,6 @@ func (c *Client) SealOrphans(ctx context.Context, queue string, ttl, grace time.
 // rejected into it (BatchRejected). It returns the jobs queued: the
 // total less those. Safe to run again. [seal_batch.lua]
 func (c *Client) SealBatch(ctx context.Context, queue, batch string, n int64, counted bool, ttl time.Duration) (int64, error) {
-	flag := "0"
-	if counted {
-		flag = "1"
-	}
 	return sealBatchScript.Run(ctx, c.r, []string{BatchKey(queue, batch), OpenBatchesKey(queue)},
-		n, ttl.Milliseconds(), batch, flag).Int64()
+		n, ttl.Milliseconds(), batch, boolArg(counted)).Int64()
 }
