@@ -225,9 +225,9 @@ func (c *Client) RecordMany(ctx context.Context, now time.Time, ttl time.Duratio
 		return nil, err
 	}
 	pushed := lineBytes(recs) >= c.pushOver
-	if keys, argv, ok := recordNewArgs(now, ttl, recs, pushed); ok {
+	if keys, argv, lines, ok := recordNewArgs(now, ttl, recs, pushed); ok {
 		if pushed {
-			return c.recordRest(ctx, c.recordPushed(ctx, keys, argv, recs), now, ttl, recs)
+			return c.recordRest(ctx, c.recordPushed(ctx, keys, argv, lines), now, ttl, recs)
 		}
 		return c.recordRest(ctx, recordNewScript.Run(ctx, c.r, keys, argv...), now, ttl, recs)
 	}
@@ -255,7 +255,7 @@ func (c *Client) QueueRecordMany(ctx context.Context, p redis.Pipeliner, now tim
 		return &RecordManyCmd{err: err}
 	}
 	m := &RecordManyCmd{c: c, now: now, ttl: ttl, recs: recs}
-	if keys, argv, ok := recordNewArgs(now, ttl, recs, false); ok {
+	if keys, argv, _, ok := recordNewArgs(now, ttl, recs, false); ok {
 		m.cmd, m.all = recordNewScript.Eval(ctx, p, keys, argv...), true
 	} else {
 		keys, argv := recordArgs(now, ttl, recs)

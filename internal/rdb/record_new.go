@@ -14,9 +14,11 @@ import (
 // record_many.lua gathers it from the outcomes it finds new (each batch's
 // members and count fields, the host fields, in the order first met), so
 // that the script writes the same. ok is false when an outcome is met
-// twice (its batch and member): record_many.lua sorts those. When pushed,
-// the lines are not among argv: the caller pushes them (recordPushed).
-func recordNewArgs(now time.Time, ttl time.Duration, recs []Record, pushed bool) (keys []string, argv []any, ok bool) {
+// twice (its batch and member): record_many.lua sorts those. lines are
+// the responses' lines and the exceptions', as the script pushes them;
+// when pushed, they are not among argv: the caller pushes them
+// (recordPushed).
+func recordNewArgs(now time.Time, ttl time.Duration, recs []Record, pushed bool) (keys []string, argv []any, lines pushLines, ok bool) {
 	type batch struct {
 		members []any
 		fields  []string // beside done, in the order first met
@@ -44,12 +46,12 @@ func recordNewArgs(now time.Time, ttl time.Duration, recs []Record, pushed bool)
 		r := &recs[i]
 		k := [2]string{r.Batch, r.Member}
 		if _, twice := met[k]; twice {
-			return nil, nil, false
+			return nil, nil, pushLines{}, false
 		}
 		met[k] = struct{}{}
 		if r.TaskID != "" {
 			if _, twice := metTask[r.TaskID]; twice {
-				return nil, nil, false
+				return nil, nil, pushLines{}, false
 			}
 			metTask[r.TaskID] = struct{}{}
 		}
@@ -120,7 +122,7 @@ func recordNewArgs(now time.Time, ttl time.Duration, recs []Record, pushed bool)
 		argv = append(argv, h.field, h.detail, h.n)
 	}
 	argv = append(append(append(argv, tasks...), excs...), uniques...)
-	return keys, argv, true
+	return keys, argv, pushLines{resp, exc}, true
 }
 
 // recordRest is RecordMany's answer once record_new.lua's call (cmd) is

@@ -60,10 +60,10 @@ func recordNewMatches(t *testing.T, r redis.UniversalClient, pushed bool) {
 			}
 			recsA, recsB := setup.records("a"), setup.records("b")
 			before := dumpQueue(t, r, "a")
-			if keys, argv, ok := recordNewArgs(testNow, time.Hour, recsA, pushed); ok {
+			if keys, argv, lines, ok := recordNewArgs(testNow, time.Hour, recsA, pushed); ok {
 				var cmd *redis.Cmd
 				if pushed {
-					cmd = c.recordPushed(ctx, keys, argv, recsA)
+					cmd = c.recordPushed(ctx, keys, argv, lines)
 				} else {
 					cmd = recordNewScript.Run(ctx, r, keys, argv...)
 				}

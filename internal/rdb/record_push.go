@@ -24,29 +24,25 @@ func lineBytes(recs []Record) int {
 	return n
 }
 
-// recordPushed runs record_new.lua (keys and argv from recordNewArgs,
-// pushed) in a transaction after RPUSHes of the outcomes' lines, as the
-// script pushes them: responses then exceptions, each in order. The script
+// pushLines are a call's lines for the results list and for the
+// exceptions list, each in order.
+type pushLines struct{ responses, exceptions []any }
+
+// recordPushed runs record_new.lua (keys, argv and lines from
+// recordNewArgs, pushed) in a transaction after RPUSHes of the lines, as
+// the script would push them: responses then exceptions. The script
 // takes them off again when it writes nothing (an outcome recorded before,
 // a key not a list), so that the transaction's end state is the script's
 // alone. It is sent as EVAL: an EVALSHA of a script Redis no longer has
 // (restarted, failed over) fails at EXEC, after the RPUSHes ran.
-func (c *Client) recordPushed(ctx context.Context, keys []string, argv []any, recs []Record) *redis.Cmd {
-	var resp, exc []any
-	for i := range recs {
-		if recs[i].Exception {
-			exc = append(exc, recs[i].Line)
-		} else {
-			resp = append(resp, recs[i].Line)
-		}
-	}
+func (c *Client) recordPushed(ctx context.Context, keys []string, argv []any, lines pushLines) *redis.Cmd {
 	var cmd *redis.Cmd
 	_, err := c.r.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		if len(resp) > 0 {
-			p.RPush(ctx, keys[0], resp...)
+		if len(lines.responses) > 0 {
+			p.RPush(ctx, keys[0], lines.responses...)
 		}
-		if len(exc) > 0 {
-			p.RPush(ctx, keys[1], exc...)
+		if len(lines.exceptions) > 0 {
+			p.RPush(ctx, keys[1], lines.exceptions...)
 		}
 		cmd = recordNewScript.Eval(ctx, p, keys, argv...)
 		return nil
