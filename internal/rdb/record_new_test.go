@@ -48,59 +48,57 @@ func pushing(r redis.UniversalClient, pushed bool) *Client {
 }
 
 func recordNewMatches(t *testing.T, r redis.UniversalClient, pushed bool) {
-	{
-		ctx, c := context.Background(), pushing(r, pushed)
-		rng := rand.New(rand.NewPCG(1, 2))
-		paths := map[string]int{}
-		for trial := range 60 {
-			must(t, r.FlushAll(ctx).Err())
-			setup := recordNewTrial(rng)
-			for _, q := range []string{"a", "b"} {
-				setup.apply(t, c, r, q)
-			}
-			recsA, recsB := setup.records("a"), setup.records("b")
-			before := dumpQueue(t, r, "a")
-			if keys, argv, lines, ok := recordNewArgs(testNow, time.Hour, recsA, pushed); ok {
-				var cmd *redis.Cmd
-				if pushed {
-					cmd = c.recordPushed(ctx, keys, argv, lines)
-				} else {
-					cmd = recordNewScript.Run(ctx, r, keys, argv...)
-				}
-				all, err := recordNewResult(cmd)
-				must(t, err)
-				if all {
-					paths["record_new"]++
-				} else {
-					paths["record_new, then record_many"]++
-					if after := dumpQueue(t, r, "a"); after != before {
-						t.Fatalf("trial %d: record_new.lua found an outcome recorded before and wrote:\n%s", trial, diffLines(before, after))
-					}
-				}
-			} else {
-				paths["met twice: record_many"]++
-			}
-			// What RecordMany answers, on a state alike again.
-			must(t, r.FlushAll(ctx).Err())
-			for _, q := range []string{"a", "b"} {
-				setup.apply(t, c, r, q)
-			}
-			freshA, err := c.RecordMany(ctx, testNow, time.Hour, recsA)
-			must(t, err)
-			freshB, err := c.recordAll(ctx, testNow, time.Hour, recsB)
-			must(t, err)
-			if !slices.Equal(freshA, freshB) {
-				t.Fatalf("trial %d: RecordMany answered %v, record_many.lua %v", trial, freshA, freshB)
-			}
-			a, b := dumpQueue(t, r, "a"), dumpQueue(t, r, "b")
-			if a != b {
-				t.Fatalf("trial %d (%d outcomes): RecordMany and record_many.lua differ:\n%s\nthe trial: %+v", trial, len(recsA), diffLines(b, a), setup)
-			}
+	ctx, c := context.Background(), pushing(r, pushed)
+	rng := rand.New(rand.NewPCG(1, 2))
+	paths := map[string]int{}
+	for trial := range 60 {
+		must(t, r.FlushAll(ctx).Err())
+		setup := recordNewTrial(rng)
+		for _, q := range []string{"a", "b"} {
+			setup.apply(t, c, r, q)
 		}
-		for _, p := range []string{"record_new", "record_new, then record_many", "met twice: record_many"} {
-			if paths[p] == 0 {
-				t.Fatalf("no trial took the path %q: %v", p, paths)
+		recsA, recsB := setup.records("a"), setup.records("b")
+		before := dumpQueue(t, r, "a")
+		if keys, argv, lines, ok := recordNewArgs(testNow, time.Hour, recsA, pushed); ok {
+			var cmd *redis.Cmd
+			if pushed {
+				cmd = c.recordPushed(ctx, keys, argv, lines)
+			} else {
+				cmd = recordNewScript.Run(ctx, r, keys, argv...)
 			}
+			all, err := recordNewResult(cmd)
+			must(t, err)
+			if all {
+				paths["record_new"]++
+			} else {
+				paths["record_new, then record_many"]++
+				if after := dumpQueue(t, r, "a"); after != before {
+					t.Fatalf("trial %d: record_new.lua found an outcome recorded before and wrote:\n%s", trial, diffLines(before, after))
+				}
+			}
+		} else {
+			paths["met twice: record_many"]++
+		}
+		// What RecordMany answers, on a state alike again.
+		must(t, r.FlushAll(ctx).Err())
+		for _, q := range []string{"a", "b"} {
+			setup.apply(t, c, r, q)
+		}
+		freshA, err := c.RecordMany(ctx, testNow, time.Hour, recsA)
+		must(t, err)
+		freshB, err := c.recordAll(ctx, testNow, time.Hour, recsB)
+		must(t, err)
+		if !slices.Equal(freshA, freshB) {
+			t.Fatalf("trial %d: RecordMany answered %v, record_many.lua %v", trial, freshA, freshB)
+		}
+		a, b := dumpQueue(t, r, "a"), dumpQueue(t, r, "b")
+		if a != b {
+			t.Fatalf("trial %d (%d outcomes): RecordMany and record_many.lua differ:\n%s\nthe trial: %+v", trial, len(recsA), diffLines(b, a), setup)
+		}
+	}
+	for _, p := range []string{"record_new", "record_new, then record_many", "met twice: record_many"} {
+		if paths[p] == 0 {
+			t.Fatalf("no trial took the path %q: %v", p, paths)
 		}
 	}
 }
@@ -269,35 +267,33 @@ func TestRecordNewListNotAList(t *testing.T) {
 }
 
 func recordNotAList(t *testing.T, r redis.UniversalClient, pushed bool, notList string) {
-	{
-		ctx, c := context.Background(), pushing(r, pushed)
-		m := fetched(t, c, "q", "B:1:j1")
-		list := ResultsKey("q")
-		if notList == list {
-			list = ExceptionsKey("q")
+	ctx, c := context.Background(), pushing(r, pushed)
+	m := fetched(t, c, "q", "B:1:j1")
+	list := ResultsKey("q")
+	if notList == list {
+		list = ExceptionsKey("q")
+	}
+	must(t, r.Set(ctx, notList, "not a list", 0).Err())
+	must(t, r.RPush(ctx, list, "before").Err())
+	before := dumpQueue(t, r, "q")
+	recs := []Record{
+		{Queue: "q", Batch: "B", Member: "1:j1", Line: []byte(`{"r":1}`), TaskID: m.ID, Detail: "code:200", Host: "h"},
+		{Queue: "q", Batch: "B", Member: "1:j2", Line: []byte(`{"e":2}`), Exception: true, Failed: true},
+	}
+	twice := append(slices.Clone(recs), recs[1]) // record_many.lua alone
+	for _, group := range [][]Record{recs, twice} {
+		if _, err := c.RecordMany(ctx, testNow, time.Hour, group); err == nil {
+			t.Fatalf("recorded %d outcomes with the results key not a list", len(group))
 		}
-		must(t, r.Set(ctx, notList, "not a list", 0).Err())
-		must(t, r.RPush(ctx, list, "before").Err())
-		before := dumpQueue(t, r, "q")
-		recs := []Record{
-			{Queue: "q", Batch: "B", Member: "1:j1", Line: []byte(`{"r":1}`), TaskID: m.ID, Detail: "code:200", Host: "h"},
-			{Queue: "q", Batch: "B", Member: "1:j2", Line: []byte(`{"e":2}`), Exception: true, Failed: true},
+		if after := dumpQueue(t, r, "q"); after != before {
+			t.Fatalf("a failed record of %d outcomes wrote:\n%s", len(group), diffLines(before, after))
 		}
-		twice := append(slices.Clone(recs), recs[1]) // record_many.lua alone
-		for _, group := range [][]Record{recs, twice} {
-			if _, err := c.RecordMany(ctx, testNow, time.Hour, group); err == nil {
-				t.Fatalf("recorded %d outcomes with the results key not a list", len(group))
-			}
-			if after := dumpQueue(t, r, "q"); after != before {
-				t.Fatalf("a failed record of %d outcomes wrote:\n%s", len(group), diffLines(before, after))
-			}
-		}
-		// Once it is a list, the same outcomes are recorded, once.
-		must(t, r.Del(ctx, notList).Err())
-		fresh, err := c.RecordMany(ctx, testNow, time.Hour, recs)
-		must(t, err)
-		if !slices.Equal(fresh, []bool{true, true}) || r.LLen(ctx, notList).Val() != 1 || r.LLen(ctx, list).Val() != 2 {
-			t.Fatalf("fresh %v, lists %d and %d", fresh, r.LLen(ctx, notList).Val(), r.LLen(ctx, list).Val())
-		}
+	}
+	// Once it is a list, the same outcomes are recorded, once.
+	must(t, r.Del(ctx, notList).Err())
+	fresh, err := c.RecordMany(ctx, testNow, time.Hour, recs)
+	must(t, err)
+	if !slices.Equal(fresh, []bool{true, true}) || r.LLen(ctx, notList).Val() != 1 || r.LLen(ctx, list).Val() != 2 {
+		t.Fatalf("fresh %v, lists %d and %d", fresh, r.LLen(ctx, notList).Val(), r.LLen(ctx, list).Val())
 	}
 }

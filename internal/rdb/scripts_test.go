@@ -620,72 +620,68 @@ func BenchmarkFetchRecord(b *testing.B) {
 	}
 }
 
-// benchFetchRecord is BenchmarkFetchRecord's steady state, each outcome's
-// line with a body of body bytes, a call's lines pushed by RPUSH from
-// pushOver bytes.
-func benchFetchRecord(b *testing.B, active, fetch, record, body, pushOver int) {
-	bc := struct{ active, fetch, record int }{active, fetch, record}
-	{
-		{
-			r, c, enc := benchQueue(b)
-			c.pushOver = pushOver
-			ctx := context.Background()
-			const batch = "20261202T160313-051a600b"
-			jobID := func(i int) string { return fmt.Sprintf("14c45104-9a32-4660-b91a-%012d", i) }
-			n := b.N + bc.active + bc.fetch + bc.record // held reaches active+record
-			const chunk = 1000
-			for s := 0; s < n; s += chunk {
-				e := min(s+chunk, n)
-				ids, msgs := make([]string, e-s), make([][]byte, e-s)
-				for i := range ids {
-					ids[i] = batch + ":1:" + jobID(s+i)
-					msgs[i] = enc.Encode(ids[i], []byte(`{"batch":"`+batch+`","attempt":1,"job":{"id":"`+jobID(s+i)+`","url":"http://127.0.0.1:40000/"}}`))
-				}
-				if _, err := c.EnqueueMany(ctx, "q", testNow, ids, msgs, make([]string, len(ids))); err != nil {
-					b.Fatal(err)
-				}
-			}
-			line := []byte(`{"request":{"batch":"` + batch + `","attempt":1,"job":{"id":"` + jobID(0) + `","url":"http://127.0.0.1:40000/"}},"status_code":200,"reason":"OK","headers":{"Content-Length":"64","Content-Type":"text/plain","Date":"Wed, 02 Dec 2026 16:00:00 GMT"},"encoding":"utf-8","elapsed":0.000123,"url":"http://127.0.0.1:40000/","history":[],"cookies":{},"text":"` + strings.Repeat("x", body) + `"}`)
-			var held []string
-			fetch := func(k int) {
-				got, err := c.Fetch(ctx, "q", testNow.Add(time.Hour), k)
-				if err != nil || len(got) != k {
-					b.Fatal(len(got), err)
-				}
-				for _, m := range got {
-					tm, err := DecodeTaskMessage([]byte(m))
-					if err != nil {
-						b.Fatal(err)
-					}
-					held = append(held, tm.ID)
-				}
-			}
-			for len(held) < bc.active {
-				fetch(bc.fetch)
-			}
-			recs := make([]Record, bc.record)
-			cpu0, usec0 := redisCPUUsec(b, r), evalUsec(b, r)
-			b.ResetTimer()
-			done := 0
-			for ; done < b.N; done += bc.record {
-				for len(held) < bc.active+bc.record {
-					fetch(bc.fetch)
-				}
-				for i := range recs {
-					id := held[i]
-					recs[i] = Record{Queue: "q", Batch: batch, Member: id[len(batch)+1:], Line: line, TaskID: id,
-						Detail: "code:200", Host: "127.0.0.1:40000"}
-				}
-				if _, err := c.RecordMany(ctx, testNow, time.Hour, recs); err != nil {
-					b.Fatal(err)
-				}
-				held = held[bc.record:]
-			}
-			b.StopTimer()
-			b.ReportMetric(float64(redisCPUUsec(b, r)-cpu0)/float64(done), "redis-cpu-us/job")
-			b.ReportMetric(float64(evalUsec(b, r)-usec0)/float64(done), "script-us/job")
+// benchFetchRecord is BenchmarkFetchRecord's steady state, about active
+// tasks held, perFetch taken a fetch and perRecord outcomes a record, each
+// outcome's line with a body of body bytes, a call's lines pushed by RPUSH
+// from pushOver bytes.
+func benchFetchRecord(b *testing.B, active, perFetch, perRecord, body, pushOver int) {
+	r, c, enc := benchQueue(b)
+	c.pushOver = pushOver
+	ctx := context.Background()
+	const batch = "20261202T160313-051a600b"
+	jobID := func(i int) string { return fmt.Sprintf("14c45104-9a32-4660-b91a-%012d", i) }
+	n := b.N + active + perFetch + perRecord // held reaches active+perRecord
+	const chunk = 1000
+	for s := 0; s < n; s += chunk {
+		e := min(s+chunk, n)
+		ids, msgs := make([]string, e-s), make([][]byte, e-s)
+		for i := range ids {
+			ids[i] = batch + ":1:" + jobID(s+i)
+			msgs[i] = enc.Encode(ids[i], []byte(`{"batch":"`+batch+`","attempt":1,"job":{"id":"`+jobID(s+i)+`","url":"http://127.0.0.1:40000/"}}`))
+		}
+		if _, err := c.EnqueueMany(ctx, "q", testNow, ids, msgs, make([]string, len(ids))); err != nil {
+			b.Fatal(err)
 		}
 	}
+	line := []byte(`{"request":{"batch":"` + batch + `","attempt":1,"job":{"id":"` + jobID(0) + `","url":"http://127.0.0.1:40000/"}},"status_code":200,"reason":"OK","headers":{"Content-Length":"64","Content-Type":"text/plain","Date":"Wed, 02 Dec 2026 16:00:00 GMT"},"encoding":"utf-8","elapsed":0.000123,"url":"http://127.0.0.1:40000/","history":[],"cookies":{},"text":"` + strings.Repeat("x", body) + `"}`)
+	var held []string
+	fetch := func(k int) {
+		got, err := c.Fetch(ctx, "q", testNow.Add(time.Hour), k)
+		if err != nil || len(got) != k {
+			b.Fatal(len(got), err)
+		}
+		for _, m := range got {
+			tm, err := DecodeTaskMessage([]byte(m))
+			if err != nil {
+				b.Fatal(err)
+			}
+			held = append(held, tm.ID)
+		}
+	}
+	for len(held) < active {
+		fetch(perFetch)
+	}
+	recs := make([]Record, perRecord)
+	cpu0, usec0 := redisCPUUsec(b, r), evalUsec(b, r)
+	b.ResetTimer()
+	done := 0
+	for ; done < b.N; done += perRecord {
+		for len(held) < active+perRecord {
+			fetch(perFetch)
+		}
+		for i := range recs {
+			id := held[i]
+			recs[i] = Record{Queue: "q", Batch: batch, Member: id[len(batch)+1:], Line: line, TaskID: id,
+				Detail: "code:200", Host: "127.0.0.1:40000"}
+		}
+		if _, err := c.RecordMany(ctx, testNow, time.Hour, recs); err != nil {
+			b.Fatal(err)
+		}
+		held = held[perRecord:]
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(redisCPUUsec(b, r)-cpu0)/float64(done), "redis-cpu-us/job")
+	b.ReportMetric(float64(evalUsec(b, r)-usec0)/float64(done), "script-us/job")
 }
 
 // redisCPUUsec is Redis' CPU so far (INFO cpu: used_cpu_user and
